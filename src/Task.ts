@@ -3,8 +3,9 @@
  *
  * @since 0.1.0
  */
-import { Data } from "effect"
+
 import type { Effect, Exit, Fiber, Option } from "effect"
+import { Data } from "effect"
 
 /**
  * Where a task is in its life. `pending` tasks were added before the app started and wait for it.

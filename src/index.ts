@@ -1,0 +1,20 @@
+/**
+ * fiberapp: Sanic's application model on Effect.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as App from "./App.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Events from "./Events.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Task from "./Task.js"

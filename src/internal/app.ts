@@ -1,0 +1,410 @@
+import type { FiberRefs } from "effect"
+import {
+  Cause,
+  Clock,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  FiberId,
+  FiberMap,
+  Option,
+  Runtime,
+  Scope
+} from "effect"
+import type { AppService, ListenerKind, MakeOptions, State, TaskInput } from "../App.js"
+import { App, StartError } from "../App.js"
+import type { EventContext, Handler, SignalOptions } from "../Events.js"
+import { InvalidTaskName, TaskNameInUse, TaskNotFound, validateName } from "../Task.js"
+import * as Events from "./events.js"
+import { TaskRecord } from "./task.js"
+
+interface PendingTask {
+  readonly record: TaskRecord<any, any>
+  readonly key: string | number
+  readonly effect: Effect.Effect<any, any, any>
+  readonly context: Context.Context<any>
+  readonly fiberRefs: FiberRefs.FiberRefs
+}
+
+interface Listener {
+  readonly kind: ListenerKind
+  readonly effect: Effect.Effect<unknown, unknown>
+  readonly priority: number
+  readonly seq: number
+}
+
+const startKinds: ReadonlySet<ListenerKind> = new Set([
+  "main_process_start",
+  "main_process_ready",
+  "before_server_start",
+  "after_server_start"
+])
+
+const eventOfKind: Partial<Record<ListenerKind, string>> = {
+  before_server_start: "server.init.before",
+  after_server_start: "server.init.after",
+  before_server_stop: "server.shutdown.before",
+  after_server_stop: "server.shutdown.after"
+}
+
+/** The shortest time `after_server_stop` listeners get, even when the earlier phases used up the grace period. */
+const minimumAfterStop = Duration.seconds(1)
+
+export const make = (options: MakeOptions): Effect.Effect<AppService, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const appName = options.name
+    const grace = Duration.decode(options.gracefulShutdownTimeout ?? "15 seconds")
+    const appRuntime = yield* Effect.runtime<never>()
+    const runInApp = Runtime.runFork(appRuntime)
+    const logAnnotations = { app: appName }
+
+    const tasksScope = yield* Scope.make()
+    const fiberMap = yield* Scope.extend(FiberMap.make<string | number>(), tasksScope)
+    const records = new Map<string, TaskRecord<any, any>>()
+    let queue: Array<PendingTask> = []
+    let tasksLive = false
+    let nextKey = 0
+
+    let state: State = "idle"
+    const stopped = yield* Deferred.make<void>()
+    const listeners: Array<Listener> = []
+    let listenerSeq = 0
+
+    const report = (context: EventContext, message: string, cause: Cause.Cause<unknown>) =>
+      Effect.logError(message, cause).pipe(
+        Effect.annotateLogs({ ...logAnnotations, ...context }),
+        Effect.zipRight(registry.dispatch("server.exception.report", { context: { ...context, cause } })),
+        Effect.ignore
+      )
+
+    const registry: Events.Registry = yield* Events.make({
+      onHandlerFailure: (event, cause) =>
+        event === "server.exception.report"
+          ? Effect.logError(`Handler for event "${event}" failed`, cause).pipe(
+              Effect.annotateLogs({ ...logAnnotations, event })
+            )
+          : report({ event }, `Handler for event "${event}" failed`, cause)
+    })
+
+    const startPending = (pending: PendingTask): void => {
+      const record = pending.record
+      const runtime = Runtime.make<any>({
+        context: pending.context,
+        fiberRefs: pending.fiberRefs,
+        runtimeFlags: Runtime.defaultRuntime.runtimeFlags
+      })
+      const fiber = Runtime.runFork(runtime)(pending.effect)
+      record.fiberOrUndefined = fiber
+      record.startedAt = Date.now()
+      FiberMap.unsafeSet(fiberMap, pending.key, fiber)
+      fiber.addObserver((exit) => {
+        record.end(exit)
+        if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
+          const task = record.name ?? "(unnamed)"
+          runInApp(report({ task }, `Task "${task}" failed`, exit.cause))
+        }
+      })
+    }
+
+    const addTask = <A, E, R>(
+      task: TaskInput<A, E, R>,
+      taskOptions?: { readonly name?: string | undefined; readonly register?: boolean | undefined }
+    ) =>
+      Effect.withFiberRuntime<TaskRecord<A, E>, TaskNameInUse | InvalidTaskName, Exclude<R, App>>((parent) => {
+        const name = taskOptions?.name
+        let register = false
+        if (name !== undefined) {
+          const reason = validateName(name)
+          if (reason !== undefined) return Effect.fail(new InvalidTaskName({ name, reason }))
+          if (taskOptions?.register !== false) {
+            register = true
+            const existing = records.get(name)
+            if (existing !== undefined) {
+              if (existing.exit === undefined) return Effect.fail(new TaskNameInUse({ name }))
+              records.delete(name)
+            }
+          }
+        }
+        const record = new TaskRecord<A, E>(name, Date.now())
+        if (register) records.set(name!, record)
+        let context = parent.currentContext as Context.Context<any>
+        if (!context.unsafeMap.has(App.key)) context = Context.add(context, App, service)
+        const pending: PendingTask = {
+          record,
+          key: register ? name! : nextKey++,
+          effect: Effect.isEffect(task) ? task : Effect.suspend(() => task(service)),
+          context,
+          fiberRefs: parent.getFiberRefs()
+        }
+        if (tasksLive) startPending(pending)
+        else queue.push(pending)
+        return Effect.succeed(record)
+      })
+
+    const getTask = (name: string) =>
+      Effect.suspend(() => {
+        const record = records.get(name)
+        return record === undefined ? Effect.fail(new TaskNotFound({ name })) : Effect.succeed(record)
+      })
+
+    const findTask = (name: string) => Effect.sync(() => Option.fromNullable(records.get(name)))
+
+    const cancelTask = (name: string, cancelOptions?: { readonly reason?: string | undefined }) =>
+      Effect.suspend(() => {
+        const record = records.get(name)
+        if (record === undefined) return Effect.fail(new TaskNotFound({ name }))
+        if (record.exit !== undefined) return Effect.void
+        const reason = cancelOptions?.reason
+        const fiber = record.fiberOrUndefined
+        if (fiber === undefined) {
+          record.cancelPending(reason)
+          return Effect.void
+        }
+        record.cancelReason = reason
+        return Effect.asVoid(Effect.fiberIdWith((id) => fiber.interruptAsFork(id).pipe(Effect.zipRight(fiber.await))))
+      })
+
+    const purgeTasks = Effect.sync(() => {
+      let purged = 0
+      for (const [name, record] of records) {
+        if (record.exit !== undefined) {
+          records.delete(name)
+          purged++
+        }
+      }
+      return purged
+    })
+
+    const unsafeTasks = () => Array.from(records.values())
+
+    const listener = <R>(
+      kind: ListenerKind,
+      effect: Effect.Effect<unknown, unknown, R>,
+      listenerOptions?: { readonly priority?: number | undefined }
+    ) =>
+      Effect.contextWith((context: Context.Context<Exclude<R, App>>) => {
+        const full = context.unsafeMap.has(App.key) ? context : Context.add(context, App, service)
+        listeners.push({
+          kind,
+          effect: Effect.provide(effect, full as Context.Context<R>),
+          priority: listenerOptions?.priority ?? 0,
+          seq: listenerSeq++
+        })
+      })
+
+    const listenersOf = (kind: ListenerKind): Array<Listener> => {
+      const selected = listeners
+        .filter((l) => l.kind === kind)
+        .sort((a, b) => (b.priority !== a.priority ? b.priority - a.priority : a.seq - b.seq))
+      return startKinds.has(kind) ? selected : selected.reverse()
+    }
+
+    const runListeners = (kind: ListenerKind): Effect.Effect<void, StartError> =>
+      Effect.suspend(() => {
+        const selected = listenersOf(kind)
+        const event = eventOfKind[kind]
+        if (startKinds.has(kind)) {
+          const run = Effect.forEach(
+            selected,
+            (l, index) =>
+              Effect.catchAllCause(
+                l.effect,
+                (cause) =>
+                  new StartError({
+                    reason: `${kind} listener #${index + 1} failed: ${Cause.pretty(cause).split("\n")[0]}`,
+                    listener: kind,
+                    cause
+                  })
+              ),
+            { discard: true }
+          )
+          return event === undefined
+            ? run
+            : Effect.zipRight(run, Effect.ignore(registry.dispatch(event, { inline: true })))
+        }
+        const run = Effect.forEach(
+          selected,
+          (l) =>
+            Effect.catchAllCause(l.effect, (cause) => report({ listener: kind }, `${kind} listener failed`, cause)),
+          { discard: true }
+        )
+        return event === undefined
+          ? run
+          : Effect.zipRight(run, Effect.ignore(registry.dispatch(event, { inline: true })))
+      })
+
+    const startQueued = () => {
+      tasksLive = true
+      const pending = queue
+      queue = []
+      for (const task of pending) if (task.record.exit === undefined) startPending(task)
+    }
+
+    const cancelQueued = () => {
+      const pending = queue
+      queue = []
+      for (const task of pending) task.record.cancelPending("the app stopped before the task started")
+    }
+
+    const startWith = <E, R>(bind: Effect.Effect<void, E, R>): Effect.Effect<void, StartError | E, R> =>
+      Effect.suspend(() => {
+        if (state !== "idle") {
+          return Effect.fail(
+            new StartError({ reason: `the app "${appName}" is ${state}; an app starts once, from "idle"` })
+          )
+        }
+        state = "starting"
+        return runListeners("before_server_start").pipe(
+          Effect.zipRight(bind),
+          Effect.zipRight(Effect.sync(startQueued)),
+          Effect.zipRight(runListeners("after_server_start")),
+          Effect.zipRight(
+            Effect.sync(() => {
+              state = "serving"
+            })
+          ),
+          Effect.onError(() => endTasks(Duration.toMillis(grace)).pipe(Effect.zipRight(finish)))
+        )
+      })
+
+    const finish = Effect.suspend(() => {
+      state = "stopped"
+      return Deferred.done(stopped, Exit.void)
+    })
+
+    /** Interrupts every task, waiting for them at most `millis`; names the ones that did not end. */
+    const endTasks = (millis: number) =>
+      Effect.suspend(() => {
+        tasksLive = false
+        cancelQueued()
+        if (fiberMap[Symbol.iterator]().next().done) return Scope.close(tasksScope, Exit.void)
+        return bounded(Scope.close(tasksScope, Exit.void), millis).pipe(
+          Effect.flatMap((ended) => {
+            if (ended) return Effect.void
+            const names = unsafeTasks()
+              .filter((record) => record.exit === undefined)
+              .map((record) => record.name)
+            let unregistered = 0
+            for (const [key, fiber] of fiberMap) {
+              if (typeof key === "number" && fiber.unsafePoll() === null) unregistered++
+            }
+            return Effect.logWarning(
+              `Graceful shutdown timeout (${Duration.format(grace)}) reached; tasks still running: ` +
+                (names.length > 0 ? names.map((n) => JSON.stringify(n)).join(", ") : "none registered") +
+                (unregistered > 0 ? ` and ${unregistered} unregistered` : "")
+            ).pipe(Effect.annotateLogs({ ...logAnnotations, tasks: names }))
+          })
+        )
+      })
+
+    const remainingMillis = (deadline: number) =>
+      Effect.map(Clock.currentTimeMillis, (now) => Math.max(0, deadline - now))
+
+    const boundedPhase = (name: string, effect: Effect.Effect<void>, deadline: number, atLeast = 0) =>
+      remainingMillis(deadline).pipe(
+        Effect.flatMap((millis) => bounded(effect, Math.max(millis, atLeast))),
+        Effect.flatMap((ended) =>
+          ended
+            ? Effect.void
+            : Effect.logWarning(`Graceful shutdown timeout reached during ${name}; moving on`).pipe(
+                Effect.annotateLogs(logAnnotations)
+              )
+        )
+      )
+
+    const stopWith = (drain: Effect.Effect<void>): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        switch (state) {
+          case "stopping":
+          case "stopped":
+            return Deferred.await(stopped)
+          case "idle":
+          case "starting": {
+            state = "stopping"
+            return endTasks(0).pipe(Effect.zipRight(finish))
+          }
+          case "serving":
+            break
+        }
+        state = "stopping"
+        return Effect.gen(function* () {
+          const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(grace)
+          yield* boundedPhase("before_server_stop", Effect.ignore(runListeners("before_server_stop")), deadline)
+          yield* boundedPhase("draining", drain, deadline)
+          yield* Effect.flatMap(remainingMillis(deadline), endTasks)
+          yield* boundedPhase(
+            "after_server_stop",
+            Effect.ignore(runListeners("after_server_stop")),
+            deadline,
+            Duration.toMillis(minimumAfterStop)
+          )
+          yield* finish
+        })
+      })
+
+    yield* Effect.addFinalizer(() => stopWith(Effect.void))
+
+    const service: AppService = {
+      name: appName,
+      gracefulShutdownTimeout: grace,
+      state: Effect.sync(() => state),
+      start: startWith(Effect.void),
+      stop: stopWith(Effect.void),
+      startWith,
+      stopWith,
+      runListeners,
+      listener,
+      addTask,
+      getTask,
+      findTask,
+      cancelTask,
+      purgeTasks,
+      tasks: Effect.sync(unsafeTasks),
+      unsafeTasks,
+      dispatch: registry.dispatch,
+      event: registry.event,
+      signal: <R>(event: string, handler: Handler<R>, signalOptions?: SignalOptions) =>
+        registry.signal<Exclude<R, App>>(
+          event,
+          (context) =>
+            Effect.provideService(handler(context), App, service) as Effect.Effect<unknown, unknown, Exclude<R, App>>,
+          signalOptions
+        ),
+      hasListeners: registry.hasListeners
+    }
+    return service
+  })
+
+/**
+ * Runs `effect` on its own fiber and waits for it at most `millis` (on the Clock, so TestClock drives it).
+ * Never waits past the bound, even from an uninterruptible region or for an effect that ignores interruption:
+ * on time-out the effect is interrupted in the background and `false` is returned.
+ */
+const bounded = (effect: Effect.Effect<void>, millis: number): Effect.Effect<boolean> =>
+  Effect.withFiberRuntime((parent) => {
+    const runtime = Runtime.make({
+      context: parent.currentContext,
+      fiberRefs: parent.getFiberRefs(),
+      runtimeFlags: Runtime.defaultRuntime.runtimeFlags
+    })
+    const fork = Runtime.runFork(runtime)
+    return Effect.async<boolean>((resume) => {
+      let done = false
+      const work = fork(effect)
+      const timer = fork(Effect.sleep(Duration.millis(millis)))
+      work.addObserver(() => {
+        if (done) return
+        done = true
+        timer.unsafeInterruptAsFork(FiberId.none)
+        resume(Effect.succeed(true))
+      })
+      timer.addObserver((exit) => {
+        if (done || exit._tag === "Failure") return
+        done = true
+        work.unsafeInterruptAsFork(FiberId.none)
+        resume(Effect.succeed(false))
+      })
+    })
+  })
