@@ -1,0 +1,440 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Deferred, type Duration, Effect, Exit, Fiber, Option, Ref, TestClock } from "effect"
+import * as App from "../src/App.js"
+import type * as Task from "../src/Task.js"
+import { untilSleeping } from "./utils.js"
+
+const makeApp = (gracefulShutdownTimeout: Duration.DurationInput = "15 seconds") =>
+  App.make({ name: "test", gracefulShutdownTimeout })
+
+const started = (gracefulShutdownTimeout?: Duration.DurationInput) =>
+  Effect.tap(makeApp(gracefulShutdownTimeout), (app) => app.start)
+
+describe("tasks", () => {
+  it.scoped("an unnamed task runs and is not recorded", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const ran = yield* Deferred.make<string>()
+      const task = yield* app.addTask(Deferred.succeed(ran, "ran"))
+      assert.strictEqual(yield* Deferred.await(ran), "ran")
+      assert.strictEqual(task.name, undefined)
+      assert.deepStrictEqual(yield* app.tasks, [])
+    })
+  )
+
+  it.scoped("a named task is recorded and getTask gives the same task", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const task = yield* app.addTask(Effect.never, { name: "slow_task" })
+      const found = yield* app.getTask("slow_task")
+      assert.strictEqual(found, task)
+      assert.strictEqual(yield* found.status, "running")
+      assert.deepStrictEqual(
+        (yield* app.tasks).map((t) => t.name),
+        ["slow_task"]
+      )
+      assert.isTrue(Option.isSome(yield* app.findTask("slow_task")))
+    })
+  )
+
+  it.scoped("register: false names the task but does not record it", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const task = yield* app.addTask(Effect.succeed(1), { name: "quiet", register: false })
+      assert.strictEqual(task.name, "quiet")
+      assert.strictEqual(yield* task.join, 1)
+      assert.deepStrictEqual(yield* app.tasks, [])
+      assert.isTrue(Option.isNone(yield* app.findTask("quiet")))
+      const error = yield* Effect.flip(app.getTask("quiet"))
+      assert.strictEqual(error._tag, "TaskNotFound")
+    })
+  )
+
+  it.scoped("cancelling a sleeping task keeps its record, cancelled, until purged", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const finalized = yield* Ref.make(false)
+      yield* app.addTask(Effect.sleep("3 seconds").pipe(Effect.ensuring(Ref.set(finalized, true))), { name: "dummy" })
+      yield* untilSleeping(1)
+      yield* app.cancelTask("dummy", { reason: "test" })
+      assert.isTrue(yield* Ref.get(finalized), "cancelTask returns after the finalizers ran")
+      const task = yield* app.getTask("dummy")
+      assert.strictEqual(yield* task.status, "cancelled")
+      assert.strictEqual((yield* app.tasks).length, 1)
+      assert.strictEqual(yield* app.purgeTasks, 1)
+      assert.deepStrictEqual(yield* app.tasks, [])
+      yield* app.cancelTask("dummy").pipe(Effect.flip)
+    })
+  )
+
+  it.scoped("cancelling a finished task does nothing", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const task = yield* app.addTask(Effect.succeed("done"), { name: "quick" })
+      yield* task.await
+      yield* app.cancelTask("quick")
+      assert.strictEqual(yield* task.status, "succeeded")
+    })
+  )
+
+  it.scoped("purge drops finished tasks and leaves running ones", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      yield* app.addTask(Effect.never, { name: "running" })
+      const done = yield* app.addTask(Effect.succeed(1), { name: "done" })
+      const failed = yield* app.addTask(Effect.fail("boom"), { name: "failed" })
+      yield* done.await
+      yield* failed.await
+      assert.strictEqual(yield* app.purgeTasks, 2)
+      assert.deepStrictEqual(
+        (yield* app.tasks).map((t) => t.name),
+        ["running"]
+      )
+      assert.strictEqual(yield* app.purgeTasks, 0)
+    })
+  )
+
+  it.scoped("the result is preserved: join gives 42", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      yield* app.addTask(Effect.succeed(42), { name: "answer" })
+      const task = yield* app.getTask("answer")
+      assert.strictEqual(yield* task.join, 42)
+      assert.deepStrictEqual(yield* task.poll, Option.some(Exit.succeed(42)))
+      assert.strictEqual(yield* task.status, "succeeded")
+      assert.isDefined(task.startedAt)
+      assert.isDefined(task.endedAt)
+    })
+  )
+
+  it.scoped("the function form is called with the app", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const task = yield* app.addTask((injected) => Effect.succeed(injected), { name: "inject" })
+      assert.strictEqual(yield* task.join, app)
+    })
+  )
+
+  it.scoped("the effect form reads App from its context", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const task = yield* app.addTask(
+        Effect.map(App.App, (injected) => injected.name),
+        { name: "context" }
+      )
+      assert.strictEqual(yield* task.join, "test")
+    })
+  )
+
+  it.scoped("a task sleeping 5 seconds finishes on TestClock.adjust, in no real time", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const task = yield* app.addTask(Effect.as(Effect.sleep("5 seconds"), "Server successfully started!"), {
+        name: "five"
+      })
+      yield* untilSleeping(1)
+      assert.strictEqual(yield* task.status, "running")
+      yield* TestClock.adjust("4 seconds")
+      assert.strictEqual(yield* task.status, "running")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* task.join, "Server successfully started!")
+    })
+  )
+
+  it.scoped("failures and defects stay in their task and are reported with its name", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const reports = yield* Ref.make<ReadonlyArray<unknown>>([])
+      yield* app.signal("server.exception.report", (context) => Ref.update(reports, (all) => [...all, context.task]))
+      const healthy = yield* app.addTask(Effect.never, { name: "healthy" })
+      const failing = yield* app.addTask(Effect.fail("boom"), { name: "failing" })
+      const dying = yield* app.addTask(Effect.die(new Error("defect")), { name: "dying" })
+      assert.deepStrictEqual(yield* Effect.flip(failing.join), "boom")
+      const died = yield* dying.await
+      assert.isTrue(Exit.isFailure(died) && Cause.isDie(died.cause))
+      assert.strictEqual(yield* failing.status, "failed")
+      assert.strictEqual(yield* dying.status, "failed")
+      assert.strictEqual(yield* healthy.status, "running")
+      assert.strictEqual(yield* app.state, "serving")
+      yield* Effect.repeat(Ref.get(reports), { until: (all) => all.length >= 2 })
+      assert.sameMembers([...(yield* Ref.get(reports))], ["failing", "dying"])
+    })
+  )
+
+  it.scoped("a name held by a running task is refused; a finished one's name is reused", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const first = yield* app.addTask(Effect.never, { name: "dup" })
+      const refused = yield* Effect.flip(app.addTask(Effect.succeed(2), { name: "dup" }))
+      assert.strictEqual(refused._tag, "TaskNameInUse")
+      assert.include(refused.message, '"dup"')
+      assert.strictEqual(yield* app.getTask("dup"), first, "the refused add changed nothing")
+
+      yield* app.cancelTask("dup")
+      const second = yield* app.addTask(Effect.never, { name: "dup" })
+      assert.notStrictEqual(second, first)
+      assert.strictEqual(yield* app.getTask("dup"), second)
+      assert.strictEqual(yield* first.status, "cancelled")
+      assert.strictEqual(yield* second.status, "running", "the old fiber's end did not touch the new record")
+      assert.strictEqual((yield* app.tasks).length, 1)
+    })
+  )
+
+  it.scoped("bad names are refused with a typed error and change nothing", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const empty = yield* Effect.flip(app.addTask(Effect.void, { name: "" }))
+      assert.strictEqual(empty._tag, "InvalidTaskName")
+      assert.include(empty.message, "must not be empty")
+      const long = yield* Effect.flip(app.addTask(Effect.void, { name: "x".repeat(10_000) }))
+      assert.include(long.message, "at most 256")
+      const notString = yield* Effect.flip(app.addTask(Effect.void, { name: 42 as unknown as string }))
+      assert.include(notString.message, "must be a string")
+      assert.deepStrictEqual(yield* app.tasks, [])
+
+      const notFound = yield* Effect.flip(app.getTask("nope"))
+      assert.strictEqual(notFound.message, 'Registered task named "nope" not found.')
+      const cancelUnknown = yield* Effect.flip(app.cancelTask("nope"))
+      assert.strictEqual(cancelUnknown._tag, "TaskNotFound")
+    })
+  )
+
+  it.scoped("10,000 named tasks added, cancelled and purged leave an empty registry", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const names = Array.from({ length: 10_000 }, (_, i) => `task-${i}`)
+      yield* Effect.forEach(names, (name) => app.addTask(Effect.never, { name }), { discard: true })
+      assert.strictEqual((yield* app.tasks).length, 10_000)
+      yield* Effect.forEach(names, (name) => app.cancelTask(name), { discard: true })
+      assert.isTrue((yield* app.tasks).every((task) => task.unsafeStatus() === "cancelled"))
+      assert.strictEqual(yield* app.purgeTasks, 10_000)
+      assert.deepStrictEqual(yield* app.tasks, [])
+    })
+  )
+})
+
+describe("before the app starts", () => {
+  it.scoped("queued tasks are fetchable, start on start, and can be cancelled before", () =>
+    Effect.gen(function* () {
+      const app = yield* makeApp()
+      const ran = yield* Ref.make<ReadonlyArray<string>>([])
+      const record = (name: string) => Ref.update(ran, (all) => [...all, name])
+      const slow = yield* app.addTask(Effect.zipRight(record("slow_work"), Effect.never), { name: "slow_work" })
+      yield* app.addTask(() => record("callable"))
+      yield* app.addTask(record("never"), { name: "cancelled_early" })
+
+      assert.strictEqual(yield* app.getTask("slow_work"), slow)
+      assert.strictEqual(yield* slow.status, "pending")
+      yield* app.cancelTask("cancelled_early")
+      assert.strictEqual(yield* (yield* app.getTask("cancelled_early")).status, "cancelled")
+      assert.deepStrictEqual(yield* Ref.get(ran), [], "nothing runs before start")
+
+      yield* app.start
+      yield* Effect.repeat(Ref.get(ran), { until: (all) => all.length >= 2 })
+      assert.sameMembers([...(yield* Ref.get(ran))], ["slow_work", "callable"])
+      assert.strictEqual(yield* slow.status, "running")
+      yield* app.cancelTask("slow_work")
+      assert.strictEqual(yield* slow.status, "cancelled")
+    })
+  )
+
+  it.scoped("a queued task's await resolves once it has run", () =>
+    Effect.gen(function* () {
+      const app = yield* makeApp()
+      const task = yield* app.addTask(Effect.succeed("later"), { name: "later" })
+      const waiting = yield* Effect.fork(task.join)
+      yield* app.start
+      assert.strictEqual(yield* Fiber.join(waiting), "later")
+    })
+  )
+
+  it.scoped("tasks queued in an app that never starts are cancelled when its scope closes", () =>
+    Effect.gen(function* () {
+      const tasks: Array<Task.Task> = []
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const app = yield* makeApp()
+          tasks.push(yield* app.addTask(Effect.never, { name: "queued" }))
+        })
+      )
+      assert.strictEqual(yield* tasks[0]!.status, "cancelled")
+    })
+  )
+})
+
+describe("lifecycle", () => {
+  it.scoped("state moves idle, serving, stopped; an app starts once", () =>
+    Effect.gen(function* () {
+      const app = yield* makeApp()
+      assert.strictEqual(yield* app.state, "idle")
+      yield* app.start
+      assert.strictEqual(yield* app.state, "serving")
+      const again = yield* Effect.flip(app.start)
+      assert.strictEqual(again._tag, "StartError")
+      yield* app.stop
+      assert.strictEqual(yield* app.state, "stopped")
+      yield* app.stop
+    })
+  )
+
+  it.scoped("stop interrupts every task", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const named = yield* app.addTask(Effect.never, { name: "named" })
+      const unnamed = yield* app.addTask(Effect.never)
+      yield* app.stop
+      assert.strictEqual(yield* named.status, "cancelled")
+      assert.strictEqual(yield* unnamed.status, "cancelled")
+    })
+  )
+
+  it.scoped("closing the scope stops a serving app", () =>
+    Effect.gen(function* () {
+      const handles = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const app = yield* started()
+          return { app, task: yield* app.addTask(Effect.never, { name: "forever" }) }
+        })
+      )
+      assert.strictEqual(yield* handles.app.state, "stopped")
+      assert.strictEqual(yield* handles.task.status, "cancelled")
+    })
+  )
+
+  it.scoped("stop ends within the graceful timeout even when a task will not be interrupted", () =>
+    Effect.gen(function* () {
+      const app = yield* started("2 seconds")
+      const running = yield* Deferred.make<void>()
+      const stubborn = yield* app.addTask(
+        Effect.uninterruptible(Deferred.succeed(running, undefined).pipe(Effect.zipRight(Effect.sleep("60 seconds")))),
+        { name: "stubborn" }
+      )
+      const polite = yield* app.addTask(Effect.never, { name: "polite" })
+      yield* Deferred.await(running)
+      const stopping = yield* Effect.fork(app.stop)
+      yield* untilSleeping(2)
+      yield* TestClock.adjust("1999 millis")
+      assert.isNull(stopping.unsafePoll(), "stop waits for the tasks up to the grace period")
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(stopping)
+      assert.strictEqual(yield* app.state, "stopped")
+      assert.strictEqual(yield* stubborn.status, "running")
+      assert.strictEqual(yield* polite.status, "cancelled")
+    })
+  )
+
+  it.scoped("listeners run by priority then registration order; stop listeners in reverse", () =>
+    Effect.gen(function* () {
+      const app = yield* makeApp()
+      const order = yield* Ref.make<ReadonlyArray<string>>([])
+      const log = (entry: string) => Ref.update(order, (all) => [...all, entry])
+      yield* app.listener("before_server_start", log("start:a"))
+      yield* app.listener("before_server_start", log("start:b"))
+      yield* app.listener("before_server_start", log("start:urgent"), { priority: 10 })
+      yield* app.listener("after_server_start", log("after_start"))
+      yield* app.listener("before_server_stop", log("stop:a"))
+      yield* app.listener("before_server_stop", log("stop:b"))
+      yield* app.listener("after_server_stop", log("after_stop"))
+      yield* app.start
+      yield* app.stop
+      assert.deepStrictEqual(yield* Ref.get(order), [
+        "start:urgent",
+        "start:a",
+        "start:b",
+        "after_start",
+        "stop:b",
+        "stop:a",
+        "after_stop"
+      ])
+    })
+  )
+
+  it.scoped("queued tasks start after before_server_start and are visible to after_server_start", () =>
+    Effect.gen(function* () {
+      const app = yield* makeApp()
+      const seen = yield* Ref.make<ReadonlyArray<string>>([])
+      yield* app.addTask(Effect.never, { name: "queued" })
+      const statusOf = (at: string) =>
+        Effect.flatMap(App.getTask("queued"), (task) => task.status).pipe(
+          Effect.flatMap((status) => Ref.update(seen, (all) => [...all, `${at}:${status}`]))
+        )
+      yield* app.listener("before_server_start", statusOf("before"))
+      yield* app.listener("after_server_start", statusOf("after"))
+      yield* app.start
+      assert.deepStrictEqual(yield* Ref.get(seen), ["before:pending", "after:running"])
+    })
+  )
+
+  it.scoped("tasks are still alive while before_server_stop runs", () =>
+    Effect.gen(function* () {
+      const app = yield* makeApp()
+      const seen = yield* Ref.make<string>("")
+      yield* app.addTask(Effect.never, { name: "worker" })
+      yield* app.listener(
+        "before_server_stop",
+        Effect.flatMap(App.getTask("worker"), (task) => task.status).pipe(Effect.flatMap((s) => Ref.set(seen, s)))
+      )
+      yield* app.start
+      yield* app.stop
+      assert.strictEqual(yield* Ref.get(seen), "running")
+    })
+  )
+
+  it.scoped("a failing start listener fails the start, names the kind, and leaves nothing running", () =>
+    Effect.gen(function* () {
+      const app = yield* makeApp()
+      const task = yield* app.addTask(Effect.never, { name: "queued" })
+      yield* app.listener("before_server_start", Effect.fail("no database"))
+      const error = yield* Effect.flip(app.start)
+      assert.strictEqual(error._tag, "StartError")
+      assert.strictEqual(error.listener, "before_server_start")
+      assert.include(error.message, "before_server_start")
+      assert.include(error.message, "no database")
+      assert.strictEqual(yield* app.state, "stopped")
+      assert.strictEqual(yield* task.status, "cancelled")
+    })
+  )
+
+  it.scoped("a failing stop listener is reported and the other stop listeners still run", () =>
+    Effect.gen(function* () {
+      const app = yield* makeApp()
+      const ran = yield* Ref.make(false)
+      const reports = yield* Ref.make(0)
+      yield* app.signal("server.exception.report", () => Ref.update(reports, (n) => n + 1))
+      yield* app.listener("before_server_stop", Ref.set(ran, true))
+      yield* app.listener("before_server_stop", Effect.die("broken"))
+      yield* app.start
+      yield* app.stop
+      assert.isTrue(yield* Ref.get(ran))
+      assert.strictEqual(yield* app.state, "stopped")
+      yield* Effect.repeat(Ref.get(reports), { until: (n) => n >= 1 })
+    })
+  )
+
+  it.scoped("a hanging stop listener cannot hold the stop past the graceful timeout", () =>
+    Effect.gen(function* () {
+      const app = yield* makeApp("3 seconds")
+      yield* app.listener("before_server_stop", Effect.uninterruptible(Effect.never))
+      yield* app.start
+      const stopping = yield* Effect.fork(app.stop)
+      yield* untilSleeping(1)
+      yield* TestClock.adjust("3 seconds")
+      yield* Fiber.join(stopping)
+      assert.strictEqual(yield* app.state, "stopped")
+    })
+  )
+})
+
+describe("accessors", () => {
+  it.effect("App.* accessors reach the service in context", () =>
+    Effect.gen(function* () {
+      yield* App.start
+      const task = yield* App.addTask(Effect.succeed("via accessor"), { name: "acc" })
+      assert.strictEqual(yield* App.getTask("acc"), task)
+      assert.strictEqual(yield* task.join, "via accessor")
+      assert.strictEqual((yield* App.tasks).length, 1)
+      assert.strictEqual(yield* App.purgeTasks, 1)
+      assert.strictEqual(yield* App.state, "serving")
+    }).pipe(Effect.provide(App.layer({ name: "accessors" })))
+  )
+})
