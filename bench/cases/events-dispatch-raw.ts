@@ -1,0 +1,44 @@
+/**
+ * Baselines for dispatch: `PubSub` publish-and-take to one subscriber fiber, and the cost of the
+ * benchmark loop itself (an empty `Effect.void` per iteration) as the ceiling for "nobody listening".
+ */
+import { Effect, Fiber, PubSub, Queue } from "effect"
+import { intEnv, main, now, perSecond } from "../lib/measure.js"
+
+const messages = intEnv("BENCH_MESSAGES", 500_000)
+const loops = intEnv("BENCH_LOOPS", 2_000_000)
+const context = { amount: 1 }
+
+const publishAndTake = (count: number) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const hub = yield* PubSub.unbounded<typeof context>()
+      const subscription = yield* PubSub.subscribe(hub)
+      const consumer = yield* Effect.fork(
+        Effect.gen(function* () {
+          for (let i = 0; i < count; i++) yield* Queue.take(subscription)
+        })
+      )
+      const start = now()
+      for (let i = 0; i < count; i++) yield* PubSub.publish(hub, context)
+      yield* Fiber.join(consumer)
+      return perSecond(count, now() - start)
+    })
+  )
+
+const emptyLoop = (count: number) =>
+  Effect.gen(function* () {
+    const start = now()
+    for (let i = 0; i < count; i++) yield* Effect.void
+    return perSecond(count, now() - start)
+  })
+
+const program = Effect.gen(function* () {
+  yield* publishAndTake(50_000)
+  yield* emptyLoop(200_000)
+  const pubsubPerSec = yield* publishAndTake(messages)
+  const loopPerSec = yield* emptyLoop(loops)
+  return { messages, pubsubPerSec, loopPerSec }
+})
+
+main(() => Effect.runPromise(program))

@@ -1,0 +1,59 @@
+/**
+ * Helpers shared by the benchmark case processes: each case runs in a fresh process and prints one
+ * JSON line of results on stdout, which `bench/run.ts` reads.
+ */
+import { performance } from "node:perf_hooks"
+
+export type Result = Record<string, number | string | boolean>
+
+export const emit = (result: Result): void => {
+  process.stdout.write(`${JSON.stringify(result)}\n`)
+}
+
+export const skip = (reason: string): void => emit({ skip: reason })
+
+export const now = (): number => performance.now()
+
+export const arg = (index: number, fallback: string): string => process.argv[2 + index] ?? fallback
+
+export const intEnv = (name: string, fallback: number): number => {
+  const value = process.env[name]
+  return value === undefined || value === "" ? fallback : Number(value)
+}
+
+const gcFunction = (globalThis as { gc?: () => void }).gc
+
+/** Heap after full collections; needs `--expose-gc`, which the runner passes to heap-measuring cases. */
+export const heapUsed = (): number => {
+  if (gcFunction === undefined) throw new Error("heap measurements need node --expose-gc")
+  for (let i = 0; i < 4; i++) gcFunction()
+  return process.memoryUsage().heapUsed
+}
+
+export const names = (prefix: string, count: number): Array<string> => {
+  const out = new Array<string>(count)
+  for (let i = 0; i < count; i++) out[i] = `${prefix}-${i}`
+  return out
+}
+
+export const perSecond = (count: number, ms: number): number => (count * 1000) / ms
+
+export const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** Runs a case's main promise, printing its result, or its error on stderr with a non-zero exit. */
+export const main = (run: () => Promise<Result>): void => {
+  run().then(
+    (result) => {
+      emit(result)
+      process.exit(0)
+    },
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+      process.exit(1)
+    }
+  )
+}

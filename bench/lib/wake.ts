@@ -1,0 +1,51 @@
+/**
+ * Shared harness for "wake N waiters on one event": fork N waiters, wait until each has registered,
+ * dispatch once, and time until every waiter has resumed.
+ */
+import { Deferred, Duration, Effect } from "effect"
+import { now, type Result } from "./measure.js"
+
+export const waiterCount = 10_000
+
+/**
+ * `waiter(registered)` must call `registered()` once it can no longer miss the dispatch, then wait for it.
+ */
+export const wake = <E, R>(
+  waiter: (registered: () => void) => Effect.Effect<unknown, unknown, R>,
+  dispatch: Effect.Effect<void, E, R>,
+  count = waiterCount
+): Effect.Effect<Result, E | Error, R> =>
+  Effect.gen(function* () {
+    const allWoken = yield* Deferred.make<void>()
+    let registered = 0
+    let woken = 0
+    const onRegistered = () => {
+      registered++
+    }
+    const onWoken = Effect.sync(() => {
+      if (++woken === count) Deferred.unsafeDone(allWoken, Effect.void)
+    })
+    const start = now()
+    for (let i = 0; i < count; i++) yield* Effect.forkDaemon(Effect.zipRight(waiter(onRegistered), onWoken))
+    while (registered < count) yield* Effect.yieldNow()
+    // lets a waiter that counted itself just before its last synchronous step finish registering
+    yield* Effect.yieldNow()
+    const registeredAt = now()
+    yield* dispatch
+    const dispatchedAt = now()
+    const done = yield* Deferred.await(allWoken).pipe(Effect.timeoutOption(Duration.seconds(30)))
+    if (done._tag === "None") return yield* Effect.fail(new Error(`${count - woken} of ${count} waiters never woke`))
+    const end = now()
+    return {
+      waiters: count,
+      registerMs: registeredAt - start,
+      dispatchMs: dispatchedAt - registeredAt,
+      wakeMs: end - registeredAt,
+      totalMs: end - start
+    }
+  })
+
+/** Two small rounds to warm the JIT, then the measured round of `waiterCount` waiters. */
+export const warmThenMeasure = <E, R>(
+  round: (count: number) => Effect.Effect<Result, E, R>
+): Effect.Effect<Result, E, R> => Effect.zipRight(Effect.zipRight(round(1_000), round(1_000)), round(waiterCount))

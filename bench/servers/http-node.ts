@@ -1,0 +1,15 @@
+/** Baseline: plain node:http hello world. */
+import { createServer } from "node:http"
+import { announceAddress, helloBody, host, port } from "../lib/server.js"
+
+const server = createServer((request, response) => {
+  if (request.url === "/") {
+    response.writeHead(200, { "content-type": "text/plain" })
+    response.end(helloBody)
+  } else {
+    response.writeHead(404)
+    response.end()
+  }
+})
+server.listen(port(), host, () => announceAddress(server.address()))
+process.on("SIGTERM", () => server.close(() => process.exit(0)))
