@@ -1,4 +1,4 @@
-import type { FiberRefs } from "effect"
+import type { Fiber, FiberRefs } from "effect"
 import {
   Cause,
   Clock,
@@ -265,7 +265,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
               state = "serving"
             })
           ),
-          Effect.onError(() => endTasks(Duration.toMillis(grace)).pipe(Effect.zipRight(finish)))
+          Effect.onError(() => endTasks(Duration.toMillis(grace)).pipe(Effect.ensuring(finish)))
         )
       })
 
@@ -279,24 +279,27 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
       Effect.suspend(() => {
         tasksLive = false
         cancelQueued()
-        if (fiberMap[Symbol.iterator]().next().done) return Scope.close(tasksScope, Exit.void)
+        const running = Array.from(fiberMap)
+        if (running.length === 0) return Scope.close(tasksScope, Exit.void)
         return bounded(Scope.close(tasksScope, Exit.void), millis).pipe(
-          Effect.flatMap((ended) => {
-            if (ended) return Effect.void
-            const names = unsafeTasks()
-              .filter((record) => record.exit === undefined)
-              .map((record) => record.name)
-            let unregistered = 0
-            for (const [key, fiber] of fiberMap) {
-              if (typeof key === "number" && fiber.unsafePoll() === null) unregistered++
-            }
-            return Effect.logWarning(
-              `Graceful shutdown timeout (${Duration.format(grace)}) reached; tasks still running: ` +
-                (names.length > 0 ? names.map((n) => JSON.stringify(n)).join(", ") : "none registered") +
-                (unregistered > 0 ? ` and ${unregistered} unregistered` : "")
-            ).pipe(Effect.annotateLogs({ ...logAnnotations, tasks: names }))
-          })
+          Effect.flatMap((ended) => (ended ? Effect.void : logStragglers(running)))
         )
+      })
+
+    const logStragglers = (running: ReadonlyArray<readonly [string | number, Fiber.RuntimeFiber<unknown, unknown>]>) =>
+      Effect.suspend(() => {
+        const names: Array<string> = []
+        let unregistered = 0
+        for (const [key, fiber] of running) {
+          if (fiber.unsafePoll() !== null) continue
+          if (typeof key === "string") names.push(key)
+          else unregistered++
+        }
+        return Effect.logWarning(
+          `Graceful shutdown timeout (${Duration.format(grace)}) reached; tasks still running: ` +
+            (names.length > 0 ? names.map((n) => JSON.stringify(n)).join(", ") : "none registered") +
+            (unregistered > 0 ? ` and ${unregistered} unregistered` : "")
+        ).pipe(Effect.annotateLogs({ ...logAnnotations, tasks: names }))
       })
 
     const remainingMillis = (deadline: number) =>
@@ -323,7 +326,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
           case "idle":
           case "starting": {
             state = "stopping"
-            return endTasks(0).pipe(Effect.zipRight(finish))
+            return endTasks(0).pipe(Effect.ensuring(finish))
           }
           case "serving":
             break
@@ -340,8 +343,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
             deadline,
             Duration.toMillis(minimumAfterStop)
           )
-          yield* finish
-        })
+        }).pipe(Effect.ensuring(finish))
       })
 
     yield* Effect.addFinalizer(() => stopWith(Effect.void))
