@@ -1,0 +1,53 @@
+/**
+ * fiberapp's named tasks against `tasks-raw.ts`: `addTask` of never-ending named tasks on a started app,
+ * heap per idle task, `getTask`, `cancelTask` one by one. Same counts, same loop shape as the baseline.
+ */
+import { Effect } from "effect"
+import * as App from "../../src/App.js"
+import { heapUsed, intEnv, main, names, now, perSecond } from "../lib/measure.js"
+
+const count = intEnv("BENCH_TASKS", 100_000)
+const getPasses = 3
+
+const program = Effect.gen(function* () {
+  const app = yield* App.make({ name: "bench" })
+  yield* app.start
+  const warm = names("warm", 5_000)
+  for (const name of warm) yield* app.addTask(Effect.never, { name })
+  yield* Effect.yieldNow()
+  for (const name of warm) yield* app.getTask(name)
+  for (const name of warm) yield* app.cancelTask(name)
+  if ((yield* app.purgeTasks) !== warm.length) throw new Error("warm-up tasks not purged")
+
+  const keys = names("task", count)
+  const heapBefore = heapUsed()
+  const spawnStart = now()
+  for (let i = 0; i < count; i++) yield* app.addTask(Effect.never, { name: keys[i]! })
+  yield* Effect.yieldNow()
+  const spawnMs = now() - spawnStart
+  const heapAfter = heapUsed()
+  const running = app.unsafeTasks().filter((task) => task.unsafeStatus() === "running").length
+  if (running !== count) throw new Error(`${running} of ${count} tasks running`)
+
+  const getStart = now()
+  for (let pass = 0; pass < getPasses; pass++) {
+    for (let i = 0; i < count; i++) yield* app.getTask(keys[i]!)
+  }
+  const getMs = now() - getStart
+
+  const cancelStart = now()
+  for (let i = 0; i < count; i++) yield* app.cancelTask(keys[i]!)
+  const cancelMs = now() - cancelStart
+  const cancelled = app.unsafeTasks().filter((task) => task.unsafeStatus() === "cancelled").length
+  if (cancelled !== count) throw new Error(`${cancelled} of ${count} tasks cancelled`)
+
+  return {
+    count,
+    spawnPerSec: perSecond(count, spawnMs),
+    heapPerTask: (heapAfter - heapBefore) / count,
+    getPerSec: perSecond(count * getPasses, getMs),
+    cancelPerSec: perSecond(count, cancelMs)
+  }
+})
+
+main(() => Effect.runPromise(Effect.scoped(program)))

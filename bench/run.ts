@@ -1,0 +1,273 @@
+/**
+ * `npm run bench [-- <group|case id prefix>...] [--reps N]`
+ *
+ * Runs every selected case once per repetition, each in a fresh process, rotating the order of the
+ * cases of a group from one repetition to the next; takes medians; prints the targets as ratios against
+ * baselines measured in the same run; writes `bench/results.json` (a subset updates its own entries).
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { cpus, loadavg, totalmem } from "node:os"
+import { join } from "node:path"
+import { formatRatio, formatValue, markdownTable, textTable } from "./lib/format.js"
+import { median, type Result } from "./lib/measure.js"
+import { root, SkipCase } from "./lib/proc.js"
+import { absoluteContext, type Case, cases, type Group, groups, http, type Target, targets, wsCounts } from "./suite.js"
+
+interface CaseRecord {
+  readonly id: string
+  readonly group: Group
+  samples: Array<Result>
+  errors: Array<string>
+  skipped?: string
+  medians: Record<string, number>
+  measuredAt: string
+}
+
+interface TargetRecord {
+  readonly group: Group
+  readonly title: string
+  readonly baseline: number | undefined
+  readonly subject: number | undefined
+  readonly ratio: number | undefined
+  readonly goal: string
+  readonly status: "PASS" | "MISS" | "INFO" | "SKIP" | "ERROR"
+  readonly detail?: string
+  readonly unit: string
+  readonly note?: string
+  readonly measuredAt: string
+}
+
+const resultsPath = join(root, "bench/results.json")
+
+/** In-process cases are cheap and noisy (GC, the other engineers' test runs on the same 2 cores): more repetitions. */
+const defaultReps: Record<Group, number> = { tasks: 5, events: 5, http: 3, ws: 3, workers: 3 }
+
+const parseArgs = (argv: ReadonlyArray<string>) => {
+  let reps: number | undefined = process.env.BENCH_REPS === undefined ? undefined : Number(process.env.BENCH_REPS)
+  const selectors: Array<string> = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === "--reps") reps = Number(argv[++i])
+    else if (arg.startsWith("--reps=")) reps = Number(arg.slice("--reps=".length))
+    else selectors.push(arg)
+  }
+  if (reps !== undefined && (!Number.isInteger(reps) || reps < 1)) {
+    throw new Error(`--reps must be a positive integer, got ${reps}`)
+  }
+  const repsOf = (group: Group): number => reps ?? defaultReps[group]
+  return { repsOf, selectors }
+}
+
+const isSelected = (selectors: ReadonlyArray<string>, c: Case): boolean =>
+  selectors.length === 0 || selectors.some((s) => s === c.group || c.id === s || c.id.startsWith(`${s}.`))
+
+const rotate = <A>(items: ReadonlyArray<A>, by: number): Array<A> =>
+  items.length === 0 ? [] : [...items.slice(by % items.length), ...items.slice(0, by % items.length)]
+
+const numericMedians = (samples: ReadonlyArray<Result>): Record<string, number> => {
+  const out: Record<string, number> = {}
+  const keys = new Set(samples.flatMap((s) => Object.keys(s)))
+  for (const key of keys) {
+    const values = samples.map((s) => s[key]).filter((v): v is number => typeof v === "number")
+    if (values.length > 0) out[key] = median(values)
+  }
+  return out
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+const runCase = async (c: Case, record: CaseRecord, rep: number): Promise<void> => {
+  if (record.skipped !== undefined) return
+  const started = Date.now()
+  try {
+    const result = await c.run()
+    if (typeof result.skip === "string") {
+      record.skipped = result.skip
+      log(`  ${c.id}: skipped (${result.skip})`)
+      return
+    }
+    record.samples.push(result)
+    log(`  rep ${rep + 1} ${c.id} (${((Date.now() - started) / 1000).toFixed(1)} s): ${summary(result)}`)
+  } catch (error) {
+    if (error instanceof SkipCase) {
+      record.skipped = error.message
+      log(`  ${c.id}: skipped (${error.message})`)
+      return
+    }
+    const message = error instanceof Error ? error.message : String(error)
+    record.errors.push(message)
+    log(`  rep ${rep + 1} ${c.id}: ERROR ${message}`)
+  }
+}
+
+const summary = (result: Result): string =>
+  Object.entries(result)
+    .filter(([, v]) => typeof v === "number")
+    .slice(0, 5)
+    .map(([k, v]) => `${k}=${Number(v).toPrecision(4)}`)
+    .join(" ")
+
+const evaluate = (target: Target, records: ReadonlyMap<string, CaseRecord>): TargetRecord | undefined => {
+  const subjectCase = records.get(target.subject.case)
+  const baselineCase = target.baseline === undefined ? undefined : records.get(target.baseline.case)
+  if (subjectCase === undefined || (target.baseline !== undefined && baselineCase === undefined)) return undefined
+  const contextMetric = absoluteContext[target.title]
+  const subject = subjectCase.medians[target.subject.metric]
+  const baseline =
+    target.baseline !== undefined
+      ? baselineCase?.medians[target.baseline.metric]
+      : contextMetric !== undefined
+        ? records.get(contextMetric.case)?.medians[contextMetric.metric]
+        : undefined
+  const ratio = target.baseline !== undefined && subject !== undefined && baseline ? subject / baseline : undefined
+  const goal =
+    target.goal === undefined
+      ? "—"
+      : `${target.better === "higher" ? "≥" : "≤"} ${target.baseline === undefined ? formatValue(target.goal, target.unit) : `${target.goal}×`}`
+  const base = {
+    group: target.group,
+    title: target.title,
+    baseline,
+    subject,
+    ratio,
+    goal,
+    unit: target.unit,
+    measuredAt: subjectCase.measuredAt,
+    ...(target.note !== undefined ? { note: target.note } : {})
+  }
+  const skipped = subjectCase.skipped ?? baselineCase?.skipped
+  if (skipped !== undefined) return { ...base, status: "SKIP", detail: skipped }
+  const compared = target.baseline === undefined ? subject : ratio
+  if (compared === undefined) {
+    const errors = [...subjectCase.errors, ...(baselineCase?.errors ?? [])]
+    return { ...base, status: "ERROR", detail: errors[0]?.split("\n")[0] ?? "no samples" }
+  }
+  if (target.goal === undefined) return { ...base, status: "INFO" }
+  const pass = target.better === "higher" ? compared >= target.goal : compared <= target.goal
+  return { ...base, status: pass ? "PASS" : "MISS" }
+}
+
+const header = ["Benchmark", "Baseline", "fiberapp", "Ratio", "Goal", "Result"]
+
+const rowsOf = (records: ReadonlyArray<TargetRecord>): Array<Array<string>> =>
+  records.map((r) => [
+    r.title,
+    formatValue(r.baseline, r.unit as Target["unit"]),
+    formatValue(r.subject, r.unit as Target["unit"]),
+    formatRatio(r.ratio),
+    r.goal,
+    r.status === "SKIP" || r.status === "ERROR" ? `${r.status}: ${r.detail ?? ""}` : r.status === "INFO" ? "" : r.status
+  ])
+
+const describeReps = (selected: ReadonlyArray<Case>, repsOf: (group: Group) => number): string => {
+  const ran = groups.filter((g) => selected.some((c) => c.group === g))
+  return ran.map((g) => `${repsOf(g)} (${g})`).join(", ")
+}
+
+const machine = () => ({
+  cpu: cpus()[0]?.model ?? "unknown",
+  cores: cpus().length,
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  totalMemory: totalmem(),
+  date: new Date().toISOString()
+})
+
+interface ResultsFile {
+  machine: ReturnType<typeof machine> & { loadAverageBefore: Array<number>; loadAverageAfter: Array<number> }
+  config: { reps: Record<string, number>; selection: Array<string>; http: string; ws: string }
+  cases: Record<string, CaseRecord>
+  targets: Array<TargetRecord>
+  markdown: string
+}
+
+const readPrevious = (): ResultsFile | undefined => {
+  if (!existsSync(resultsPath)) return undefined
+  try {
+    return JSON.parse(readFileSync(resultsPath, "utf8")) as ResultsFile
+  } catch {
+    return undefined
+  }
+}
+
+const main = async () => {
+  const { repsOf, selectors } = parseArgs(process.argv.slice(2))
+  const selected = cases.filter((c) => isSelected(selectors, c))
+  const listing = `groups: ${groups.join(", ")}\ncases:\n${cases.map((c) => `  ${c.id}`).join("\n")}`
+  if (selectors.includes("--list")) return log(listing)
+  if (selected.length === 0) {
+    process.exitCode = 1
+    return log(`nothing matches ${selectors.join(" ")}\n${listing}`)
+  }
+  const loadAverageBefore = loadavg()
+  const started = Date.now()
+  const records = new Map<string, CaseRecord>()
+  const measuredAt = new Date().toISOString()
+  for (const c of selected) {
+    records.set(c.id, { id: c.id, group: c.group, samples: [], errors: [], medians: {}, measuredAt })
+  }
+  const reps = Math.max(...selected.map((c) => repsOf(c.group)))
+  const repsByGroup = Object.fromEntries(groups.map((g) => [g, repsOf(g)]))
+  log(`fiberapp bench: ${selected.length} cases, up to ${reps} repetitions, each in a fresh process`)
+  for (let rep = 0; rep < reps; rep++) {
+    for (const group of groups) {
+      if (rep >= repsOf(group)) continue
+      for (const c of rotate(
+        selected.filter((s) => s.group === group),
+        rep
+      )) {
+        await runCase(c, records.get(c.id)!, rep)
+      }
+    }
+  }
+  for (const record of records.values()) record.medians = numericMedians(record.samples)
+
+  const evaluated = targets.flatMap((t) => evaluate(t, records) ?? [])
+  const previous = selectors.length === 0 ? undefined : readPrevious()
+  const ranGroups = new Set(selected.map((c) => c.group))
+  const keptTargets = (previous?.targets ?? []).filter((t) => !evaluated.some((e) => e.title === t.title))
+  const allTargets = [...keptTargets, ...evaluated].sort(
+    (a, b) => targets.findIndex((t) => t.title === a.title) - targets.findIndex((t) => t.title === b.title)
+  )
+  const markdown = markdownTable(header, rowsOf(allTargets))
+  const seconds = (Date.now() - started) / 1000
+
+  process.stdout.write(`\n${textTable(header, rowsOf(evaluated))}\n\n`)
+  process.stdout.write(`Markdown (all targets in bench/results.json):\n\n${markdown}\n\n`)
+  const info = machine()
+  process.stdout.write(
+    `${info.cpu}, ${info.cores} cores, Node ${info.node}; medians of ${describeReps(selected, repsOf)} runs, ` +
+      `a fresh process each; ` +
+      `load average before ${loadAverageBefore.map((l) => l.toFixed(2)).join(" ")}, ` +
+      `after ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}; ${seconds.toFixed(0)} s\n\n`
+  )
+
+  const keptCases = Object.fromEntries(
+    Object.entries(previous?.cases ?? {}).filter(
+      ([id]) => !records.has(id) && !ranGroups.has(id.split(".")[0] as Group)
+    )
+  )
+  const file: ResultsFile = {
+    machine: { ...info, loadAverageBefore, loadAverageAfter: loadavg() },
+    config: {
+      reps: repsByGroup,
+      selection: selectors.length === 0 ? ["all"] : selectors,
+      http:
+        `autocannon in its own process, ${http.connections} connections, ${http.warmupSeconds} s warm-up then ` +
+        `${http.seconds} s measured; each server in a fresh process on 127.0.0.1`,
+      ws: `ws client in its own process: ${wsCounts.roundTrips} ping-pong round trips, ${wsCounts.pipelined} pipelined messages`
+    },
+    cases: { ...keptCases, ...Object.fromEntries(records) },
+    targets: allTargets,
+    markdown
+  }
+  writeFileSync(resultsPath, `${JSON.stringify(file, null, 2)}\n`)
+  log(`wrote ${resultsPath}`)
+}
+
+main().catch((error: unknown) => {
+  log(error instanceof Error ? (error.stack ?? error.message) : String(error))
+  process.exit(1)
+})

@@ -1,0 +1,402 @@
+/**
+ * What the benchmark measures: the cases (one fresh process each per repetition) and the targets
+ * (ratios between cases of the same run, or absolute figures).
+ */
+import { existsSync } from "node:fs"
+import { createServer } from "node:net"
+import { join } from "node:path"
+import type { Unit } from "./lib/format.js"
+import type { Result } from "./lib/measure.js"
+import { childrenOf, root, rssOf, runNode, SkipCase, startServer } from "./lib/proc.js"
+
+export type Group = "tasks" | "events" | "http" | "ws" | "workers"
+
+export const groups: ReadonlyArray<Group> = ["tasks", "events", "http", "ws", "workers"]
+
+export interface Case {
+  readonly id: string
+  readonly group: Group
+  readonly run: () => Promise<Result>
+}
+
+export interface Metric {
+  readonly case: string
+  readonly metric: string
+}
+
+export interface Target {
+  readonly group: Group
+  readonly title: string
+  readonly subject: Metric
+  /** Absent for absolute targets. */
+  readonly baseline?: Metric
+  readonly unit: Unit
+  /** `higher`: subject / baseline (or the absolute value) must reach `goal`; `lower`: must stay at or under it. */
+  readonly better: "higher" | "lower"
+  /** Absent for rows printed for reference only. */
+  readonly goal?: number
+  readonly note?: string
+}
+
+export const http = { connections: 50, warmupSeconds: 1, seconds: 5 }
+export const wsCounts = { roundTrips: 20_000, pipelined: 100_000 }
+
+const script = (path: string): string => join(root, path)
+
+/** A case whose script is missing is skipped: the fiberapp module it measures has not landed yet. */
+const ensureScript = (path: string): string => {
+  if (!existsSync(script(path))) throw new SkipCase(`not yet available (${path} not written)`)
+  return script(path)
+}
+
+const nodeCase = (
+  id: string,
+  group: Group,
+  path: string,
+  args: ReadonlyArray<string> = [],
+  options: { readonly exposeGc?: boolean } = {}
+): Case => ({ id, group, run: () => runNode(ensureScript(path), args, options) })
+
+const probe = async (url: string, status: number, body?: string): Promise<void> => {
+  const response = await fetch(url)
+  const text = await response.text()
+  if (response.status !== status || (body !== undefined && text !== body)) {
+    throw new Error(`${url} answered ${response.status} ${JSON.stringify(text.slice(0, 80))}, expected ${status}`)
+  }
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject()))
+    })
+  })
+
+const httpCase = (
+  id: string,
+  path: string,
+  expect: { readonly path: string; readonly status: number; readonly body?: string },
+  env: Record<string, string> = {}
+): Case => ({
+  id,
+  group: "http",
+  run: async () => {
+    const server = await startServer(ensureScript(path), { env })
+    try {
+      const url = `http://127.0.0.1:${server.port}${expect.path}`
+      await probe(url, expect.status, expect.body)
+      const result = await runNode(
+        script("bench/load/http.ts"),
+        [url, String(http.connections), String(http.warmupSeconds), String(http.seconds)],
+        { timeoutMs: 60_000 }
+      )
+      if (result.statuses !== String(expect.status)) throw new Error(`${id}: answered ${String(result.statuses)}`)
+      return { ...result, serverRss: rssOf(server.pid) }
+    } finally {
+      await server.stop()
+    }
+  }
+})
+
+const wsCase = (id: string, path: string): Case => ({
+  id,
+  group: "ws",
+  run: async () => {
+    const server = await startServer(ensureScript(path))
+    try {
+      return await runNode(
+        script("bench/load/ws.ts"),
+        [`ws://127.0.0.1:${server.port}/ws`, String(wsCounts.roundTrips), String(wsCounts.pipelined)],
+        { timeoutMs: 60_000 }
+      )
+    } finally {
+      await server.stop()
+    }
+  }
+})
+
+const waitForChildren = async (pid: number, count: number): Promise<Array<number>> => {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const children = childrenOf(pid)
+    if (children.length >= count) return children
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`expected ${count} worker processes under ${pid}`)
+}
+
+/** fiberapp's server with `workers` server processes; the primary announces once every worker serves. */
+const workersCase = (workers: number): Case => ({
+  id: `workers.${workers}`,
+  group: "workers",
+  run: async () => {
+    const path = ensureScript("bench/servers/http-fiberapp-workers.ts")
+    const port = await freePort()
+    const server = await startServer(path, { env: { PORT: String(port), WORKERS: String(workers) } })
+    try {
+      const url = `http://127.0.0.1:${server.port}/`
+      await probe(url, 200, "Hello, World!")
+      const pids = await waitForChildren(server.pid, workers)
+      const idleWorkerRss = pids.map(rssOf).reduce((a, b) => a + b, 0) / pids.length
+      const primaryRss = rssOf(server.pid)
+      const result = await runNode(
+        script("bench/load/http.ts"),
+        [url, String(http.connections), String(http.warmupSeconds), String(http.seconds)],
+        { timeoutMs: 60_000 }
+      )
+      return { ...result, idleWorkerRss, primaryRss }
+    } finally {
+      await server.stop()
+    }
+  }
+})
+
+export const cases: ReadonlyArray<Case> = [
+  nodeCase("tasks.raw", "tasks", "bench/cases/tasks-raw.ts", [], { exposeGc: true }),
+  nodeCase("tasks.fiberapp", "tasks", "bench/cases/tasks-fiberapp.ts", [], { exposeGc: true }),
+  nodeCase("tasks.complete.raw", "tasks", "bench/cases/tasks-complete-raw.ts"),
+  nodeCase("tasks.complete.fiberapp", "tasks", "bench/cases/tasks-complete-fiberapp.ts"),
+  nodeCase("tasks.purge.fiberapp", "tasks", "bench/cases/tasks-purge-fiberapp.ts"),
+
+  nodeCase("events.wake.deferred", "events", "bench/cases/events-wake-raw.ts", ["deferred"]),
+  nodeCase("events.wake.fiberapp", "events", "bench/cases/events-wake-fiberapp.ts"),
+  nodeCase("events.wake.pubsub", "events", "bench/cases/events-wake-raw.ts", ["pubsub"]),
+  nodeCase("events.wake.once", "events", "bench/cases/events-wake-raw.ts", ["once"]),
+  nodeCase("events.dispatch.raw", "events", "bench/cases/events-dispatch-raw.ts"),
+  nodeCase("events.dispatch.fiberapp", "events", "bench/cases/events-dispatch-fiberapp.ts"),
+
+  httpCase("http.node", "bench/servers/http-node.ts", { path: "/", status: 200, body: "Hello, World!" }),
+  httpCase("http.fiberapp", "bench/servers/http-fiberapp.ts", { path: "/", status: 200, body: "Hello, World!" }),
+  httpCase("http.fastify", "bench/servers/http-fastify.ts", { path: "/", status: 200, body: "Hello, World!" }),
+  httpCase("http.platform", "bench/servers/http-platform.ts", { path: "/", status: 200, body: "Hello, World!" }),
+  httpCase("http.runfork", "bench/servers/http-runfork.ts", { path: "/", status: 200, body: "Hello, World!" }),
+  httpCase("http.fiberapp404", "bench/servers/http-fiberapp.ts", { path: "/nowhere", status: 404 }),
+
+  wsCase("ws.plain", "bench/servers/ws-plain.ts"),
+  wsCase("ws.fiberapp", "bench/servers/ws-fiberapp.ts"),
+  wsCase("ws.platform", "bench/servers/ws-platform.ts"),
+
+  workersCase(1),
+  workersCase(2)
+]
+
+const m = (caseId: string, metric: string): Metric => ({ case: caseId, metric })
+
+export const targets: ReadonlyArray<Target> = [
+  {
+    group: "tasks",
+    title: "addTask: 100k never-ending named tasks",
+    subject: m("tasks.fiberapp", "spawnPerSec"),
+    baseline: m("tasks.raw", "spawnPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.8,
+    note: "baseline: raw FiberMap.run"
+  },
+  {
+    group: "tasks",
+    title: "cancelTask, one by one",
+    subject: m("tasks.fiberapp", "cancelPerSec"),
+    baseline: m("tasks.raw", "cancelPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.8,
+    note: "baseline: FiberMap.remove"
+  },
+  {
+    group: "tasks",
+    title: "heap per idle named task",
+    subject: m("tasks.fiberapp", "heapPerTask"),
+    baseline: m("tasks.raw", "heapPerTask"),
+    unit: "bytes",
+    better: "lower",
+    goal: 1.2,
+    note: "baseline: a raw FiberMap fiber"
+  },
+  {
+    group: "tasks",
+    title: "add, complete, purge: 100k",
+    subject: m("tasks.complete.fiberapp", "completePerSec"),
+    baseline: m("tasks.complete.raw", "completePerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.7,
+    note: "baseline: FiberMap.run + Fiber.await"
+  },
+  {
+    group: "tasks",
+    title: "getTask",
+    subject: m("tasks.fiberapp", "getPerSec"),
+    baseline: m("tasks.raw", "getPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 1.0,
+    note: "baseline: FiberMap.get"
+  },
+  {
+    group: "tasks",
+    title: "purgeTasks per record: 100k vs 10k",
+    subject: m("tasks.purge.fiberapp", "largeNsPerRecord"),
+    baseline: m("tasks.purge.fiberapp", "smallNsPerRecord"),
+    unit: "ns",
+    better: "lower",
+    goal: 1.5,
+    note: "linear: same time per record"
+  },
+  {
+    group: "events",
+    title: "wake 10k waiters on one event",
+    subject: m("events.wake.fiberapp", "wakeMs"),
+    baseline: m("events.wake.deferred", "wakeMs"),
+    unit: "ms",
+    better: "lower",
+    goal: 1.0,
+    note: "dispatch until all resumed; baseline: a Deferred each"
+  },
+  {
+    group: "events",
+    title: "10k waiters: register + wake",
+    subject: m("events.wake.fiberapp", "totalMs"),
+    baseline: m("events.wake.deferred", "totalMs"),
+    unit: "ms",
+    better: "lower"
+  },
+  {
+    group: "events",
+    title: "wake 10k: a PubSub subscription each",
+    subject: m("events.wake.pubsub", "wakeMs"),
+    baseline: m("events.wake.deferred", "wakeMs"),
+    unit: "ms",
+    better: "lower"
+  },
+  {
+    group: "events",
+    title: "wake 10k: Node events.once",
+    subject: m("events.wake.once", "wakeMs"),
+    baseline: m("events.wake.deferred", "wakeMs"),
+    unit: "ms",
+    better: "lower"
+  },
+  {
+    group: "events",
+    title: "dispatch, nobody listening",
+    subject: m("events.dispatch.fiberapp", "quietPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 5e6,
+    note: "absolute; an empty Effect loop does the baseline column"
+  },
+  {
+    group: "events",
+    title: "dispatch to one handler",
+    subject: m("events.dispatch.fiberapp", "oneHandlerPerSec"),
+    baseline: m("events.dispatch.raw", "pubsubPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.8,
+    note: "baseline: PubSub publish + take"
+  },
+  {
+    group: "http",
+    title: "HTTP hello world: fiberapp Server",
+    subject: m("http.fiberapp", "requestsPerSec"),
+    baseline: m("http.node", "requestsPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.8,
+    note: "baseline: node:http"
+  },
+  {
+    group: "http",
+    title: "HTTP no route matched (404): fiberapp",
+    subject: m("http.fiberapp404", "requestsPerSec"),
+    baseline: m("http.node", "requestsPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.9,
+    note: "baseline: node:http hello world"
+  },
+  {
+    group: "http",
+    title: "HTTP hello world: Fastify 5",
+    subject: m("http.fastify", "requestsPerSec"),
+    baseline: m("http.node", "requestsPerSec"),
+    unit: "/s",
+    better: "higher"
+  },
+  {
+    group: "http",
+    title: "HTTP hello world: stock @effect/platform",
+    subject: m("http.platform", "requestsPerSec"),
+    baseline: m("http.node", "requestsPerSec"),
+    unit: "/s",
+    better: "higher"
+  },
+  {
+    group: "http",
+    title: "HTTP hello world: node:http + Effect.runFork",
+    subject: m("http.runfork", "requestsPerSec"),
+    baseline: m("http.node", "requestsPerSec"),
+    unit: "/s",
+    better: "higher"
+  },
+  {
+    group: "ws",
+    title: "websocket echo, ping-pong: fiberapp",
+    subject: m("ws.fiberapp", "pingPongPerSec"),
+    baseline: m("ws.plain", "pingPongPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.8,
+    note: "baseline: plain ws server"
+  },
+  {
+    group: "ws",
+    title: "websocket echo, pipelined: fiberapp",
+    subject: m("ws.fiberapp", "pipelinedPerSec"),
+    baseline: m("ws.plain", "pipelinedPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.8,
+    note: "baseline: plain ws server"
+  },
+  {
+    group: "ws",
+    title: "websocket echo, ping-pong: platform Socket",
+    subject: m("ws.platform", "pingPongPerSec"),
+    baseline: m("ws.plain", "pingPongPerSec"),
+    unit: "/s",
+    better: "higher"
+  },
+  {
+    group: "ws",
+    title: "websocket echo, pipelined: platform Socket",
+    subject: m("ws.platform", "pipelinedPerSec"),
+    baseline: m("ws.plain", "pipelinedPerSec"),
+    unit: "/s",
+    better: "higher"
+  },
+  {
+    group: "workers",
+    title: "HTTP hello world: 2 workers vs 1",
+    subject: m("workers.2", "requestsPerSec"),
+    baseline: m("workers.1", "requestsPerSec"),
+    unit: "/s",
+    better: "higher",
+    note: "autocannon shares the 2 cores: see below"
+  },
+  {
+    group: "workers",
+    title: "RSS of an idle worker",
+    subject: m("workers.1", "idleWorkerRss"),
+    unit: "bytes",
+    better: "lower"
+  }
+]
+
+/** The figure shown in the baseline column of an absolute target, for scale. */
+export const absoluteContext: Record<string, Metric> = {
+  "dispatch, nobody listening": m("events.dispatch.raw", "loopPerSec")
+}
