@@ -28,8 +28,8 @@ export const wake = <E, R>(
     const start = now()
     for (let i = 0; i < count; i++) yield* Effect.forkDaemon(Effect.zipRight(waiter(onRegistered), onWoken))
     while (registered < count) yield* Effect.yieldNow()
-    // lets a waiter that counted itself just before its last synchronous step finish registering
-    yield* Effect.yieldNow()
+    // lets a waiter that counted itself just before its last steps finish registering
+    for (let i = 0; i < 3; i++) yield* Effect.yieldNow()
     const registeredAt = now()
     yield* dispatch
     const dispatchedAt = now()

@@ -1,0 +1,47 @@
+/**
+ * fiberapp's dispatch: with nobody listening (absolute rate; `events-dispatch-raw.ts` gives the empty
+ * loop for scale), and to one handler (against PubSub publish-and-take there).
+ */
+import { Deferred, Effect, Exit } from "effect"
+import * as App from "../../src/App.js"
+import { intEnv, main, now, perSecond } from "../lib/measure.js"
+
+const messages = intEnv("BENCH_MESSAGES", 500_000)
+const loops = intEnv("BENCH_LOOPS", 2_000_000)
+
+const quiet = (app: App.AppService, count: number) =>
+  Effect.gen(function* () {
+    const start = now()
+    for (let i = 0; i < count; i++) yield* app.dispatch("bench.quiet.event")
+    return perSecond(count, now() - start)
+  })
+
+const oneHandler = (app: App.AppService, event: string, count: number) =>
+  Effect.gen(function* () {
+    const done = yield* Deferred.make<void>()
+    let handled = 0
+    const remove = yield* app.signal(event, () =>
+      Effect.sync(() => {
+        if (++handled === count) Deferred.unsafeDone(done, Exit.void)
+      })
+    )
+    const start = now()
+    for (let i = 0; i < count; i++) yield* app.dispatch(event)
+    yield* Deferred.await(done)
+    const rate = perSecond(count, now() - start)
+    yield* remove
+    return rate
+  })
+
+const program = Effect.gen(function* () {
+  const app = yield* App.make({ name: "bench" })
+  yield* app.start
+  yield* quiet(app, 200_000)
+  yield* oneHandler(app, "bench.warm.handler", 50_000)
+  if (app.hasListeners("bench.quiet.event")) throw new Error("the quiet event has listeners")
+  const quietPerSec = yield* quiet(app, loops)
+  const oneHandlerPerSec = yield* oneHandler(app, "bench.one.handler", messages)
+  return { messages, loops, quietPerSec, oneHandlerPerSec }
+})
+
+main(() => Effect.runPromise(Effect.scoped(program)))
