@@ -1,5 +1,5 @@
-import type { Context, Fiber, Scope } from "effect"
-import { Cause, Duration, Effect, Either, Exit, FiberRef, FiberSet, GlobalValue } from "effect"
+import type { Context, Scope } from "effect"
+import { Cause, Duration, Effect, Either, Exit, Fiber, FiberRef, FiberSet, GlobalValue, Option } from "effect"
 import type { DispatchOptions, EventContext, EventName, Handler, SignalOptions, WaitOptions } from "../Events.js"
 // Events.ts imports this module too: values from it are only read inside functions, never at load time.
 import { builtinEvents, EventTimeout, InvalidEventName, ReservedEventName, reservedNamespaces } from "../Events.js"
@@ -204,15 +204,30 @@ interface Job {
 }
 
 interface Slot {
-  readonly name: ParsedName | undefined
-  readonly error: InvalidEventName | undefined
+  name: ParsedName | undefined
+  error: InvalidEventName | undefined
   /** The effect of `dispatch(event)` without options: built once per name. */
-  readonly dispatch: Effect.Effect<void, InvalidEventName>
+  dispatch: Effect.Effect<void, InvalidEventName>
+  lastOptions: DispatchOptions | undefined
+  lastInline?: boolean
+  lastDispatch: Effect.Effect<void, InvalidEventName> | undefined
+  /** The entries of the name and of its group, as of the registry's `layout`. */
+  layout: number
+  entry: Entry | undefined
+  group: Entry | undefined
 }
 
 const reportingFailure = GlobalValue.globalValue(Symbol.for("fiberapp/Events/reportingFailure"), () =>
   FiberRef.unsafeMake(false)
 )
+
+/** How many handler failures are being reported, in every registry: while none is, no dispatch can be part of one. */
+let activeReports = 0
+
+const isReporting = (): boolean => {
+  const fiber = Fiber.getCurrentFiber()
+  return Option.isSome(fiber) && fiber.value.getFiberRef(reportingFailure)
+}
 
 const normalizeCondition = (condition: Record<string, string> | undefined): Condition | undefined => {
   if (condition === undefined || condition === null) return undefined
@@ -264,6 +279,8 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
     const slots = new Map<string, Slot>()
     let seq = 0
     let closed = false
+    // Bumped whenever an entry is added or removed: a slot's cached entries are current while it is unchanged.
+    let layout = 0
 
     // --- tables -------------------------------------------------------------
 
@@ -284,6 +301,7 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
           strictWaiters: 0
         }
         table.set(key, entry)
+        layout++
       }
       return entry
     }
@@ -291,7 +309,10 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
     const prune = (entry: Entry): void => {
       if (entry.handlers.length > 0 || entry.waiters.size > 0) return
       const table = entry.pattern ? patterns : statics
-      if (table.get(entry.key) === entry) table.delete(entry.key)
+      if (table.get(entry.key) === entry) {
+        table.delete(entry.key)
+        layout++
+      }
     }
 
     const dropWaiter = (waiter: WaiterRecord): boolean => {
@@ -428,34 +449,57 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
           cause
         )
       }
-      return Effect.catchAllCause(
-        Effect.locally(options.onHandlerFailure(record.name.name, cause), reportingFailure, true),
-        (reportCause) =>
-          Effect.logError(`Reporting the failure of a handler for "${record.name.name}" failed`, reportCause)
-      )
+      return Effect.suspend(() => {
+        activeReports++
+        return Effect.catchAllCause(
+          Effect.locally(options.onHandlerFailure(record.name.name, cause), reportingFailure, true),
+          (reportCause) =>
+            Effect.logError(`Reporting the failure of a handler for "${record.name.name}" failed`, reportCause)
+        ).pipe(
+          Effect.ensuring(
+            Effect.sync(() => {
+              activeReports--
+            })
+          )
+        )
+      })
     }
 
-    // In a runner the context is set and left: the runner itself needs none. Inline, the caller's is restored.
-    const runOne = (record: HandlerRecord, job: Job, inline: boolean): Effect.Effect<void> => {
-      if (record.removed) return Effect.void
-      const context = contextFor(record.name, job.context, job.tail)
-      const run = Effect.suspend(() => record.handler(context))
-      return Effect.catchAllCause(
-        inline
-          ? Effect.locally(run, FiberRef.currentContext, record.context)
-          : Effect.zipRight(FiberRef.set(FiberRef.currentContext, record.context), run),
-        (cause) => failed(record, cause, job.reporting)
-      )
+    const call = (record: HandlerRecord, job: Job): Effect.Effect<unknown, unknown> => {
+      try {
+        return record.handler(contextFor(record.name, job.context, job.tail))
+      } catch (defect) {
+        return Effect.die(defect)
+      }
     }
 
-    const runJob = (job: Job, inline: boolean): Effect.Effect<void> =>
+    // Inline, in the caller's fiber: the caller's context is restored after each handler.
+    const runInlineOne = (record: HandlerRecord, job: Job): Effect.Effect<void> =>
+      record.removed
+        ? Effect.void
+        : Effect.withFiberRuntime<void>((fiber) =>
+            Effect.catchAllCause(
+              fiber.currentContext === record.context
+                ? call(record, job)
+                : Effect.locally(
+                    Effect.suspend(() => call(record, job)),
+                    FiberRef.currentContext,
+                    record.context
+                  ),
+              (cause) => failed(record, cause, job.reporting)
+            )
+          )
+
+    const runInline = (job: Job): Effect.Effect<void> =>
       job.handlers.length === 1
-        ? runOne(job.handlers[0], job, inline)
-        : Effect.forEach(job.handlers, (record) => runOne(record, job, inline), { discard: true })
+        ? runInlineOne(job.handlers[0], job)
+        : Effect.forEach(job.handlers, (record) => runInlineOne(record, job), { discard: true })
 
     // --- runners: background fibers that run the handlers of non-inline dispatches ---
     // A job is taken by a runner that is not busy with another job, so a handler that suspends never holds up the
-    // handlers of later dispatches; one runner drains a burst of jobs whose handlers do not suspend.
+    // handlers of later dispatches, and one runner drains a burst of jobs whose handlers do not suspend. A runner
+    // sets each handler's context and leaves it (it needs none itself), and catches failures once around its loop,
+    // knowing which handler was running.
 
     const queue: Array<Job | undefined> = []
     let head = 0
@@ -466,7 +510,7 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
       starting++
       const resume = idle.pop()
       if (resume !== undefined) resume(Effect.void)
-      else fork(runner)
+      else fork(makeRunner(), { immediate: false })
     }
 
     const enqueue = (job: Job): void => {
@@ -482,40 +526,66 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
       })
     })
 
-    const loop: Effect.Effect<void> = Effect.suspend(() => {
-      if (head === queue.length) {
-        if (idle.length >= maxIdleRunners) return Effect.void
-        return Effect.zipRight(park, runner)
-      }
-      const job = queue[head]!
-      queue[head++] = undefined
-      if (head === queue.length) {
-        queue.length = 0
-        head = 0
-      } else if (starting === 0) {
-        startRunner()
-      }
-      return Effect.zipRight(runJob(job, false), loop)
-    })
-
-    const runner: Effect.Effect<void> = Effect.suspend(() => {
-      starting--
-      return loop
-    })
+    const makeRunner = (): Effect.Effect<void> => {
+      let job: Job | undefined
+      let index = 0
+      let record: HandlerRecord | undefined
+      let context: Context.Context<never> | undefined
+      const step: Effect.Effect<void, unknown> = Effect.suspend(() => {
+        for (;;) {
+          if (job !== undefined) {
+            while (index < job.handlers.length) {
+              record = job.handlers[index++]
+              if (record.removed) continue
+              const run = Effect.zipRight(call(record, job), step)
+              if (record.context === context) return run
+              context = record.context
+              return Effect.zipRight(FiberRef.set(FiberRef.currentContext, context), run)
+            }
+            job = undefined
+            record = undefined
+          }
+          if (head === queue.length) {
+            if (idle.length >= maxIdleRunners) return Effect.void
+            return Effect.zipRight(park, resumed)
+          }
+          job = queue[head]!
+          index = 0
+          queue[head++] = undefined
+          if (head === queue.length) {
+            queue.length = 0
+            head = 0
+          } else if (starting === 0) {
+            startRunner()
+          }
+        }
+      })
+      const guarded: Effect.Effect<void> = Effect.catchAllCause(step, (cause) =>
+        Effect.zipRight(failed(record!, cause, job!.reporting), guarded)
+      )
+      const resumed = Effect.suspend(() => {
+        starting--
+        return guarded
+      })
+      return resumed
+    }
 
     // --- dispatch -----------------------------------------------------------
 
-    const deliver = (
-      name: ParsedName,
-      dispatchOptions: DispatchOptions | undefined,
-      fiber: Fiber.RuntimeFiber<unknown, unknown>
-    ): Effect.Effect<void> => {
-      if (closed) return Effect.void
-      const entry = statics.get(name.name)
-      const group = patterns.get(name.group)
-      if (entry === undefined && group === undefined) return Effect.void
+    const noKeys: ReadonlyArray<string> = []
+
+    /** Wakes the matching waiters and gives the matching handlers, if any. */
+    const route = (slot: Slot, name: ParsedName, dispatchOptions: DispatchOptions | undefined): Job | undefined => {
+      if (slot.layout !== layout) {
+        slot.entry = statics.get(name.name)
+        slot.group = patterns.get(name.group)
+        slot.layout = layout
+      }
+      const entry = slot.entry
+      const group = slot.group
+      if ((entry === undefined && group === undefined) || closed) return undefined
       const condition = normalizeCondition(dispatchOptions?.condition)
-      const keys = condition === undefined ? [] : Object.keys(condition)
+      const keys = condition === undefined ? noKeys : Object.keys(condition)
       const given = dispatchOptions?.context
       const context: EventContext = given === undefined || given === null ? {} : { ...given }
       const tail = name.tail
@@ -526,31 +596,57 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
       if (entry !== undefined) prune(entry)
       if (group !== undefined) prune(group)
       const handlers = own === undefined ? patterned : patterned === undefined ? own : merge(own, patterned)
-      if (handlers === undefined) return Effect.void
-      const job: Job = { handlers, context, tail, reporting: fiber.getFiberRef(reportingFailure) }
-      if (dispatchOptions?.inline === true) return runJob(job, true)
-      enqueue(job)
-      return Effect.void
+      if (handlers === undefined) return undefined
+      return { handlers, context, tail, reporting: activeReports > 0 && isReporting() }
     }
+
+    const deliver = (
+      slot: Slot,
+      name: ParsedName,
+      dispatchOptions: DispatchOptions | undefined
+    ): Effect.Effect<void> =>
+      dispatchOptions?.inline === true
+        ? Effect.suspend(() => {
+            const job = route(slot, name, dispatchOptions)
+            return job === undefined ? Effect.void : runInline(job)
+          })
+        : Effect.sync(() => {
+            const job = route(slot, name, dispatchOptions)
+            if (job !== undefined) enqueue(job)
+          })
 
     const slotOf = (event: unknown): Slot => {
       const parsed = parse(event)
-      if (Either.isLeft(parsed)) return { name: undefined, error: parsed.left, dispatch: Effect.fail(parsed.left) }
-      const name = parsed.right
-      return {
-        name,
+      const slot: Slot = {
+        name: undefined,
         error: undefined,
-        dispatch:
+        dispatch: Effect.void,
+        lastOptions: undefined,
+        lastDispatch: undefined,
+        layout: -1,
+        entry: undefined,
+        group: undefined
+      }
+      if (Either.isLeft(parsed)) {
+        slot.error = parsed.left
+        slot.dispatch = Effect.fail(parsed.left)
+      } else {
+        const name = (slot.name = parsed.right)
+        slot.dispatch =
           name.kind === "static"
-            ? Effect.withFiberRuntime((fiber) => deliver(name, undefined, fiber))
+            ? deliver(slot, name, undefined)
             : Effect.fail(
                 new InvalidEventName({ event, reason: `a dispatched name must be concrete, without "<...>" or "*"` })
               )
       }
+      return slot
     }
 
-    // Names from JS callers may be anything: only strings are cached.
+    // Names from JS callers may be anything: only strings are cached. Callers often repeat one name in a row.
+    let lastEvent: string | undefined
+    let lastSlot: Slot | undefined
     const lookup = (event: string): Slot => {
+      if (event === lastEvent) return lastSlot!
       if (typeof event !== "string") return slotOf(event)
       let slot = slots.get(event)
       if (slot === undefined) {
@@ -558,14 +654,23 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
         if (slots.size >= maxCached) slots.clear()
         slots.set(event, slot)
       }
+      lastEvent = event
+      lastSlot = slot
       return slot
     }
 
+    // The effect reads the options when it runs, so one built for the same options object (a caller that reuses
+    // its options) can be given again.
     const dispatchLocal = (event: string, dispatchOptions?: DispatchOptions): Effect.Effect<void, InvalidEventName> => {
       const slot = lookup(event)
       if (dispatchOptions === undefined || slot.name === undefined || slot.name.kind !== "static") return slot.dispatch
-      const name = slot.name
-      return Effect.withFiberRuntime((fiber) => deliver(name, dispatchOptions, fiber))
+      const inline = dispatchOptions.inline === true
+      if (slot.lastOptions === dispatchOptions && slot.lastInline === inline) return slot.lastDispatch!
+      const effect = deliver(slot, slot.name, dispatchOptions)
+      slot.lastOptions = dispatchOptions
+      slot.lastInline = inline
+      slot.lastDispatch = effect
+      return effect
     }
 
     const transport = options.transport
@@ -648,6 +753,7 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         closed = true
+        layout++
         for (const table of [statics, patterns]) {
           for (const entry of table.values()) {
             const waiters = Array.from(entry.waiters)
