@@ -1,0 +1,116 @@
+/**
+ * The inspector: an HTTP endpoint on its own port that shows the processes, the worker table and every worker's
+ * tasks, and can cancel a task, restart or scale the workers, and shut down. Off by default; on with the server's
+ * `inspector` option or `INSPECTOR=true`. It runs in the primary (or in the process serving alone).
+ *
+ * | Request | Answer |
+ * |---|---|
+ * | `GET /` | process info and the worker table |
+ * | `GET /tasks` | `{ tasks }`: every worker's recorded tasks (`worker`, `name`, `status`, `addedAt`, `startedAt`, `endedAt`) |
+ * | `POST /tasks/<worker>/<name>/cancel` | cancels the task in that worker (404 for an unknown worker or task) |
+ * | `POST /restart` | restarts workers; optional body `{ "workers": ["worker-0"], "zeroDowntime": true }` |
+ * | `POST /scale` | body `{ "replicas": N }` |
+ * | `POST /shutdown` | stops the server as SIGTERM does (202) |
+ *
+ * With an API key every request needs `Authorization: Bearer <key>` (401 "Bad API key" otherwise). Bad JSON and
+ * unknown actions get 400, a wrong method 405; no answer carries a task's result or error.
+ *
+ * @since 0.1.0
+ */
+import type { Option, Redacted, Scope } from "effect"
+import { Data, type Effect } from "effect"
+import * as internal from "./internal/workers/inspector.js"
+import type { Supervisor } from "./Workers.js"
+
+/**
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultPort = 6457
+
+/**
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultHost = "127.0.0.1"
+
+/**
+ * The environment variables `INSPECTOR` (`true`/`false`), `INSPECTOR_PORT`, `INSPECTOR_HOST` and
+ * `INSPECTOR_API_KEY` take precedence over these.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Defaults to `true` when options are given. */
+  readonly enabled?: boolean | undefined
+  /** Defaults to 6457; `0` picks a free port. */
+  readonly port?: number | undefined
+  /** Defaults to `127.0.0.1`. Any other than a loopback address requires an API key. */
+  readonly host?: string | undefined
+  readonly apiKey?: string | Redacted.Redacted | undefined
+}
+
+/**
+ * The settings in force, with the environment applied.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Resolved {
+  readonly port: number
+  readonly host: string
+  readonly apiKey: Option.Option<Redacted.Redacted>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Address {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * The inspector cannot start: a bad setting, a non-loopback host without an API key, or its port is taken.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InspectorError extends Data.TaggedError("InspectorError")<{
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/**
+ * Applies the environment to the options. `None` when the inspector is off.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const resolve = (
+  options: boolean | Options | undefined
+): Effect.Effect<Option.Option<Resolved>, InspectorError> => internal.resolve(options)
+
+/**
+ * Serves the inspector for a supervisor in the current scope. The server does this for you; this is for custom
+ * setups and tests.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const serve = (supervisor: Supervisor, options: Resolved): Effect.Effect<Address, InspectorError, Scope.Scope> =>
+  internal.serve(supervisor, options)
+
+/**
+ * Whether a host name or address is a loopback one (`localhost`, `127.x.x.x`, `::1`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isLoopback = (host: string): boolean => internal.isLoopback(host)

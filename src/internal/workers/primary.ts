@@ -1,0 +1,612 @@
+import cluster, { type Worker as ClusterWorker } from "node:cluster"
+import type { Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, FiberId, FiberMap, Runtime, Schedule } from "effect"
+import type { AppService, StartError } from "../../App.js"
+import type { DispatchOptions } from "../../Events.js"
+import { TaskNotFound } from "../../Task.js"
+import type {
+  Options,
+  RestartOptions,
+  Supervisor,
+  WorkerExit,
+  WorkerInfo,
+  WorkerState,
+  WorkerTask
+} from "../../Workers.js"
+import { defaultRestartSchedule, defaultStartTimeout, WorkerNotFound, WorkersError } from "../../Workers.js"
+import * as Protocol from "./protocol.js"
+import { snapshot } from "./shared.js"
+import { state, workerEnv } from "./state.js"
+
+interface Proc {
+  readonly slot: Slot
+  readonly worker: ClusterWorker
+  readonly pid: number
+  readonly startedAt: number
+  ackedAt: number | undefined
+  readonly acked: Deferred.Deferred<void>
+  readonly exited: Deferred.Deferred<WorkerExit>
+  /** Its end was asked for (restart, scale down, shutdown, start timeout): no automatic restart. */
+  expected: boolean
+  readonly pending: Map<number, Deferred.Deferred<Protocol.Answer, WorkersError>>
+}
+
+interface Slot {
+  readonly name: string
+  readonly index: number
+  state: WorkerState
+  current: Proc | undefined
+  starts: number
+  restarts: number
+  restartedAt: number | undefined
+  lastExit: WorkerExit | undefined
+  readonly driver: Schedule.ScheduleDriver<unknown, WorkerExit>
+  readonly lock: Effect.Semaphore
+  removed: boolean
+}
+
+export interface PrimaryOptions extends Options {
+  readonly app: AppService
+  readonly workers: number
+  /** How long a worker may take to stop before it is killed. */
+  readonly gracefulShutdownTimeout: Duration.Duration
+}
+
+/** Time for a stopping worker's own bounded stop (its `after_server_stop` gets at least 1 s) and its exit. */
+const stopMargin = Duration.seconds(2)
+const killWait = Duration.seconds(5)
+const requestTimeout = Duration.seconds(5)
+
+/**
+ * The primary: runs `main_process_start`, forks the workers and waits for their acknowledgements, runs
+ * `main_process_ready`. Closing the scope stops every worker (SIGTERM, then SIGKILL after the graceful timeout)
+ * and runs `main_process_stop`.
+ */
+export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersError | StartError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const app = options.app
+    const grace = options.gracefulShutdownTimeout
+    const startTimeout = Duration.decode(options.startTimeout ?? defaultStartTimeout)
+    const schedule = options.restartSchedule ?? defaultRestartSchedule
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const annotations = { app: app.name }
+
+    const slots = new Map<string, Slot>()
+    const procs = new Set<Proc>()
+    const operations = yield* Effect.makeSemaphore(1)
+    const restarters = yield* FiberMap.make<string>()
+    let stopping = false
+    let nextRequest = 0
+    let address: { readonly hostname: string; readonly port: number } | undefined
+
+    const send = (proc: Proc, message: Protocol.ToWorker): void => {
+      if (!proc.worker.isConnected()) return
+      proc.worker.send(Protocol.writeToWorker(message) as any, (error: Error | null) => {
+        if (error !== null) runFork(Effect.logDebug(`IPC to worker pid ${proc.pid} failed`, error))
+      })
+    }
+
+    const live = (): Array<Proc> => Array.from(procs).filter((p) => p.worker.isConnected())
+
+    const forward = (from: Proc | undefined, message: Protocol.Event): void => {
+      for (const proc of live()) if (proc !== from) send(proc, message)
+    }
+
+    const onMessage = (slot: Slot, proc: Proc, raw: unknown): void => {
+      const read = Protocol.readToPrimary(raw)
+      if (read === undefined) return
+      if (read._tag === "Left") {
+        runFork(Effect.logWarning(`Unreadable message from ${slot.name} (pid ${proc.pid}): ${read.left}`))
+        return
+      }
+      const message = read.right
+      switch (message._tag) {
+        case "fiberapp.hello":
+          send(proc, { _tag: "fiberapp.init", worker: slot.name, shared: snapshot() })
+          return
+        case "fiberapp.ready":
+          if (message.address !== undefined && address === undefined) address = message.address
+          proc.ackedAt = Date.now()
+          Deferred.unsafeDone(proc.acked, Exit.void)
+          return
+        case "fiberapp.event": {
+          forward(proc, message)
+          if (message.app === app.name) runFork(Effect.ignore(app.dispatch(message.event, dispatchOptions(message))))
+          return
+        }
+        case "fiberapp.reply": {
+          const pending = proc.pending.get(message.id)
+          if (pending !== undefined) {
+            proc.pending.delete(message.id)
+            Deferred.unsafeDone(pending, Exit.succeed(message.answer))
+          }
+          return
+        }
+      }
+    }
+
+    const onExit = (slot: Slot, proc: Proc, code: number | null, signal: string | null): void => {
+      procs.delete(proc)
+      const exit: WorkerExit = {
+        worker: slot.name,
+        pid: proc.pid,
+        code,
+        signal,
+        acknowledged: proc.ackedAt !== undefined
+      }
+      for (const pending of proc.pending.values()) {
+        Deferred.unsafeDone(
+          pending,
+          Exit.fail(new WorkersError({ reason: `Worker ${slot.name} (pid ${proc.pid}) exited before answering.` }))
+        )
+      }
+      proc.pending.clear()
+      Deferred.unsafeDone(proc.exited, Exit.succeed(exit))
+      if (slot.current !== proc) return
+      slot.current = undefined
+      slot.lastExit = exit
+      // Processes that have not acknowledged their start belong to whoever started them.
+      if (proc.expected || proc.ackedAt === undefined) return
+      if (stopping || slot.removed) {
+        slot.state = "stopped"
+        return
+      }
+      slot.state = "restarting"
+      runFork(
+        Effect.logWarning(
+          `Worker ${slot.name} (pid ${proc.pid}) exited unexpectedly (${describeExit(exit)}); restarting it`
+        ).pipe(
+          Effect.annotateLogs(annotations),
+          Effect.zipRight(FiberMap.run(restarters, slot.name, Effect.ignore(recover(slot, exit))))
+        )
+      )
+    }
+
+    const spawn = (slot: Slot, replacing: boolean): Proc => {
+      const worker = cluster.fork({ [workerEnv]: slot.name })
+      const now = Date.now()
+      const proc: Proc = {
+        slot,
+        worker,
+        pid: worker.process.pid ?? -1,
+        startedAt: now,
+        ackedAt: undefined,
+        acked: Deferred.unsafeMake(FiberId.none),
+        exited: Deferred.unsafeMake(FiberId.none),
+        expected: false,
+        pending: new Map()
+      }
+      procs.add(proc)
+      slot.starts++
+      if (slot.starts > 1) {
+        slot.restarts++
+        slot.restartedAt = now
+      }
+      if (!replacing) {
+        slot.current = proc
+        slot.state = "starting"
+      }
+      worker.on("message", (raw: unknown) => onMessage(slot, proc, raw))
+      worker.on("exit", (code: number | null, signal: string | null) => onExit(slot, proc, code, signal))
+      worker.on("error", (error: Error) =>
+        runFork(Effect.logWarning(`Worker ${slot.name} (pid ${proc.pid}) IPC error`, error))
+      )
+      return proc
+    }
+
+    const kill = (proc: Proc): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        proc.expected = true
+        if (proc.worker.isDead()) return Deferred.await(proc.exited).pipe(Effect.asVoid)
+        proc.worker.process.kill("SIGKILL")
+        return Deferred.await(proc.exited).pipe(Effect.timeout(killWait), Effect.ignore)
+      })
+
+    /** Asks the worker to stop as on SIGTERM, then kills it once the graceful timeout has passed. */
+    const stopProc = (proc: Proc): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const slot = proc.slot
+        proc.expected = true
+        if (proc.worker.isDead()) return Effect.void
+        if (proc.worker.isConnected()) send(proc, { _tag: "fiberapp.stop" })
+        else proc.worker.process.kill("SIGTERM")
+        return Deferred.await(proc.exited).pipe(
+          Effect.timeout(Duration.sum(grace, stopMargin)),
+          Effect.catchTag("TimeoutException", () =>
+            Effect.logWarning(
+              `Worker ${slot.name} (pid ${proc.pid}) did not stop within ${Duration.format(grace)}; killing it`
+            ).pipe(Effect.annotateLogs(annotations), Effect.zipRight(kill(proc)))
+          ),
+          Effect.asVoid
+        )
+      })
+
+    /** Starts one process for the slot and waits for its acknowledgement; fails with how it ended otherwise. */
+    const startOnce = (slot: Slot, replacing = false): Effect.Effect<Proc, WorkerExit> =>
+      Effect.suspend(() => {
+        const proc = spawn(slot, replacing)
+        return Effect.raceAll([
+          Effect.as(Deferred.await(proc.acked), true),
+          Effect.as(Deferred.await(proc.exited), false),
+          Effect.as(Effect.sleep(startTimeout), false)
+        ]).pipe(
+          Effect.flatMap((acked) => {
+            if (acked) {
+              if (replacing) return Effect.succeed(proc)
+              slot.state = "serving"
+              return Effect.as(slot.driver.reset, proc)
+            }
+            const timedOut = !proc.worker.isDead()
+            return Effect.gen(function* () {
+              if (timedOut) {
+                yield* Effect.logError(
+                  `Worker ${slot.name} (pid ${proc.pid}) did not acknowledge its start within ` +
+                    `${Duration.format(startTimeout)}; killing it`
+                ).pipe(Effect.annotateLogs(annotations))
+                yield* kill(proc)
+              }
+              const exit = yield* Deferred.await(proc.exited)
+              if (!replacing) slot.lastExit = exit
+              return yield* Effect.fail(exit)
+            })
+          }),
+          Effect.onInterrupt(() => kill(proc))
+        )
+      })
+
+    const giveUp = (slot: Slot, exit: WorkerExit) =>
+      Effect.suspend(() => {
+        slot.state = "failed"
+        const error = new WorkersError({
+          reason:
+            `Worker ${slot.name} failed to start (last: ${describeExit(exit)}); ` +
+            `gave up after ${slot.starts} attempt${slot.starts === 1 ? "" : "s"}.`
+        })
+        return Effect.logError(error.reason).pipe(Effect.annotateLogs(annotations), Effect.zipRight(Effect.fail(error)))
+      })
+
+    /** Waits for the schedule's next delay after `exit`, or gives the slot up when the schedule is done. */
+    const backoff = (slot: Slot, exit: WorkerExit): Effect.Effect<void, WorkersError> =>
+      Effect.suspend(() => {
+        slot.state = "restarting"
+        return slot.driver.next(exit).pipe(
+          Effect.asVoid,
+          Effect.catchAll(() => giveUp(slot, exit))
+        )
+      })
+
+    /** Starts the slot until a process acknowledges, with backoff between failures. */
+    const keepStarting = (slot: Slot): Effect.Effect<void, WorkersError> =>
+      startOnce(slot).pipe(
+        Effect.asVoid,
+        Effect.catchAll((exit) => Effect.zipRight(backoff(slot, exit), keepStarting(slot)))
+      )
+
+    const ensureServing = (slot: Slot): Effect.Effect<void, WorkersError> =>
+      Effect.suspend(() => (slot.removed || stopping || slot.current !== undefined ? Effect.void : keepStarting(slot)))
+
+    const recover = (slot: Slot, exit: WorkerExit): Effect.Effect<void, WorkersError> =>
+      slot.lock.withPermits(1)(
+        Effect.suspend(() =>
+          slot.removed || stopping || slot.current !== undefined
+            ? Effect.void
+            : Effect.zipRight(backoff(slot, exit), ensureServing(slot))
+        )
+      )
+
+    const makeSlot = (index: number): Effect.Effect<Slot> =>
+      Effect.map(Schedule.driver(schedule), (driver) => {
+        const slot: Slot = {
+          name: `worker-${index}`,
+          index,
+          state: "starting",
+          current: undefined,
+          starts: 0,
+          restarts: 0,
+          restartedAt: undefined,
+          lastExit: undefined,
+          driver,
+          lock: Effect.unsafeMakeSemaphore(1),
+          removed: false
+        }
+        slots.set(slot.name, slot)
+        return slot
+      })
+
+    const freeIndex = (): number => {
+      let index = 0
+      while (slots.has(`worker-${index}`)) index++
+      return index
+    }
+
+    const startSlots = (count: number): Effect.Effect<void, WorkersError> =>
+      Effect.gen(function* () {
+        const added: Array<Slot> = []
+        for (let i = 0; i < count; i++) added.push(yield* makeSlot(freeIndex()))
+        const results = yield* Effect.forEach(
+          added,
+          (slot) => Effect.either(slot.lock.withPermits(1)(ensureServing(slot))),
+          { concurrency: "unbounded" }
+        )
+        const failed = results.flatMap((r) => (r._tag === "Left" ? [r.left.reason] : []))
+        if (failed.length > 0) return yield* new WorkersError({ reason: failed.join(" ") })
+      })
+
+    const stopAll = Effect.suspend(() => {
+      stopping = true
+      return FiberMap.clear(restarters).pipe(
+        Effect.zipRight(
+          Effect.forEach(
+            Array.from(procs),
+            (proc) => {
+              const slot = proc.slot
+              if (slot.current === proc) slot.state = "stopping"
+              return stopProc(proc).pipe(
+                Effect.ensuring(
+                  Effect.sync(() => {
+                    if (slot.current === proc || slot.current === undefined) slot.state = "stopped"
+                  })
+                )
+              )
+            },
+            { concurrency: "unbounded", discard: true }
+          )
+        )
+      )
+    })
+
+    // A second SIGINT or SIGTERM while stopping kills every worker and this process at once.
+    const onSecondSignal = (signal: NodeJS.Signals) => {
+      for (const proc of procs) {
+        proc.expected = true
+        if (!proc.worker.isDead()) proc.worker.process.kill("SIGKILL")
+      }
+      process.exit(signal === "SIGINT" ? 130 : 143)
+    }
+
+    yield* app.runListeners("main_process_start")
+    state.sharedSealed = true
+    cluster.setupPrimary({
+      exec: process.argv[1]!,
+      args: process.argv.slice(2),
+      execArgv: process.execArgv
+    })
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        process.once("SIGINT", onSecondSignal)
+        process.once("SIGTERM", onSecondSignal)
+        yield* stopAll
+        yield* Effect.ignore(app.runListeners("main_process_stop"))
+      }).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            process.off("SIGINT", onSecondSignal)
+            process.off("SIGTERM", onSecondSignal)
+            if (state.publisher === publish) state.publisher = undefined
+            if (state.supervisor === supervisor) state.supervisor = undefined
+            state.sharedSealed = false
+          })
+        )
+      )
+    )
+
+    const publish = (appName: string, event: string, dispatch: DispatchOptions) =>
+      Effect.sync(() =>
+        forward(undefined, {
+          _tag: "fiberapp.event",
+          app: appName,
+          event,
+          ...(dispatch.context !== undefined ? { context: dispatch.context } : {}),
+          ...(dispatch.condition !== undefined ? { condition: dispatch.condition } : {})
+        })
+      )
+    state.publisher = publish
+
+    const info = (slot: Slot): WorkerInfo => {
+      const proc = slot.current
+      return {
+        name: slot.name,
+        state: slot.state,
+        pid: proc?.pid,
+        startedAt: proc?.startedAt,
+        ackedAt: proc?.ackedAt,
+        starts: slot.starts,
+        restarts: slot.restarts,
+        restartedAt: slot.restartedAt,
+        serving: slot.state === "serving",
+        lastExit: slot.lastExit
+      }
+    }
+
+    const request = (slot: Slot, call: Protocol.Call): Effect.Effect<Protocol.Answer, WorkersError> =>
+      Effect.suspend(() => {
+        const proc = slot.current
+        if (proc === undefined || proc.ackedAt === undefined || !proc.worker.isConnected()) {
+          return Effect.fail(new WorkersError({ reason: `Worker ${slot.name} is not serving (${slot.state}).` }))
+        }
+        const id = nextRequest++
+        const answer = Deferred.unsafeMake<Protocol.Answer, WorkersError>(FiberId.none)
+        proc.pending.set(id, answer)
+        send(proc, { _tag: "fiberapp.request", id, call })
+        return Deferred.await(answer).pipe(
+          Effect.timeoutFail({
+            duration: requestTimeout,
+            onTimeout: () =>
+              new WorkersError({
+                reason: `Worker ${slot.name} (pid ${proc.pid}) did not answer within ${Duration.format(requestTimeout)}.`
+              })
+          }),
+          Effect.ensuring(Effect.sync(() => proc.pending.delete(id)))
+        )
+      })
+
+    const tasks: Effect.Effect<ReadonlyArray<WorkerTask>> = Effect.suspend(() =>
+      Effect.forEach(
+        Array.from(slots.values()).filter((slot) => slot.current?.ackedAt !== undefined),
+        (slot) =>
+          request(slot, { _tag: "fiberapp.listTasks" }).pipe(
+            Effect.map(
+              (answer): ReadonlyArray<WorkerTask> =>
+                answer._tag === "Tasks"
+                  ? answer.tasks.map((task) => ({
+                      worker: slot.name,
+                      name: task.name,
+                      status: task.status,
+                      addedAt: task.addedAt,
+                      startedAt: task.startedAt,
+                      endedAt: task.endedAt
+                    }))
+                  : []
+            ),
+            Effect.catchAll((error) =>
+              Effect.as(Effect.logWarning(`Listing the tasks of ${slot.name} failed: ${error.reason}`), [])
+            )
+          ),
+        { concurrency: "unbounded" }
+      ).pipe(Effect.map((lists) => lists.flat()))
+    )
+
+    const slotOf = (worker: string): Effect.Effect<Slot, WorkerNotFound> =>
+      Effect.suspend(() => {
+        const slot = slots.get(worker)
+        return slot === undefined || slot.removed ? Effect.fail(new WorkerNotFound({ worker })) : Effect.succeed(slot)
+      })
+
+    const cancelTask = (
+      worker: string,
+      name: string
+    ): Effect.Effect<void, WorkerNotFound | TaskNotFound | WorkersError> =>
+      slotOf(worker).pipe(
+        Effect.flatMap((slot) => request(slot, { _tag: "fiberapp.cancelTask", name })),
+        Effect.flatMap((answer): Effect.Effect<void, TaskNotFound | WorkersError> => {
+          switch (answer._tag) {
+            case "Cancelled":
+              return Effect.void
+            case "NotFound":
+              return Effect.fail(new TaskNotFound({ name }))
+            default:
+              return Effect.fail(
+                new WorkersError({ reason: answer._tag === "Failed" ? answer.message : "unexpected answer" })
+              )
+          }
+        })
+      )
+
+    const restartSlot = (slot: Slot, zeroDowntime: boolean): Effect.Effect<void, WorkersError> =>
+      Effect.gen(function* () {
+        yield* FiberMap.remove(restarters, slot.name)
+        yield* slot.lock.withPermits(1)(
+          Effect.gen(function* () {
+            yield* slot.driver.reset
+            const old = slot.current
+            if (zeroDowntime && old !== undefined && old.ackedAt !== undefined) {
+              const fresh = yield* Effect.either(startOnce(slot, true))
+              if (fresh._tag === "Left") {
+                return yield* new WorkersError({
+                  reason:
+                    `The new process for ${slot.name} did not start (${describeExit(fresh.left)}); ` +
+                    `the old one (pid ${old.pid}) keeps serving.`
+                })
+              }
+              old.expected = true
+              slot.current = fresh.right
+              slot.state = "serving"
+              yield* stopProc(old)
+              return
+            }
+            if (old !== undefined) {
+              slot.state = "stopping"
+              yield* stopProc(old)
+              slot.current = undefined
+            }
+            if (stopping) return
+            const started = yield* Effect.either(startOnce(slot))
+            if (started._tag === "Left") {
+              yield* FiberMap.run(restarters, slot.name, Effect.ignore(recover(slot, started.left)))
+              return yield* new WorkersError({
+                reason: `${slot.name} did not restart (${describeExit(started.left)}); retrying with backoff.`
+              })
+            }
+          })
+        )
+      })
+
+    const restart = (restartOptions?: RestartOptions) =>
+      Effect.gen(function* () {
+        if (stopping) return yield* new WorkersError({ reason: "The workers are stopping." })
+        const names = restartOptions?.workers ?? Array.from(slots.values(), (slot) => slot.name)
+        const selected = yield* Effect.forEach(names, slotOf)
+        const results = yield* Effect.forEach(
+          selected,
+          (slot) => Effect.either(restartSlot(slot, restartOptions?.zeroDowntime === true)),
+          { concurrency: "unbounded" }
+        )
+        const failed = results.flatMap((r) => (r._tag === "Left" ? [r.left.reason] : []))
+        if (failed.length > 0) return yield* new WorkersError({ reason: failed.join(" ") })
+      }).pipe(operations.withPermits(1))
+
+    const scale = (replicas: number) =>
+      Effect.gen(function* () {
+        if (!Number.isInteger(replicas) || replicas < 1) {
+          return yield* new WorkersError({ reason: `Cannot scale to ${replicas}: use a whole number, 1 or more.` })
+        }
+        if (stopping) return yield* new WorkersError({ reason: "The workers are stopping." })
+        const current = Array.from(slots.values()).sort((a, b) => a.index - b.index)
+        if (replicas > current.length) return yield* startSlots(replicas - current.length)
+        const removed = current.slice(replicas)
+        for (const slot of removed) slot.removed = true
+        yield* Effect.forEach(
+          removed,
+          (slot) =>
+            FiberMap.remove(restarters, slot.name).pipe(
+              Effect.zipRight(
+                slot.lock.withPermits(1)(
+                  Effect.suspend(() => {
+                    const proc = slot.current
+                    slot.state = "stopping"
+                    return proc === undefined ? Effect.void : stopProc(proc)
+                  })
+                )
+              ),
+              Effect.ensuring(Effect.sync(() => slots.delete(slot.name)))
+            ),
+          { concurrency: "unbounded", discard: true }
+        )
+      }).pipe(operations.withPermits(1))
+
+    const supervisor: Supervisor = {
+      mode: "primary",
+      app: app.name,
+      table: Effect.sync(() => Array.from(slots.values(), info).sort((a, b) => a.name.localeCompare(b.name))),
+      tasks,
+      cancelTask,
+      restart,
+      scale,
+      shutdown: shutdownSelf
+    }
+
+    state.supervisor = supervisor
+    yield* startSlots(options.workers)
+    yield* app.runListeners("main_process_ready")
+    return { supervisor, address }
+  })
+
+export interface Primary {
+  readonly supervisor: Supervisor
+  /** Where the first worker said it listens. */
+  readonly address: { readonly hostname: string; readonly port: number } | undefined
+}
+
+/** Stops this process as SIGTERM does, a moment from now, so that the answer to the caller goes out first. */
+export const shutdownSelf: Effect.Effect<void> = Effect.sync(() => {
+  setTimeout(() => process.kill(process.pid, "SIGTERM"), 50)
+})
+
+export const dispatchOptions = (message: Protocol.Event) => ({
+  ...(message.context !== undefined ? { context: message.context } : {}),
+  ...(message.condition !== undefined ? { condition: message.condition } : {})
+})
+
+export const describeExit = (exit: WorkerExit): string =>
+  exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${exit.code}`

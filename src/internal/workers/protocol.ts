@@ -1,0 +1,88 @@
+import { Either, Schema } from "effect"
+
+/** Every message of ours carries this tag prefix, so that an app's own IPC messages pass through untouched. */
+const tag = <T extends string>(name: T) => `fiberapp.${name}` as const
+
+const EventContext = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+const Condition = Schema.Record({ key: Schema.String, value: Schema.String })
+
+const TaskInfo = Schema.Struct({
+  name: Schema.optional(Schema.String),
+  status: Schema.Literal("pending", "running", "succeeded", "failed", "cancelled"),
+  addedAt: Schema.Number,
+  startedAt: Schema.optional(Schema.Number),
+  endedAt: Schema.optional(Schema.Number)
+})
+
+/** A dispatch made with `scope: "all"`, on its way through the primary to the other processes. */
+export const Event = Schema.TaggedStruct(tag("event"), {
+  app: Schema.String,
+  event: Schema.String,
+  context: Schema.optional(EventContext),
+  condition: Schema.optional(Condition)
+})
+export type Event = typeof Event.Type
+
+/** Worker to primary, first thing: asks for its name and the shared values. */
+export const Hello = Schema.TaggedStruct(tag("hello"), { pid: Schema.Number })
+
+/** Primary to worker, the answer to `Hello`. */
+export const Init = Schema.TaggedStruct(tag("init"), {
+  worker: Schema.String,
+  shared: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+})
+
+/** Worker to primary: the app is serving. */
+export const Ready = Schema.TaggedStruct(tag("ready"), {
+  pid: Schema.Number,
+  address: Schema.optional(Schema.Struct({ hostname: Schema.String, port: Schema.Number }))
+})
+
+/** Primary to worker: stop as on SIGTERM. */
+export const Stop = Schema.TaggedStruct(tag("stop"), {})
+
+export const ListTasks = Schema.TaggedStruct(tag("listTasks"), {})
+export const CancelTask = Schema.TaggedStruct(tag("cancelTask"), { name: Schema.String })
+export const Call = Schema.Union(ListTasks, CancelTask)
+export type Call = typeof Call.Type
+
+/** Primary to worker: a question, answered with a `Reply` carrying the same id. */
+export const Request = Schema.TaggedStruct(tag("request"), { id: Schema.Number, call: Call })
+export type Request = typeof Request.Type
+
+export const Tasks = Schema.TaggedStruct("Tasks", { tasks: Schema.Array(TaskInfo) })
+export const Cancelled = Schema.TaggedStruct("Cancelled", {})
+export const NotFound = Schema.TaggedStruct("NotFound", { name: Schema.String })
+export const Failed = Schema.TaggedStruct("Failed", { message: Schema.String })
+export const Answer = Schema.Union(Tasks, Cancelled, NotFound, Failed)
+export type Answer = typeof Answer.Type
+
+export const Reply = Schema.TaggedStruct(tag("reply"), { id: Schema.Number, answer: Answer })
+export type Reply = typeof Reply.Type
+
+export const ToPrimary = Schema.Union(Hello, Ready, Event, Reply)
+export type ToPrimary = typeof ToPrimary.Type
+
+export const ToWorker = Schema.Union(Init, Stop, Event, Request)
+export type ToWorker = typeof ToWorker.Type
+
+const decodeToPrimary = Schema.decodeUnknownEither(ToPrimary)
+const decodeToWorker = Schema.decodeUnknownEither(ToWorker)
+const encodeToPrimary = Schema.encodeSync(ToPrimary)
+const encodeToWorker = Schema.encodeSync(ToWorker)
+
+const isOurs = (message: unknown): boolean =>
+  typeof message === "object" &&
+  message !== null &&
+  typeof (message as { _tag?: unknown })._tag === "string" &&
+  (message as { _tag: string })._tag.startsWith("fiberapp.")
+
+/** `undefined` for messages that are not ours; a `Left` for ours that do not decode. */
+export const readToPrimary = (message: unknown): Either.Either<ToPrimary, string> | undefined =>
+  isOurs(message) ? Either.mapLeft(decodeToPrimary(message), (error) => error.message) : undefined
+
+export const readToWorker = (message: unknown): Either.Either<ToWorker, string> | undefined =>
+  isOurs(message) ? Either.mapLeft(decodeToWorker(message), (error) => error.message) : undefined
+
+export const writeToPrimary = (message: ToPrimary): unknown => encodeToPrimary(message)
+export const writeToWorker = (message: ToWorker): unknown => encodeToWorker(message)

@@ -1,0 +1,145 @@
+import type { Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, FiberId, Runtime } from "effect"
+import type { AppService } from "../../App.js"
+import type { DispatchOptions } from "../../Events.js"
+import * as Task from "../../Task.js"
+import { WorkersError } from "../../Workers.js"
+import { dispatchOptions } from "./primary.js"
+import * as Protocol from "./protocol.js"
+import { receive } from "./shared.js"
+import { state } from "./state.js"
+
+const initTimeout = Duration.seconds(10)
+
+/** Throws when the message does not serialise (an event context holding a bigint or a cycle). */
+const send = (message: Protocol.ToPrimary): void => {
+  if (process.send === undefined || !process.connected) return
+  process.send(Protocol.writeToPrimary(message), undefined, undefined, () => {})
+}
+
+/**
+ * A worker: gets the shared values from the primary, serves (`serve` binds and starts the app), then acknowledges.
+ * Answers the primary's questions about its tasks, stops when asked, and carries `scope: "all"` dispatches out.
+ */
+export const run = <A extends Served, E, R>(
+  app: AppService,
+  serve: Effect.Effect<A, E, R | Scope.Scope>
+): Effect.Effect<A, E | WorkersError, R | Scope.Scope> =>
+  Effect.gen(function* () {
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const init = Deferred.unsafeMake<Readonly<Record<string, unknown>>>(FiberId.none)
+
+    const answer = (call: Protocol.Call): Effect.Effect<Protocol.Answer> => {
+      switch (call._tag) {
+        case "fiberapp.listTasks":
+          return Effect.sync(() => ({ _tag: "Tasks" as const, tasks: app.unsafeTasks().map(infoOf) }))
+        case "fiberapp.cancelTask":
+          return app.cancelTask(call.name).pipe(
+            Effect.as<Protocol.Answer>({ _tag: "Cancelled" }),
+            Effect.catchTag("TaskNotFound", (error) =>
+              Effect.succeed<Protocol.Answer>({ _tag: "NotFound", name: error.name })
+            )
+          )
+      }
+    }
+
+    const stop = Effect.gen(function* () {
+      const current = yield* app.state
+      if (current === "stopping" || current === "stopped") return
+      if (process.listenerCount("SIGTERM") > 0) {
+        process.kill(process.pid, "SIGTERM")
+        return
+      }
+      // Nobody handles SIGTERM (the entry point does not use `NodeRuntime.runMain`): stop the app ourselves.
+      yield* app.stop.pipe(Effect.ensuring(Effect.sync(() => process.exit(0))))
+    })
+
+    const onMessage = (raw: unknown): void => {
+      const read = Protocol.readToWorker(raw)
+      if (read === undefined) return
+      if (read._tag === "Left") {
+        runFork(Effect.logWarning(`Unreadable message from the primary: ${read.left}`))
+        return
+      }
+      const message = read.right
+      switch (message._tag) {
+        case "fiberapp.init":
+          Deferred.unsafeDone(init, Exit.succeed(message.shared))
+          return
+        case "fiberapp.stop":
+          runFork(stop)
+          return
+        case "fiberapp.event":
+          if (message.app === app.name) runFork(Effect.ignore(app.dispatch(message.event, dispatchOptions(message))))
+          return
+        case "fiberapp.request":
+          runFork(
+            Effect.flatMap(answer(message.call), (result) =>
+              Effect.sync(() => send({ _tag: "fiberapp.reply", id: message.id, answer: result }))
+            )
+          )
+          return
+      }
+    }
+
+    yield* Effect.acquireRelease(
+      Effect.sync(() => process.on("message", onMessage)),
+      () => Effect.sync(() => process.off("message", onMessage))
+    )
+    send({ _tag: "fiberapp.hello", pid: process.pid })
+    const shared = yield* Deferred.await(init).pipe(
+      Effect.timeoutFail({
+        duration: initTimeout,
+        onTimeout: () =>
+          new WorkersError({
+            reason: `The primary process did not answer this worker within ${Duration.format(initTimeout)}.`
+          })
+      })
+    )
+    receive(shared)
+
+    const publish = (appName: string, event: string, options: DispatchOptions) =>
+      Effect.sync(() =>
+        send({
+          _tag: "fiberapp.event",
+          app: appName,
+          event,
+          ...(options.context !== undefined ? { context: options.context } : {}),
+          ...(options.condition !== undefined ? { condition: options.condition } : {})
+        })
+      )
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        state.publisher = publish
+      }),
+      () =>
+        Effect.sync(() => {
+          if (state.publisher === publish) state.publisher = undefined
+        })
+    )
+
+    const served = yield* serve
+    const address = served.address
+    send({
+      _tag: "fiberapp.ready",
+      pid: process.pid,
+      ...(address !== undefined ? { address: { hostname: address.hostname, port: address.port } } : {})
+    })
+    return served
+  })
+
+/** What a worker's serve sequence gives back: where it listens, if it says. */
+export interface Served {
+  readonly address?: { readonly hostname: string; readonly port: number } | undefined
+}
+
+const infoOf = (task: Task.Task) => {
+  const info = Task.info(task)
+  return {
+    status: info.status,
+    addedAt: info.addedAt,
+    ...(info.name !== undefined ? { name: info.name } : {}),
+    ...(info.startedAt !== undefined ? { startedAt: info.startedAt } : {}),
+    ...(info.endedAt !== undefined ? { endedAt: info.endedAt } : {})
+  }
+}
