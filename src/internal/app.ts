@@ -19,6 +19,7 @@ import type { EventContext, Handler, SignalOptions } from "../Events.js"
 import { InvalidTaskName, TaskNameInUse, TaskNotFound, validateName } from "../Task.js"
 import * as Events from "./events.js"
 import { TaskRecord } from "./task.js"
+import * as WorkersTransport from "./workers/transport.js"
 
 interface PendingTask {
   readonly record: TaskRecord<any, any>
@@ -85,7 +86,8 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
           ? Effect.logError(`Handler for event "${event}" failed`, cause).pipe(
               Effect.annotateLogs({ ...logAnnotations, event })
             )
-          : report({ event }, `Handler for event "${event}" failed`, cause)
+          : report({ event }, `Handler for event "${event}" failed`, cause),
+      transport: WorkersTransport.forApp(appName)
     })
 
     const startPending = (pending: PendingTask): void => {
