@@ -1,0 +1,178 @@
+/**
+ * The server: serves `@effect/platform` routes (`HttpLayerRouter`) and websocket routes for an `App`, starting it
+ * with Sanic's listener order and stopping it gracefully when the layer's scope closes.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type { Duration, Scope } from "effect"
+import { Context, Data, Effect, Layer } from "effect"
+import type { App, ListenerKind } from "./App.js"
+import { ServerRequest } from "./internal/server/request.js"
+import * as internal from "./internal/server/serve.js"
+import type * as WebSocket from "./WebSocket.js"
+
+/**
+ * The server could not start (or was misconfigured). `message` says why; `listener` names the lifecycle listener
+ * kind when a listener failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ServeError extends Data.TaggedError("ServeError")<{
+  readonly reason: string
+  readonly listener?: ListenerKind | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Address {
+  readonly hostname: string
+  readonly port: number
+}
+
+/**
+ * The running server, as its layer provides it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerService {
+  /** Where the server listens; with `port: 0` this is the port the system chose. */
+  readonly address: Address
+  /** `http://host:port` */
+  readonly url: string
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Server extends Context.Tag("fiberapp/Server")<Server, ServerService>() {}
+
+/**
+ * What handlers get besides the app and their own services.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PlatformServices = Layer.Layer.Success<typeof internal.platformLayer>
+
+/**
+ * The services a routes layer needs that the server does not provide: its own build requirements and what its
+ * handlers require, less the request, the app and the platform services.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RoutesContext<R> = Exclude<
+  | HttpLayerRouter.Request.Without<R>
+  | HttpLayerRouter.Request.Only<"Requires", R>
+  | HttpLayerRouter.Request.Only<"GlobalRequires", R>,
+  HttpLayerRouter.HttpRouter | HttpLayerRouter.Provided | App | PlatformServices
+>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<A = never, E = never, R = never> {
+  /**
+   * The routes: one `HttpLayerRouter` layer (`HttpLayerRouter.add`, `addAll`, `addHttpApi`, `WebSocket.route`,
+   * merged with `Layer.mergeAll`). Handlers may use `App`.
+   */
+  readonly routes?: Layer.Layer<A, E, R> | undefined
+  /** Default 8000; `PORT` overrides. `0` picks a free port (read it back from `Server`). */
+  readonly port?: number | undefined
+  /** Default `127.0.0.1`; `HOST` overrides. */
+  readonly host?: string | undefined
+  /** Server processes. Only 1 is supported for now. */
+  readonly workers?: number | undefined
+  /**
+   * How long draining connections may take when stopping (numbers are milliseconds). `GRACEFUL_SHUTDOWN_TIMEOUT`
+   * (seconds, or a duration such as `"10 seconds"`) overrides. The whole stop is bounded by the app's own
+   * `gracefulShutdownTimeout`.
+   */
+  readonly gracefulShutdownTimeout?: Duration.DurationInput | undefined
+  /** The largest request body read by `request.text`, `json` and friends, in bytes. Default 10 MiB. */
+  readonly maxBodySize?: number | undefined
+  readonly websocket?: WebSocket.Options | undefined
+  readonly routerConfig?: Partial<HttpLayerRouter.FindMyWay.RouterConfig> | undefined
+}
+
+/**
+ * Serves the app: runs `main_process_start` and `main_process_ready`, builds the routes, then the
+ * `before_server_start` listeners, binds, starts the queued tasks, runs `after_server_start`, and serves.
+ * Closing the layer's scope runs `before_server_stop`, stops accepting, lets in-flight requests finish, closes
+ * websockets with 1001, stops the app (tasks interrupted within the graceful timeout), runs `after_server_stop`
+ * and then `main_process_stop`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <A = never, E = never, R = never>(
+  options: Options<A, E, R>
+): Layer.Layer<Server, ServeError | E, App | RoutesContext<R>> =>
+  Layer.scoped(Server, internal.serve(options)).pipe(Layer.provide(internal.platformLayer)) as Layer.Layer<
+    Server,
+    ServeError | E,
+    App | RoutesContext<R>
+  >
+
+/**
+ * Serves in the current scope and returns the running server; `layer` is this as a layer.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const serve = <A = never, E = never, R = never>(
+  options: Options<A, E, R>
+): Effect.Effect<ServerService, ServeError | E, App | Scope.Scope | RoutesContext<R>> =>
+  Effect.provide(internal.serve(options), internal.platformLayer) as Effect.Effect<
+    ServerService,
+    ServeError | E,
+    App | Scope.Scope | RoutesContext<R>
+  >
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const address: Effect.Effect<Address, never, Server> = Effect.map(Server, (server) => server.address)
+
+const foreignIds = new WeakMap<HttpServerRequest.HttpServerRequest, string>()
+
+/**
+ * The id of a request: generated once per request (a UUID) and the same for every copy the router makes of it.
+ *
+ * @since 0.1.0
+ * @category request
+ */
+export const requestIdOf = (request: HttpServerRequest.HttpServerRequest): string => {
+  if (request instanceof ServerRequest) return request.id
+  let id = foreignIds.get(request)
+  if (id === undefined) {
+    id = globalThis.crypto.randomUUID()
+    foreignIds.set(request, id)
+  }
+  return id
+}
+
+/**
+ * The current request's id.
+ *
+ * @since 0.1.0
+ * @category request
+ */
+export const requestId: Effect.Effect<string, never, HttpServerRequest.HttpServerRequest> = Effect.map(
+  HttpServerRequest.HttpServerRequest,
+  requestIdOf
+)

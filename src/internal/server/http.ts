@@ -1,0 +1,233 @@
+import * as Http from "node:http"
+import type { Duplex } from "node:stream"
+import * as Headers from "@effect/platform/Headers"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import { globalValue } from "effect/GlobalValue"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
+import type { AppService } from "../../App.js"
+import { ServerRequest } from "./request.js"
+import * as Response from "./response.js"
+import type { Hub } from "./websocket.js"
+
+/** The router's request handler, as `HttpLayerRouter` builds it. */
+export type HttpEffect = Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  unknown,
+  HttpServerRequest.HttpServerRequest | Scope.Scope
+>
+
+export interface Handler {
+  readonly onRequest: (request: Http.IncomingMessage, response: Http.ServerResponse) => void
+  readonly onUpgrade: (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => void
+  /** Completes once no request is in flight. */
+  readonly idle: Effect.Effect<void>
+  /** Interrupts every websocket handler (they close with 1001) and waits for them to end. */
+  readonly closeUpgrades: Effect.Effect<void>
+  readonly inFlight: () => number
+}
+
+// Shared with `HttpApp.ejectDefaultScopeClose`, so streamed responses that take over the request scope still work.
+const ejectedScopes = globalValue("@effect/platform/HttpApp/ejectedScopes", () => new WeakSet<Scope.Scope>())
+
+const nativeTracer = Effect.runSync(Effect.tracer)
+
+const withSpan = (httpEffect: HttpEffect): HttpEffect =>
+  Effect.withFiberRuntime((fiber) => {
+    const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
+    if (fiber.getFiberRef(HttpMiddleware.currentTracerDisabledWhen)(request)) return httpEffect
+    const nameOf = Context.get(fiber.currentContext, HttpMiddleware.SpanNameGenerator)
+    const redacted = fiber.getFiberRef(Headers.currentRedactedNames)
+    return Effect.useSpan(
+      nameOf(request),
+      {
+        parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers)),
+        kind: "server",
+        captureStackTrace: false
+      },
+      (span) => {
+        span.attribute("http.request.method", request.method)
+        span.attribute("url.path", request.url.split("?", 1)[0])
+        if (request instanceof ServerRequest) span.attribute("http.request.id", request.id)
+        const headers = Headers.redact(request.headers, redacted)
+        for (const name in headers) span.attribute(`http.request.header.${name}`, String(headers[name]))
+        return Effect.onExit(Effect.withParentSpan(httpEffect, span), (exit) =>
+          Effect.sync(() => {
+            const response = HttpServerError.exitResponse(exit)
+            span.attribute("http.response.status_code", response.status)
+          })
+        )
+      }
+    )
+  })
+
+/**
+ * The piece between node:http and the router: one fiber per request, forked from a runtime captured once, with
+ * the request wrapped lazily and the response written straight to the node response.
+ */
+export const make = (options: {
+  readonly app: AppService
+  readonly httpEffect: HttpEffect
+  readonly runtime: Runtime.Runtime<never>
+  readonly hub: Hub
+}): Handler => {
+  const { app, hub, runtime } = options
+  const baseEntries = runtime.context.unsafeMap
+  const fiberRefs = runtime.fiberRefs
+  const runtimeFlags = runtime.runtimeFlags
+  const tracing = Runtime.runSync(runtime)(Effect.tracer) !== nativeTracer
+  const routed = tracing ? withSpan(options.httpEffect) : options.httpEffect
+
+  const respond = (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    request: ServerRequest,
+    response: HttpServerResponse.HttpServerResponse
+  ): Effect.Effect<void, unknown> => {
+    const upgrade = request.upgradeContext
+    if (upgrade?.upgraded) return Effect.void
+    const preResponse = fiber.getFiberRef(HttpApp.currentPreResponseHandlers)
+    const write =
+      preResponse._tag === "None"
+        ? Response.write(request, request.resolvedResponse, response)
+        : Effect.flatMap(preResponse.value(request, response), (response) =>
+            Response.write(request, request.resolvedResponse, response)
+          )
+    if (!app.hasListeners("http.lifecycle.response")) return write
+    return Effect.zipRight(
+      Effect.ignore(app.dispatch("http.lifecycle.response", { context: { request, response }, inline: true })),
+      write
+    )
+  }
+
+  const reportCause = (request: ServerRequest, status: number, cause: Cause.Cause<unknown>) =>
+    Effect.logError("Request failed", cause).pipe(
+      Effect.annotateLogs({
+        app: app.name,
+        "http.method": request.method,
+        "http.url": request.url,
+        "http.status": status,
+        "http.request.id": request.id
+      })
+    )
+
+  const handle = (request: ServerRequest): Effect.Effect<void, never, HttpServerRequest.HttpServerRequest> =>
+    Effect.withFiberRuntime((fiber) =>
+      Effect.flatMap(Scope.make(), (scope) => {
+        const withScope = Effect.provideService(routed, Scope.Scope, scope)
+        const run = app.hasListeners("http.lifecycle.request")
+          ? Effect.zipRight(
+              Effect.ignore(app.dispatch("http.lifecycle.request", { context: { request }, inline: true })),
+              withScope
+            )
+          : withScope
+        return Effect.matchCauseEffect(run, {
+          onSuccess: (response) => respond(fiber, request, response),
+          onFailure: (cause) =>
+            Effect.flatMap(HttpServerError.causeResponse(cause), ([response, stripped]) => {
+              const written = respond(fiber, request, response)
+              const upgraded = request.upgradeContext?.upgraded
+              return !upgraded &&
+                response.status >= 500 &&
+                !Cause.isEmptyType(stripped) &&
+                !Cause.isInterruptedOnly(stripped)
+                ? Effect.zipRight(reportCause(request, response.status, stripped), written)
+                : written
+            })
+        }).pipe(
+          Effect.catchAllCause((cause) =>
+            Cause.isInterruptedOnly(cause)
+              ? Effect.void
+              : reportCause(request, 500, cause).pipe(
+                  Effect.zipRight(Effect.sync(() => abort(request.resolvedResponse)))
+                )
+          ),
+          Effect.onExit((exit: Exit.Exit<void>) => (ejectedScopes.has(scope) ? Effect.void : Scope.close(scope, exit)))
+        )
+      })
+    )
+
+  const fork = (request: ServerRequest): Fiber.RuntimeFiber<void> => {
+    const entries = new Map(baseEntries)
+    entries.set(HttpServerRequest.HttpServerRequest.key, request)
+    const context = Context.unsafeMake<HttpServerRequest.HttpServerRequest>(entries)
+    return Runtime.runFork(Runtime.make({ context, fiberRefs, runtimeFlags }), handle(request))
+  }
+
+  let inFlight = 0
+  let idleWaiters: Array<() => void> = []
+  const requestDone = () => {
+    if (--inFlight === 0 && idleWaiters.length > 0) {
+      const waiters = idleWaiters
+      idleWaiters = []
+      for (const waiter of waiters) waiter()
+    }
+  }
+
+  const onRequest = (nodeRequest: Http.IncomingMessage, nodeResponse: Http.ServerResponse): void => {
+    inFlight++
+    const fiber = fork(new ServerRequest(nodeRequest, nodeResponse, undefined))
+    fiber.addObserver(requestDone)
+    nodeResponse.on("close", () => {
+      if (!nodeResponse.writableEnded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
+    })
+  }
+
+  const upgrades = new Set<Fiber.RuntimeFiber<void>>()
+
+  const onUpgrade = (nodeRequest: Http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const upgrade = { hub, socket, head, upgraded: false }
+    let lazyResponse: Http.ServerResponse | undefined
+    // Routes that do not upgrade (404, 426) answer on the raw socket through a response made on first use.
+    const response = () => {
+      if (lazyResponse === undefined) {
+        lazyResponse = new Http.ServerResponse(nodeRequest)
+        lazyResponse.assignSocket(socket as import("node:net").Socket)
+        lazyResponse.shouldKeepAlive = false
+        lazyResponse.on("finish", () => socket.end())
+      }
+      return lazyResponse
+    }
+    if (hub.shuttingDown) {
+      socket.destroy()
+      return
+    }
+    const fiber = fork(new ServerRequest(nodeRequest, response, upgrade))
+    upgrades.add(fiber)
+    fiber.addObserver(() => upgrades.delete(fiber))
+    socket.on("close", () => {
+      if (!upgrade.upgraded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
+    })
+  }
+
+  const idle = Effect.async<void>((resume) => {
+    if (inFlight === 0) return resume(Effect.void)
+    const waiter = () => resume(Effect.void)
+    idleWaiters.push(waiter)
+    return Effect.sync(() => {
+      idleWaiters = idleWaiters.filter((w) => w !== waiter)
+    })
+  })
+
+  const closeUpgrades = Effect.suspend(() => {
+    hub.shuttingDown = true
+    return Fiber.interruptAll(Array.from(upgrades))
+  })
+
+  return { onRequest, onUpgrade, idle, closeUpgrades, inFlight: () => inFlight }
+}
+
+const abort = (nodeResponse: Http.ServerResponse): void => {
+  if (!nodeResponse.headersSent) nodeResponse.writeHead(500)
+  if (!nodeResponse.writableEnded) nodeResponse.end()
+}

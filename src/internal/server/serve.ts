@@ -1,0 +1,199 @@
+import * as Http from "node:http"
+import * as Etag from "@effect/platform/Etag"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeHttpPlatform from "@effect/platform-node/NodeHttpPlatform"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import type { ListenerKind } from "../../App.js"
+import { App, StartError } from "../../App.js"
+import type { Address, Options, ServerService } from "../../Server.js"
+import { ServeError } from "../../Server.js"
+import * as Config from "./config.js"
+import * as HttpHandler from "./http.js"
+import { Hub } from "./websocket.js"
+
+/** Services every handler may use besides the app's: what `HttpLayerRouter.addHttpApi` and file responses need. */
+export const platformLayer = Layer.mergeAll(NodeHttpPlatform.layer, Etag.layerWeak, NodeContext.layer)
+
+const startFailure = (error: StartError): ServeError =>
+  new ServeError({
+    reason:
+      error.listener !== undefined
+        ? `A ${error.listener} listener failed, so the server did not start: ${error.reason}`
+        : `The server did not start: ${error.reason}`,
+    ...(error.listener !== undefined ? { listener: error.listener } : {}),
+    cause: error.cause ?? error
+  })
+
+const listenFailure = (error: NodeJS.ErrnoException, port: number, host: string): ServeError => {
+  const where = `${host}:${port}`
+  switch (error.code) {
+    case "EADDRINUSE":
+      return new ServeError({ reason: `Port ${port} on ${host} is already in use.`, cause: error })
+    case "EACCES":
+      return new ServeError({
+        reason: `Not allowed to listen on ${where} (a port below 1024 needs privileges).`,
+        cause: error
+      })
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new ServeError({
+        reason: `Cannot listen on ${where}: host ${host} is not an address of this machine.`,
+        cause: error
+      })
+    default:
+      return new ServeError({ reason: `Cannot listen on ${where}: ${error.message}`, cause: error })
+  }
+}
+
+const listen = (server: Http.Server, port: number, host: string): Effect.Effect<void, ServeError> =>
+  Effect.async<void, ServeError>((resume) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off("listening", onListening)
+      resume(Effect.fail(listenFailure(error, port, host)))
+    }
+    const onListening = () => {
+      server.off("error", onError)
+      resume(Effect.void)
+    }
+    server.once("error", onError)
+    server.once("listening", onListening)
+    server.listen(port, host)
+  })
+
+const addressOf = (server: Http.Server): Address => {
+  const address = server.address()
+  if (address === null || typeof address === "string") return { hostname: String(address), port: 0 }
+  return { hostname: address.address, port: address.port }
+}
+
+export const formatUrl = (address: Address): string => {
+  const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
+  return `http://${host}:${address.port}`
+}
+
+/**
+ * One process's serve sequence: build the routes, then (through `App.startWith`) the `before_server_start`
+ * listeners, bind, the queued tasks, `after_server_start`. Closing the scope runs `App.stopWith` with the drain:
+ * stop accepting, let in-flight requests finish, close websockets with 1001. Every worker runs exactly this.
+ */
+export const serveProcess = <A, E, R>(
+  resolved: Config.Resolved,
+  routes: Layer.Layer<A, E, R>,
+  routerConfig: Partial<HttpLayerRouter.FindMyWay.RouterConfig> | undefined
+): Effect.Effect<ServerService, ServeError | E, App | Scope.Scope | Exclude<R, HttpLayerRouter.HttpRouter>> =>
+  Effect.gen(function* () {
+    const app = yield* App
+    const scope = yield* Effect.scope
+    const memoMap = yield* Layer.CurrentMemoMap
+    const routerLayer =
+      routerConfig === undefined
+        ? HttpLayerRouter.layer
+        : Layer.provide(HttpLayerRouter.layer, Layer.succeed(HttpLayerRouter.RouterConfig, routerConfig))
+    const built = yield* Layer.buildWithMemoMap(Layer.provideMerge(routes, routerLayer), memoMap, scope)
+    const httpEffect = Context.get(
+      built as Context.Context<HttpLayerRouter.HttpRouter>,
+      HttpLayerRouter.HttpRouter
+    ).asHttpEffect()
+
+    const runtime = yield* Effect.runtime<never>()
+    const context = Context.add(
+      runtime.context,
+      IncomingMessage.MaxBodySize,
+      Option.some(FileSystem.Size(resolved.maxBodySize))
+    )
+    const hub = new Hub(app, resolved.websocket)
+    const handler = HttpHandler.make({
+      app,
+      httpEffect,
+      runtime: Runtime.make({ context, fiberRefs: runtime.fiberRefs, runtimeFlags: runtime.runtimeFlags }),
+      hub
+    })
+
+    let draining = false
+    const server = Http.createServer((request, response) => {
+      if (draining) response.shouldKeepAlive = false
+      handler.onRequest(request, response)
+    })
+    server.on("upgrade", handler.onUpgrade)
+    const closed = yield* Deferred.make<void>()
+    const forceClose = Effect.suspend(() => {
+      hub.terminate()
+      if (!server.listening) {
+        server.closeAllConnections()
+        return Effect.void
+      }
+      server.close(() => Deferred.unsafeDone(closed, Exit.void))
+      server.closeAllConnections()
+      return Effect.void
+    })
+    yield* Effect.addFinalizer(() => forceClose)
+
+    const drain = Effect.suspend(() => {
+      draining = true
+      hub.stopHeartbeat()
+      server.close(() => Deferred.unsafeDone(closed, Exit.void))
+      const drained = Effect.all([handler.closeUpgrades, handler.idle], { concurrency: 2, discard: true }).pipe(
+        Effect.zipRight(Effect.sync(() => server.closeIdleConnections())),
+        Effect.zipRight(Deferred.await(closed)),
+        Effect.onInterrupt(() => forceClose)
+      )
+      const grace = resolved.gracefulShutdownTimeout
+      return grace === undefined
+        ? drained
+        : Effect.timeoutTo(drained, {
+            duration: grace,
+            onSuccess: () => Effect.void,
+            onTimeout: () => forceClose
+          }).pipe(Effect.flatten)
+    })
+
+    yield* app.startWith(listen(server, resolved.port, resolved.host)).pipe(
+      Effect.catchIf(
+        (error): error is StartError => error instanceof StartError,
+        (error) => Effect.fail(startFailure(error))
+      )
+    )
+    yield* Effect.addFinalizer(() => app.stopWith(drain))
+
+    const address = addressOf(server)
+    const url = formatUrl(address)
+    yield* Effect.logInfo(`Listening on ${url}`).pipe(Effect.annotateLogs({ app: app.name }))
+    return { address, url }
+  })
+
+const runMainListeners = (kind: ListenerKind) =>
+  Effect.flatMap(App, (app) => app.runListeners(kind)).pipe(Effect.mapError(startFailure))
+
+/**
+ * The whole single-process sequence: `main_process_start`, `main_process_ready`, then {@link serveProcess};
+ * `main_process_stop` runs when the scope closes, after the server has stopped.
+ */
+export const serve = <A, E, R>(
+  options: Options<A, E, R>
+): Effect.Effect<ServerService, ServeError | E, App | Scope.Scope | Exclude<R, HttpLayerRouter.HttpRouter>> =>
+  Effect.gen(function* () {
+    const resolved = yield* Config.resolve(options)
+    if (resolved.workers > 1) {
+      return yield* new ServeError({
+        reason: `workers: ${resolved.workers} is not yet supported; this version serves from a single process.`
+      })
+    }
+    yield* runMainListeners("main_process_start")
+    yield* Effect.addFinalizer(() =>
+      Effect.flatMap(App, (app) => app.runListeners("main_process_stop")).pipe(Effect.catchAllCause(Effect.logError))
+    )
+    yield* runMainListeners("main_process_ready")
+    const routes = options.routes ?? (Layer.empty as unknown as Layer.Layer<A, E, R>)
+    return yield* serveProcess(resolved, routes, options.routerConfig)
+  })

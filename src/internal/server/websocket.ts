@@ -1,0 +1,306 @@
+import type * as Headers from "@effect/platform/Headers"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as WS from "ws"
+import type { AppService } from "../../App.js"
+import type { Connection, Message, Options } from "../../WebSocket.js"
+import { WebSocketClosed } from "../../WebSocket.js"
+import { handshake, ServerRequest } from "./request.js"
+
+export interface ResolvedOptions {
+  readonly maxMessageSize: number
+  readonly maxBufferedBytes: number
+  readonly maxQueuedMessages: number
+  readonly pingIntervalMillis: number | undefined
+}
+
+export const resolveOptions = (options: Options | undefined): ResolvedOptions => ({
+  maxMessageSize: options?.maxMessageSize ?? 1024 * 1024,
+  maxBufferedBytes: options?.maxBufferedBytes ?? 1024 * 1024,
+  maxQueuedMessages: options?.maxQueuedMessages ?? 64,
+  pingIntervalMillis:
+    options?.pingInterval === false ? undefined : Duration.toMillis(options?.pingInterval ?? "20 seconds")
+})
+
+/** The fiber id that interrupts a websocket handler whose peer closed the connection. */
+export const peerClosedFiberId: FiberId.FiberId = FiberId.runtime(-2, 0)
+
+/** Server-wide websocket state, shared by every upgrade request of one server. */
+export class Hub {
+  readonly wss: WS.WebSocketServer
+  readonly connections = new Set<ConnectionImpl>()
+  shuttingDown = false
+  private heartbeat: ReturnType<typeof setInterval> | undefined
+
+  constructor(
+    readonly app: AppService,
+    readonly options: ResolvedOptions
+  ) {
+    this.wss = new WS.WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: options.maxMessageSize
+    })
+    if (options.pingIntervalMillis !== undefined && options.pingIntervalMillis > 0) {
+      this.heartbeat = setInterval(() => this.ping(), options.pingIntervalMillis)
+      this.heartbeat.unref()
+    }
+  }
+
+  private ping(): void {
+    for (const connection of this.connections) connection.heartbeat()
+  }
+
+  /** Stops the heartbeat and drops every connection still open, without a closing handshake. */
+  terminate(): void {
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat)
+    for (const connection of this.connections) connection.ws.terminate()
+  }
+
+  stopHeartbeat(): void {
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat)
+  }
+}
+
+interface Waiter {
+  readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
+  readonly resume: (effect: Effect.Effect<Message, WebSocketClosed>) => void
+}
+
+export class ConnectionImpl implements Connection {
+  readonly receive: Effect.Effect<Message, WebSocketClosed>
+  readonly messages: Stream.Stream<Message>
+  readonly closed: Effect.Effect<WebSocketClosed>
+  private readonly queue: Array<Message> = []
+  private waiters: Array<Waiter> = []
+  private closeWaiters: Array<(closed: WebSocketClosed) => void> = []
+  private paused = false
+  closedWith: WebSocketClosed | undefined = undefined
+  closingBySelf = false
+  alive = true
+
+  constructor(
+    readonly ws: WS.WebSocket,
+    readonly request: ServerRequest,
+    private readonly options: ResolvedOptions,
+    private readonly handlerFiber: Fiber.RuntimeFiber<unknown, unknown>
+  ) {
+    ws.on("message", (data: Buffer, isBinary: boolean) => this.onMessage(isBinary ? data : data.toString()))
+    ws.on("pong", () => {
+      this.alive = true
+    })
+    ws.on("error", () => {})
+    ws.on("close", (code: number, reason: Buffer) => this.onClose(code, reason.toString()))
+
+    this.receive = Effect.withFiberRuntime<Message, WebSocketClosed>((fiber) => {
+      if (this.queue.length > 0) {
+        const message = this.queue.shift()!
+        if (this.paused && this.queue.length <= this.options.maxQueuedMessages >> 1) {
+          this.paused = false
+          this.ws.resume()
+        }
+        return Exit.succeed(message)
+      }
+      if (this.closedWith !== undefined) return Exit.fail(this.closedWith)
+      return Effect.async<Message, WebSocketClosed>((resume) => {
+        const waiter: Waiter = { fiber, resume }
+        this.waiters.push(waiter)
+        return Effect.sync(() => {
+          const index = this.waiters.indexOf(waiter)
+          if (index >= 0) this.waiters.splice(index, 1)
+        })
+      })
+    })
+
+    this.messages = Stream.repeatEffectOption(Effect.mapError(this.receive, () => Option.none()))
+
+    this.closed = Effect.suspend(() =>
+      this.closedWith !== undefined
+        ? Effect.succeed(this.closedWith)
+        : Effect.async<WebSocketClosed>((resume) => {
+            const waiter = (closed: WebSocketClosed) => resume(Effect.succeed(closed))
+            this.closeWaiters.push(waiter)
+            return Effect.sync(() => {
+              const index = this.closeWaiters.indexOf(waiter)
+              if (index >= 0) this.closeWaiters.splice(index, 1)
+            })
+          })
+    )
+  }
+
+  get id(): string {
+    return this.request.id
+  }
+
+  get headers(): Headers.Headers {
+    return this.request.headers
+  }
+
+  private onMessage(message: Message): void {
+    this.alive = true
+    const waiter = this.waiters.shift()
+    if (waiter !== undefined) {
+      waiter.resume(Exit.succeed(message))
+      return
+    }
+    this.queue.push(message)
+    if (!this.paused && this.queue.length >= this.options.maxQueuedMessages) {
+      this.paused = true
+      this.ws.pause()
+    }
+  }
+
+  private onClose(code: number, reason: string): void {
+    const closed = new WebSocketClosed({ code, reason })
+    this.closedWith = closed
+    const waiters = this.waiters
+    this.waiters = []
+    let handlerIsReading = false
+    for (const waiter of waiters) {
+      if (waiter.fiber === this.handlerFiber) handlerIsReading = true
+      waiter.resume(Exit.fail(closed))
+    }
+    const closeWaiters = this.closeWaiters
+    this.closeWaiters = []
+    for (const waiter of closeWaiters) waiter(closed)
+    // A handler blocked in `receive` learns of the close from its failure; one blocked elsewhere is interrupted,
+    // as Sanic cancels the handler of a closed websocket.
+    if (!this.closingBySelf && !handlerIsReading) {
+      this.handlerFiber.unsafeInterruptAsFork(peerClosedFiberId)
+    }
+  }
+
+  heartbeat(): void {
+    if (this.ws.readyState !== WS.WebSocket.OPEN) return
+    if (!this.alive) {
+      this.ws.terminate()
+      return
+    }
+    this.alive = false
+    this.ws.ping()
+  }
+
+  readonly send = (message: Message): Effect.Effect<void, WebSocketClosed> =>
+    Effect.suspend(() => {
+      const ws = this.ws
+      if (ws.readyState !== WS.WebSocket.OPEN) {
+        return Exit.fail(this.closedWith ?? new WebSocketClosed({ code: 1006, reason: "the connection is closing" }))
+      }
+      if (ws.bufferedAmount < this.options.maxBufferedBytes) {
+        ws.send(message)
+        return Exit.void
+      }
+      return Effect.async<void, WebSocketClosed>((resume) => {
+        ws.send(message, (error) => {
+          if (error === undefined || error === null) resume(Exit.void)
+          else resume(Exit.fail(this.closedWith ?? new WebSocketClosed({ code: 1006, reason: error.message })))
+        })
+      })
+    })
+
+  readonly close = (code = 1000, reason = ""): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (this.closedWith !== undefined) return Effect.void
+      this.closingBySelf = true
+      try {
+        this.ws.close(code, reason)
+      } catch (error) {
+        return Effect.die(error)
+      }
+      return Effect.asVoid(this.closed)
+    })
+
+  /** Closes without waiting for the peer, for the end of the handler. */
+  unsafeClose(code: number, reason: string): void {
+    if (this.closedWith !== undefined || this.ws.readyState >= WS.WebSocket.CLOSING) return
+    this.closingBySelf = true
+    this.ws.close(code, reason)
+  }
+}
+
+const upgradeRequired = HttpServerResponse.text("Upgrade Required: this route takes websocket connections.", {
+  status: 426,
+  headers: { upgrade: "websocket", connection: "Upgrade" }
+})
+
+const isWebSocketUpgrade = (request: ServerRequest): boolean => {
+  const upgrade = request.headers.upgrade
+  return upgrade !== undefined && upgrade.toLowerCase() === "websocket"
+}
+
+const isClosedFailure = (cause: Cause.Cause<unknown>): boolean =>
+  Cause.isInterruptedOnly(cause) ||
+  Option.match(Cause.failureOption(cause), {
+    onNone: () => false,
+    onSome: (error) => error instanceof WebSocketClosed
+  })
+
+const runConnection = <A, E, R>(
+  hub: Hub,
+  request: ServerRequest,
+  ws: WS.WebSocket,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  handler: (connection: Connection) => Effect.Effect<A, E, R>
+): Effect.Effect<void, never, R> => {
+  const connection = new ConnectionImpl(ws, request, hub.options, fiber)
+  hub.connections.add(connection)
+  const app = hub.app
+  const context = { request, websocket: connection }
+  const before = app.hasListeners("websocket.handler.before")
+    ? Effect.ignore(app.dispatch("websocket.handler.before", { context, inline: true }))
+    : Effect.void
+  return Effect.onExit(Effect.zipRight(before, Effect.interruptible(handler(connection))), (exit) => {
+    hub.connections.delete(connection)
+    if (exit._tag === "Success") connection.unsafeClose(1000, "")
+    else if (isClosedFailure(exit.cause)) {
+      connection.unsafeClose(hub.shuttingDown ? 1001 : 1000, hub.shuttingDown ? "Server shutting down" : "")
+    } else connection.unsafeClose(1011, "Internal error")
+    if (exit._tag === "Failure" && !isClosedFailure(exit.cause)) {
+      const cause = exit.cause
+      return Effect.logError("WebSocket handler failed", cause).pipe(
+        Effect.annotateLogs({ app: app.name, request: request.id, url: request.url }),
+        Effect.zipRight(
+          app.hasListeners("websocket.handler.exception")
+            ? Effect.ignore(
+                app.dispatch("websocket.handler.exception", { context: { ...context, exception: cause }, inline: true })
+              )
+            : Effect.void
+        )
+      )
+    }
+    return app.hasListeners("websocket.handler.after")
+      ? Effect.ignore(app.dispatch("websocket.handler.after", { context, inline: true }))
+      : Effect.void
+  }).pipe(Effect.exit, Effect.asVoid)
+}
+
+export const upgrade = <A, E, R>(
+  handler: (connection: Connection) => Effect.Effect<A, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | HttpServerRequest.HttpServerRequest> =>
+  Effect.withFiberRuntime((fiber) => {
+    const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
+    if (!(request instanceof ServerRequest)) return Effect.succeed(upgradeRequired)
+    const upgrade = request.upgradeContext
+    if (upgrade === undefined || upgrade.upgraded || !isWebSocketUpgrade(request)) {
+      return Effect.succeed(upgradeRequired)
+    }
+    return handshake(request, upgrade).pipe(
+      Effect.flatMap((ws) => runConnection(upgrade.hub, request, ws, fiber, handler)),
+      Effect.as(HttpServerResponse.empty())
+    )
+  })
+
+export const route = <E, R>(
+  path: HttpLayerRouter.PathInput,
+  handler: (connection: Connection) => Effect.Effect<unknown, E, R>
+) => HttpLayerRouter.add("GET", path, upgrade(handler))
