@@ -1,9 +1,10 @@
 /**
- * `npm run bench [-- <group|case id prefix>...] [--reps N]`
+ * `npm run bench [-- <group|case id prefix>...] [--reps N] [--wall] [--list]`
  *
  * Runs every selected case once per repetition, each in a fresh process, rotating the order of the
  * cases of a group from one repetition to the next; takes medians; prints the targets as ratios against
  * baselines measured in the same run; writes `bench/results.json` (a subset updates its own entries).
+ * In-process cases are compared on CPU time (`--wall`: on wall-clock time); HTTP and websockets on wall clock.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, totalmem } from "node:os"
@@ -45,17 +46,19 @@ const defaultReps: Record<Group, number> = { tasks: 5, events: 5, http: 3, ws: 3
 const parseArgs = (argv: ReadonlyArray<string>) => {
   let reps: number | undefined = process.env.BENCH_REPS === undefined ? undefined : Number(process.env.BENCH_REPS)
   const selectors: Array<string> = []
+  let wall = false
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (arg === "--reps") reps = Number(argv[++i])
     else if (arg.startsWith("--reps=")) reps = Number(arg.slice("--reps=".length))
+    else if (arg === "--wall") wall = true
     else selectors.push(arg)
   }
   if (reps !== undefined && (!Number.isInteger(reps) || reps < 1)) {
     throw new Error(`--reps must be a positive integer, got ${reps}`)
   }
   const repsOf = (group: Group): number => reps ?? defaultReps[group]
-  return { repsOf, selectors }
+  return { repsOf, selectors, wall }
 }
 
 const isSelected = (selectors: ReadonlyArray<string>, c: Case): boolean =>
@@ -107,17 +110,29 @@ const summary = (result: Result): string =>
     .map(([k, v]) => `${k}=${Number(v).toPrecision(4)}`)
     .join(" ")
 
-const evaluate = (target: Target, records: ReadonlyMap<string, CaseRecord>): TargetRecord | undefined => {
+/** With `--wall`, a case's wall-clock figure (`<metric>Wall`) stands in for its CPU-time one, where it has one. */
+const metricOf = (record: CaseRecord | undefined, metric: string, wall: boolean): number | undefined =>
+  record === undefined
+    ? undefined
+    : wall
+      ? (record.medians[`${metric}Wall`] ?? record.medians[metric])
+      : record.medians[metric]
+
+const evaluate = (
+  target: Target,
+  records: ReadonlyMap<string, CaseRecord>,
+  wall: boolean
+): TargetRecord | undefined => {
   const subjectCase = records.get(target.subject.case)
   const baselineCase = target.baseline === undefined ? undefined : records.get(target.baseline.case)
   if (subjectCase === undefined || (target.baseline !== undefined && baselineCase === undefined)) return undefined
   const contextMetric = absoluteContext[target.title]
-  const subject = subjectCase.medians[target.subject.metric]
+  const subject = metricOf(subjectCase, target.subject.metric, wall)
   const baseline =
     target.baseline !== undefined
-      ? baselineCase?.medians[target.baseline.metric]
+      ? metricOf(baselineCase, target.baseline.metric, wall)
       : contextMetric !== undefined
-        ? records.get(contextMetric.case)?.medians[contextMetric.metric]
+        ? metricOf(records.get(contextMetric.case), contextMetric.metric, wall)
         : undefined
   const ratio = target.baseline !== undefined && subject !== undefined && baseline ? subject / baseline : undefined
   const goal =
@@ -175,7 +190,7 @@ const machine = () => ({
 
 interface ResultsFile {
   machine: ReturnType<typeof machine> & { loadAverageBefore: Array<number>; loadAverageAfter: Array<number> }
-  config: { reps: Record<string, number>; selection: Array<string>; http: string; ws: string }
+  config: { reps: Record<string, number>; selection: Array<string>; clock: string; http: string; ws: string }
   cases: Record<string, CaseRecord>
   targets: Array<TargetRecord>
   markdown: string
@@ -191,7 +206,7 @@ const readPrevious = (): ResultsFile | undefined => {
 }
 
 const main = async () => {
-  const { repsOf, selectors } = parseArgs(process.argv.slice(2))
+  const { repsOf, selectors, wall } = parseArgs(process.argv.slice(2))
   const selected = cases.filter((c) => isSelected(selectors, c))
   const listing = `groups: ${groups.join(", ")}\ncases:\n${cases.map((c) => `  ${c.id}`).join("\n")}`
   if (selectors.includes("--list")) return log(listing)
@@ -222,7 +237,7 @@ const main = async () => {
   }
   for (const record of records.values()) record.medians = numericMedians(record.samples)
 
-  const evaluated = targets.flatMap((t) => evaluate(t, records) ?? [])
+  const evaluated = targets.flatMap((t) => evaluate(t, records, wall) ?? [])
   const previous = selectors.length === 0 ? undefined : readPrevious()
   const ranGroups = new Set(selected.map((c) => c.group))
   const keptTargets = (previous?.targets ?? []).filter((t) => !evaluated.some((e) => e.title === t.title))
@@ -254,6 +269,9 @@ const main = async () => {
     config: {
       reps: repsByGroup,
       selection: selectors.length === 0 ? ["all"] : selectors,
+      clock: wall
+        ? "wall clock"
+        : "in-process cases: CPU time of the case process (user + system); HTTP and websockets: wall clock",
       http:
         `autocannon in its own process, ${http.connections} connections, ${http.warmupSeconds} s warm-up then ` +
         `${http.seconds} s measured; each server in a fresh process on 127.0.0.1`,

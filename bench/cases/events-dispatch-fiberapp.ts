@@ -4,16 +4,16 @@
  */
 import { Deferred, Effect, Exit } from "effect"
 import * as App from "../../src/App.js"
-import { intEnv, main, now, perSecond } from "../lib/measure.js"
+import { intEnv, main, rates, stopwatch } from "../lib/measure.js"
 
 const messages = intEnv("BENCH_MESSAGES", 500_000)
 const loops = intEnv("BENCH_LOOPS", 2_000_000)
 
 const quiet = (app: App.AppService, count: number) =>
   Effect.gen(function* () {
-    const start = now()
+    const lap = stopwatch()
     for (let i = 0; i < count; i++) yield* app.dispatch("bench.quiet.event")
-    return perSecond(count, now() - start)
+    return rates("quietPerSec", count, lap())
   })
 
 const oneHandler = (app: App.AppService, event: string, count: number) =>
@@ -25,10 +25,10 @@ const oneHandler = (app: App.AppService, event: string, count: number) =>
         if (++handled === count) Deferred.unsafeDone(done, Exit.void)
       })
     )
-    const start = now()
+    const lap = stopwatch()
     for (let i = 0; i < count; i++) yield* app.dispatch(event)
     yield* Deferred.await(done)
-    const rate = perSecond(count, now() - start)
+    const rate = rates("oneHandlerPerSec", count, lap())
     yield* remove
     return rate
   })
@@ -39,9 +39,9 @@ const program = Effect.gen(function* () {
   yield* quiet(app, 200_000)
   yield* oneHandler(app, "bench.warm.handler", 50_000)
   if (app.hasListeners("bench.quiet.event")) throw new Error("the quiet event has listeners")
-  const quietPerSec = yield* quiet(app, loops)
-  const oneHandlerPerSec = yield* oneHandler(app, "bench.one.handler", messages)
-  return { messages, loops, quietPerSec, oneHandlerPerSec }
+  const quietRate = yield* quiet(app, loops)
+  const oneHandlerRate = yield* oneHandler(app, "bench.one.handler", messages)
+  return { messages, loops, ...quietRate, ...oneHandlerRate }
 })
 
 main(() => Effect.runPromise(Effect.scoped(program)))

@@ -3,7 +3,7 @@
  * benchmark loop itself (an empty `Effect.void` per iteration) as the ceiling for "nobody listening".
  */
 import { Effect, Fiber, PubSub, Queue } from "effect"
-import { intEnv, main, now, perSecond } from "../lib/measure.js"
+import { intEnv, main, rates, stopwatch } from "../lib/measure.js"
 
 const messages = intEnv("BENCH_MESSAGES", 500_000)
 const loops = intEnv("BENCH_LOOPS", 2_000_000)
@@ -19,26 +19,26 @@ const publishAndTake = (count: number) =>
           for (let i = 0; i < count; i++) yield* Queue.take(subscription)
         })
       )
-      const start = now()
+      const lap = stopwatch()
       for (let i = 0; i < count; i++) yield* PubSub.publish(hub, context)
       yield* Fiber.join(consumer)
-      return perSecond(count, now() - start)
+      return rates("pubsubPerSec", count, lap())
     })
   )
 
 const emptyLoop = (count: number) =>
   Effect.gen(function* () {
-    const start = now()
+    const lap = stopwatch()
     for (let i = 0; i < count; i++) yield* Effect.void
-    return perSecond(count, now() - start)
+    return rates("loopPerSec", count, lap())
   })
 
 const program = Effect.gen(function* () {
   yield* publishAndTake(50_000)
   yield* emptyLoop(200_000)
-  const pubsubPerSec = yield* publishAndTake(messages)
-  const loopPerSec = yield* emptyLoop(loops)
-  return { messages, pubsubPerSec, loopPerSec }
+  const pubsub = yield* publishAndTake(messages)
+  const loop = yield* emptyLoop(loops)
+  return { messages, loops, ...pubsub, ...loop }
 })
 
 main(() => Effect.runPromise(program))

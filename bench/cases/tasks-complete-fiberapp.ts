@@ -5,7 +5,7 @@
 import { Effect } from "effect"
 import * as App from "../../src/App.js"
 import type * as Task from "../../src/Task.js"
-import { intEnv, main, names, now, perSecond } from "../lib/measure.js"
+import { intEnv, main, names, rates, stopwatch } from "../lib/measure.js"
 
 const count = intEnv("BENCH_TASKS", 100_000)
 
@@ -23,10 +23,10 @@ const program = Effect.gen(function* () {
   yield* app.start
   yield* round(app, names("warm", 5_000))
   const keys = names("task", count)
-  const start = now()
+  const lap = stopwatch()
   yield* round(app, keys)
-  const ms = now() - start
-  return { count, completePerSec: perSecond(count, ms) }
+  const completed = lap()
+  return { count, ...rates("completePerSec", count, completed) }
 })
 
 main(() => Effect.runPromise(Effect.scoped(program)))

@@ -3,7 +3,7 @@
  * fiber awaited (the map drops them itself as they end).
  */
 import { Effect, Fiber, FiberMap } from "effect"
-import { intEnv, main, names, now, perSecond } from "../lib/measure.js"
+import { intEnv, main, names, rates, stopwatch } from "../lib/measure.js"
 
 const count = intEnv("BENCH_TASKS", 100_000)
 
@@ -18,11 +18,11 @@ const program = Effect.gen(function* () {
   const map = yield* FiberMap.make<string>()
   yield* round(map, names("warm", 5_000))
   const keys = names("task", count)
-  const start = now()
+  const lap = stopwatch()
   yield* round(map, keys)
-  const ms = now() - start
+  const completed = lap()
   if ((yield* FiberMap.size(map)) !== 0) throw new Error("fibers left in the map")
-  return { count, completePerSec: perSecond(count, ms) }
+  return { count, ...rates("completePerSec", count, completed) }
 })
 
 main(() => Effect.runPromise(Effect.scoped(program)))

@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import * as App from "../../src/App.js"
-import { heapUsed, intEnv, main, names, now, perSecond } from "../lib/measure.js"
+import { heapUsed, intEnv, main, names, rates, stopwatch } from "../lib/measure.js"
 
 const count = intEnv("BENCH_TASKS", 100_000)
 const getPasses = 3
@@ -21,32 +21,32 @@ const program = Effect.gen(function* () {
 
   const keys = names("task", count)
   const heapBefore = heapUsed()
-  const spawnStart = now()
+  const spawn = stopwatch()
   for (let i = 0; i < count; i++) yield* app.addTask(Effect.never, { name: keys[i]! })
   yield* Effect.yieldNow()
-  const spawnMs = now() - spawnStart
+  const spawned = spawn()
   const heapAfter = heapUsed()
   const running = app.unsafeTasks().filter((task) => task.unsafeStatus() === "running").length
   if (running !== count) throw new Error(`${running} of ${count} tasks running`)
 
-  const getStart = now()
+  const get = stopwatch()
   for (let pass = 0; pass < getPasses; pass++) {
     for (let i = 0; i < count; i++) yield* app.getTask(keys[i]!)
   }
-  const getMs = now() - getStart
+  const got = get()
 
-  const cancelStart = now()
+  const cancel = stopwatch()
   for (let i = 0; i < count; i++) yield* app.cancelTask(keys[i]!)
-  const cancelMs = now() - cancelStart
-  const cancelled = app.unsafeTasks().filter((task) => task.unsafeStatus() === "cancelled").length
-  if (cancelled !== count) throw new Error(`${cancelled} of ${count} tasks cancelled`)
+  const cancelled = cancel()
+  const cancelledCount = app.unsafeTasks().filter((task) => task.unsafeStatus() === "cancelled").length
+  if (cancelledCount !== count) throw new Error(`${cancelledCount} of ${count} tasks cancelled`)
 
   return {
     count,
-    spawnPerSec: perSecond(count, spawnMs),
+    ...rates("spawnPerSec", count, spawned),
     heapPerTask: (heapAfter - heapBefore) / count,
-    getPerSec: perSecond(count * getPasses, getMs),
-    cancelPerSec: perSecond(count, cancelMs)
+    ...rates("getPerSec", count * getPasses, got),
+    ...rates("cancelPerSec", count, cancelled)
   }
 })
 

@@ -5,7 +5,7 @@
 import { Effect } from "effect"
 import * as App from "../../src/App.js"
 import type * as Task from "../../src/Task.js"
-import { main, median, names, now } from "../lib/measure.js"
+import { type Lap, main, median, names, stopwatch } from "../lib/measure.js"
 
 const small = 10_000
 const large = 100_000
@@ -15,18 +15,18 @@ const purgeMs = (app: App.AppService, keys: ReadonlyArray<string>) =>
     const tasks = new Array<Task.Task<void>>(keys.length)
     for (let i = 0; i < keys.length; i++) tasks[i] = yield* app.addTask(Effect.void, { name: keys[i]! })
     for (let i = 0; i < keys.length; i++) yield* tasks[i]!.await
-    const start = now()
+    const lap = stopwatch()
     const purged = yield* app.purgeTasks
-    const ms = now() - start
+    const purging = lap()
     if (purged !== keys.length) throw new Error(`purged ${purged} of ${keys.length} records`)
-    return ms
+    return purging
   })
 
 const rounds = (app: App.AppService, keys: ReadonlyArray<string>, times: number) =>
   Effect.gen(function* () {
-    const out: Array<number> = []
-    for (let i = 0; i < times; i++) out.push(yield* purgeMs(app, keys))
-    return median(out)
+    const laps: Array<Lap> = []
+    for (let i = 0; i < times; i++) laps.push(yield* purgeMs(app, keys))
+    return { cpuMs: median(laps.map((l) => l.cpuMs)), wallMs: median(laps.map((l) => l.wallMs)) }
   })
 
 const program = Effect.gen(function* () {
@@ -37,9 +37,15 @@ const program = Effect.gen(function* () {
   yield* rounds(app, smallKeys, 3)
   const smallMs = yield* rounds(app, smallKeys, 7)
   const largeMs = yield* rounds(app, largeKeys, 3)
-  const smallNsPerRecord = (smallMs * 1e6) / small
-  const largeNsPerRecord = (largeMs * 1e6) / large
-  return { smallMs, largeMs, smallNsPerRecord, largeNsPerRecord, perRecordRatio: largeNsPerRecord / smallNsPerRecord }
+  const nsPerRecord = (ms: number, records: number) => (ms * 1e6) / records
+  return {
+    smallMs: smallMs.cpuMs,
+    largeMs: largeMs.cpuMs,
+    smallNsPerRecord: nsPerRecord(smallMs.cpuMs, small),
+    largeNsPerRecord: nsPerRecord(largeMs.cpuMs, large),
+    smallNsPerRecordWall: nsPerRecord(smallMs.wallMs, small),
+    largeNsPerRecordWall: nsPerRecord(largeMs.wallMs, large)
+  }
 })
 
 main(() => Effect.runPromise(Effect.scoped(program)))

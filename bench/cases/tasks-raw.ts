@@ -3,7 +3,7 @@
  * `FiberMap.get` and `FiberMap.remove` one by one.
  */
 import { Effect, FiberMap } from "effect"
-import { heapUsed, intEnv, main, names, now, perSecond } from "../lib/measure.js"
+import { heapUsed, intEnv, main, names, rates, stopwatch } from "../lib/measure.js"
 
 const count = intEnv("BENCH_TASKS", 100_000)
 const getPasses = 3
@@ -18,31 +18,31 @@ const program = Effect.gen(function* () {
 
   const keys = names("task", count)
   const heapBefore = heapUsed()
-  const spawnStart = now()
+  const spawn = stopwatch()
   for (let i = 0; i < count; i++) yield* FiberMap.run(map, keys[i]!, Effect.never)
   // the forked fibers start in scheduling order, before this fiber resumes
   yield* Effect.yieldNow()
-  const spawnMs = now() - spawnStart
+  const spawned = spawn()
   const heapAfter = heapUsed()
   if ((yield* FiberMap.size(map)) !== count) throw new Error("not every fiber is running")
 
-  const getStart = now()
+  const get = stopwatch()
   for (let pass = 0; pass < getPasses; pass++) {
     for (let i = 0; i < count; i++) yield* FiberMap.get(map, keys[i]!)
   }
-  const getMs = now() - getStart
+  const got = get()
 
-  const removeStart = now()
+  const remove = stopwatch()
   for (let i = 0; i < count; i++) yield* FiberMap.remove(map, keys[i]!)
-  const removeMs = now() - removeStart
+  const removed = remove()
   if ((yield* FiberMap.size(map)) !== 0) throw new Error("fibers left after remove")
 
   return {
     count,
-    spawnPerSec: perSecond(count, spawnMs),
+    ...rates("spawnPerSec", count, spawned),
     heapPerTask: (heapAfter - heapBefore) / count,
-    getPerSec: perSecond(count * getPasses, getMs),
-    cancelPerSec: perSecond(count, removeMs)
+    ...rates("getPerSec", count * getPasses, got),
+    ...rates("cancelPerSec", count, removed)
   }
 })
 

@@ -14,6 +14,34 @@ export const skip = (reason: string): void => emit({ skip: reason })
 
 export const now = (): number => performance.now()
 
+/** Wall-clock and CPU time (user + system, all threads of this process) of a stretch of work. */
+export interface Lap {
+  readonly wallMs: number
+  readonly cpuMs: number
+}
+
+/**
+ * Starts timing; the returned function gives the lap. Cases report CPU-time figures under the metric's name
+ * and wall-clock ones under `<name>Wall`: on a shared 2-core machine wall time mostly measures the neighbours.
+ */
+export const stopwatch = (): (() => Lap) => {
+  const wall = performance.now()
+  const cpu = process.cpuUsage()
+  return () => {
+    const used = process.cpuUsage(cpu)
+    return { wallMs: performance.now() - wall, cpuMs: (used.user + used.system) / 1000 }
+  }
+}
+
+/** `{ name: per second of CPU, nameWall: per second of wall clock }` */
+export const rates = (name: string, count: number, lap: Lap): Result => ({
+  [name]: perSecond(count, lap.cpuMs),
+  [`${name}Wall`]: perSecond(count, lap.wallMs)
+})
+
+/** `{ name: CPU ms, nameWall: wall ms }` */
+export const durations = (name: string, lap: Lap): Result => ({ [name]: lap.cpuMs, [`${name}Wall`]: lap.wallMs })
+
 export const arg = (index: number, fallback: string): string => process.argv[2 + index] ?? fallback
 
 export const intEnv = (name: string, fallback: number): number => {

@@ -3,7 +3,7 @@
  * dispatch once, and time until every waiter has resumed.
  */
 import { Deferred, Duration, Effect } from "effect"
-import { now, type Result } from "./measure.js"
+import { durations, type Result, stopwatch } from "./measure.js"
 
 export const waiterCount = 10_000
 
@@ -25,23 +25,23 @@ export const wake = <E, R>(
     const onWoken = Effect.sync(() => {
       if (++woken === count) Deferred.unsafeDone(allWoken, Effect.void)
     })
-    const start = now()
+    const total = stopwatch()
     for (let i = 0; i < count; i++) yield* Effect.forkDaemon(Effect.zipRight(waiter(onRegistered), onWoken))
     while (registered < count) yield* Effect.yieldNow()
     // lets a waiter that counted itself just before its last steps finish registering
     for (let i = 0; i < 3; i++) yield* Effect.yieldNow()
-    const registeredAt = now()
+    const registering = total()
+    const waking = stopwatch()
     yield* dispatch
-    const dispatchedAt = now()
+    const dispatching = waking()
     const done = yield* Deferred.await(allWoken).pipe(Effect.timeoutOption(Duration.seconds(30)))
     if (done._tag === "None") return yield* Effect.fail(new Error(`${count - woken} of ${count} waiters never woke`))
-    const end = now()
     return {
       waiters: count,
-      registerMs: registeredAt - start,
-      dispatchMs: dispatchedAt - registeredAt,
-      wakeMs: end - registeredAt,
-      totalMs: end - start
+      ...durations("registerMs", registering),
+      ...durations("dispatchMs", dispatching),
+      ...durations("wakeMs", waking()),
+      ...durations("totalMs", total())
     }
   })
 
