@@ -1,4 +1,4 @@
-import type { Fiber, FiberRefs } from "effect"
+import type { FiberRefs } from "effect"
 import {
   Cause,
   Clock,
@@ -7,6 +7,7 @@ import {
   Duration,
   Effect,
   Exit,
+  Fiber,
   FiberId,
   FiberMap,
   Option,
@@ -90,17 +91,19 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
       transport: WorkersTransport.forApp(appName)
     })
 
-    const startPending = (pending: PendingTask): void => {
-      const record = pending.record
-      const runtime = Runtime.make<any>({
-        context: pending.context,
-        fiberRefs: pending.fiberRefs,
-        runtimeFlags: Runtime.defaultRuntime.runtimeFlags
-      })
-      const fiber = Runtime.runFork(runtime)(pending.effect)
+    const startTask = (
+      record: TaskRecord<any, any>,
+      key: string | number,
+      effect: Effect.Effect<any, any, any>,
+      context: Context.Context<any>,
+      fiberRefs: FiberRefs.FiberRefs,
+      startedAt: number
+    ): void => {
+      const runtime = Runtime.make<any>({ context, fiberRefs, runtimeFlags: Runtime.defaultRuntime.runtimeFlags })
+      const fiber = Runtime.runFork(runtime)(effect)
       record.fiberOrUndefined = fiber
-      record.startedAt = Date.now()
-      FiberMap.unsafeSet(fiberMap, pending.key, fiber)
+      record.startedAt = startedAt
+      FiberMap.unsafeSet(fiberMap, key, fiber)
       fiber.addObserver((exit) => {
         record.end(exit)
         if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
@@ -108,6 +111,22 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
           runInApp(report({ task }, `Task "${task}" failed`, exit.cause))
         }
       })
+    }
+
+    const startPending = (pending: PendingTask): void =>
+      startTask(pending.record, pending.key, pending.effect, pending.context, pending.fiberRefs, Date.now())
+
+    // Most tasks are added from the same few fibers: remember the last context we added the app to.
+    let lastParentContext: Context.Context<never> | undefined
+    let lastTaskContext: Context.Context<any> | undefined
+    const taskContext = (parentContext: Context.Context<never>): Context.Context<any> => {
+      if (parentContext !== lastParentContext) {
+        lastParentContext = parentContext
+        lastTaskContext = parentContext.unsafeMap.has(App.key)
+          ? (parentContext as Context.Context<any>)
+          : Context.add(parentContext as Context.Context<any>, App, service)
+      }
+      return lastTaskContext!
     }
 
     const addTask = <A, E, R>(
@@ -131,17 +150,18 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
         }
         const record = new TaskRecord<A, E>(name, Date.now())
         if (register) records.set(name!, record)
-        let context = parent.currentContext as Context.Context<any>
-        if (!context.unsafeMap.has(App.key)) context = Context.add(context, App, service)
-        const pending: PendingTask = {
-          record,
-          key: register ? name! : nextKey++,
-          effect: Effect.isEffect(task) ? task : Effect.suspend(() => task(service)),
-          context,
-          fiberRefs: parent.getFiberRefs()
-        }
-        if (tasksLive) startPending(pending)
-        else queue.push(pending)
+        const key = register ? name! : nextKey++
+        const effect = Effect.isEffect(task) ? task : Effect.suspend(() => task(service))
+        if (tasksLive)
+          startTask(record, key, effect, taskContext(parent.currentContext), parent.getFiberRefs(), record.addedAt)
+        else
+          queue.push({
+            record,
+            key,
+            effect,
+            context: taskContext(parent.currentContext),
+            fiberRefs: parent.getFiberRefs()
+          })
         return Effect.succeed(record)
       })
 
@@ -165,7 +185,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
           return Effect.void
         }
         record.cancelReason = reason
-        return Effect.asVoid(Effect.fiberIdWith((id) => fiber.interruptAsFork(id).pipe(Effect.zipRight(fiber.await))))
+        return Effect.asVoid(Fiber.interrupt(fiber))
       })
 
     const purgeTasks = Effect.sync(() => {
