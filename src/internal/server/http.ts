@@ -10,10 +10,12 @@ import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { globalValue } from "effect/GlobalValue"
 import * as Option from "effect/Option"
+import { pipeArguments } from "effect/Pipeable"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import type { AppService } from "../../App.js"
@@ -42,6 +44,49 @@ export interface Handler {
 const ejectedScopes = globalValue("@effect/platform/HttpApp/ejectedScopes", () => new WeakSet<Scope.Scope>())
 
 const nativeTracer = Effect.runSync(Effect.tracer)
+
+/**
+ * The request scope, made real only when a handler adds a finalizer or forks from it: most requests never do,
+ * and then closing it costs nothing.
+ */
+class RequestScope implements Scope.CloseableScope {
+  readonly [Scope.ScopeTypeId]: Scope.ScopeTypeId = Scope.ScopeTypeId
+  readonly [Scope.CloseableScopeTypeId]: Scope.CloseableScopeTypeId = Scope.CloseableScopeTypeId
+  readonly strategy: ExecutionStrategy.ExecutionStrategy = ExecutionStrategy.sequential
+  private scope: Scope.CloseableScope | undefined = undefined
+  private closedWith: Exit.Exit<unknown, unknown> | undefined = undefined
+
+  private get real(): Effect.Effect<Scope.CloseableScope> {
+    if (this.scope !== undefined) return Effect.succeed(this.scope)
+    return Effect.flatMap(Scope.make(), (scope) => {
+      this.scope = scope
+      return this.closedWith === undefined
+        ? Effect.succeed(scope)
+        : Effect.as(Scope.close(scope, this.closedWith), scope)
+    })
+  }
+
+  fork(strategy: ExecutionStrategy.ExecutionStrategy): Effect.Effect<Scope.CloseableScope> {
+    return Effect.flatMap(this.real, (scope) => Scope.fork(scope, strategy))
+  }
+
+  addFinalizer(finalizer: Scope.Scope.Finalizer): Effect.Effect<void> {
+    return Effect.flatMap(this.real, (scope) => Scope.addFinalizerExit(scope, finalizer))
+  }
+
+  close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.closedWith !== undefined) return Effect.void
+      this.closedWith = exit
+      return this.scope === undefined ? Effect.void : Scope.close(this.scope, exit)
+    })
+  }
+
+  pipe() {
+    // biome-ignore lint/complexity/noArguments: Pipeable's own implementation
+    return pipeArguments(this, arguments)
+  }
+}
 
 const withSpan = (httpEffect: HttpEffect): HttpEffect =>
   Effect.withFiberRuntime((fiber) => {
@@ -121,47 +166,47 @@ export const make = (options: {
       })
     )
 
-  const handle = (request: ServerRequest): Effect.Effect<void, never, HttpServerRequest.HttpServerRequest> =>
-    Effect.withFiberRuntime((fiber) =>
-      Effect.flatMap(Scope.make(), (scope) => {
-        const withScope = Effect.provideService(routed, Scope.Scope, scope)
-        const run = app.hasListeners("http.lifecycle.request")
-          ? Effect.zipRight(
-              Effect.ignore(app.dispatch("http.lifecycle.request", { context: { request }, inline: true })),
-              withScope
-            )
-          : withScope
-        return Effect.matchCauseEffect(run, {
-          onSuccess: (response) => respond(fiber, request, response),
-          onFailure: (cause) =>
-            Effect.flatMap(HttpServerError.causeResponse(cause), ([response, stripped]) => {
-              const written = respond(fiber, request, response)
-              const upgraded = request.upgradeContext?.upgraded
-              return !upgraded &&
-                response.status >= 500 &&
-                !Cause.isEmptyType(stripped) &&
-                !Cause.isInterruptedOnly(stripped)
-                ? Effect.zipRight(reportCause(request, response.status, stripped), written)
-                : written
-            })
-        }).pipe(
-          Effect.catchAllCause((cause) =>
-            Cause.isInterruptedOnly(cause)
-              ? Effect.void
-              : reportCause(request, 500, cause).pipe(
-                  Effect.zipRight(Effect.sync(() => abort(request.resolvedResponse)))
-                )
-          ),
-          Effect.onExit((exit: Exit.Exit<void>) => (ejectedScopes.has(scope) ? Effect.void : Scope.close(scope, exit)))
-        )
-      })
-    )
+  const handle = (
+    request: ServerRequest,
+    scope: RequestScope
+  ): Effect.Effect<void, never, HttpServerRequest.HttpServerRequest | Scope.Scope> =>
+    Effect.withFiberRuntime((fiber) => {
+      const run = app.hasListeners("http.lifecycle.request")
+        ? Effect.zipRight(
+            Effect.ignore(app.dispatch("http.lifecycle.request", { context: { request }, inline: true })),
+            routed
+          )
+        : routed
+      return Effect.matchCauseEffect(run, {
+        onSuccess: (response) => respond(fiber, request, response),
+        onFailure: (cause) =>
+          Effect.flatMap(HttpServerError.causeResponse(cause), ([response, stripped]) => {
+            const written = respond(fiber, request, response)
+            const upgraded = request.upgradeContext?.upgraded
+            return !upgraded &&
+              response.status >= 500 &&
+              !Cause.isEmptyType(stripped) &&
+              !Cause.isInterruptedOnly(stripped)
+              ? Effect.zipRight(reportCause(request, response.status, stripped), written)
+              : written
+          })
+      }).pipe(
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.void
+            : reportCause(request, 500, cause).pipe(Effect.zipRight(Effect.sync(() => abort(request.resolvedResponse))))
+        ),
+        Effect.onExit((exit: Exit.Exit<void>) => (ejectedScopes.has(scope) ? Effect.void : scope.close(exit)))
+      )
+    })
 
   const fork = (request: ServerRequest): Fiber.RuntimeFiber<void> => {
+    const scope = new RequestScope()
     const entries = new Map(baseEntries)
     entries.set(HttpServerRequest.HttpServerRequest.key, request)
-    const context = Context.unsafeMake<HttpServerRequest.HttpServerRequest>(entries)
-    return Runtime.runFork(Runtime.make({ context, fiberRefs, runtimeFlags }), handle(request))
+    entries.set(Scope.Scope.key, scope)
+    const context = Context.unsafeMake<HttpServerRequest.HttpServerRequest | Scope.Scope>(entries)
+    return Runtime.runFork(Runtime.make({ context, fiberRefs, runtimeFlags }), handle(request, scope))
   }
 
   let inFlight = 0
