@@ -17,12 +17,12 @@ export * as Events from "./Events.js"
 /**
  * @since 0.1.0
  */
-export * as Task from "./Task.js"
+export * as Server from "./Server.js"
 
 /**
  * @since 0.1.0
  */
-export * as Server from "./Server.js"
+export * as Task from "./Task.js"
 
 /**
  * @since 0.1.0
