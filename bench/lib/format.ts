@@ -2,7 +2,7 @@
  * Number formatting and the text and markdown tables of the runner.
  */
 
-export type Unit = "/s" | "bytes" | "ms" | "ns" | "x"
+export type Unit = "/s" | "bytes" | "ms" | "us" | "ns" | "x"
 
 const si = (value: number): string => {
   const abs = Math.abs(value)
@@ -20,6 +20,8 @@ export const formatValue = (value: number | undefined, unit: Unit): string => {
       return value >= 1024 * 1024 ? `${(value / (1024 * 1024)).toFixed(1)} MB` : `${(value / 1024).toFixed(2)} KB`
     case "ms":
       return `${value.toFixed(value >= 100 ? 0 : 1)} ms`
+    case "us":
+      return `${value.toFixed(value >= 100 ? 0 : 1)} µs`
     case "ns":
       return `${value.toFixed(value >= 100 ? 0 : 1)} ns`
     case "x":

@@ -131,6 +131,13 @@ export const rssOf = (pid: number): number => {
   return Number(match[1]) * 1024
 }
 
+/** CPU time (user + system) a process has used so far, in milliseconds, from /proc (USER_HZ is 100 on Linux). */
+export const cpuMsOf = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
 /** Direct children of a process, from /proc. */
 export const childrenOf = (pid: number): Array<number> => {
   try {

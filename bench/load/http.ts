@@ -11,11 +11,12 @@ const warmup = Number(arg(2, "1"))
 const duration = Number(arg(3, "5"))
 
 main(async () => {
-  await autocannon({ url, connections, duration: warmup })
+  const warm = await autocannon({ url, connections, duration: warmup })
   const result = await autocannon({ url, connections, duration })
   const statuses = Object.keys(result.statusCodeStats ?? {}).join(",")
   return {
     requestsPerSec: result.requests.total / duration,
+    totalRequests: warm.requests.total + result.requests.total,
     averagePerSec: result.requests.average,
     latencyP50: result.latency.p50,
     latencyP99: result.latency.p99,

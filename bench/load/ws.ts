@@ -61,5 +61,6 @@ main(async () => {
   await pipeline(Math.ceil(pipelined / 10))
   const pingPongPerSec = await pingPong(roundTrips)
   const pipelinedPerSec = await pipeline(pipelined)
-  return { roundTrips, pipelined, pingPongPerSec, pipelinedPerSec }
+  const totalMessages = roundTrips + pipelined + Math.ceil(roundTrips / 10) + Math.ceil(pipelined / 10)
+  return { roundTrips, pipelined, pingPongPerSec, pipelinedPerSec, totalMessages }
 })

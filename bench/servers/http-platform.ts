@@ -5,10 +5,14 @@
 import { createServer } from "node:http"
 import { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { helloBody, host, layerAnnounce, port } from "../lib/server.js"
 
-const Hello = HttpLayerRouter.add("GET", "/", HttpServerResponse.text(helloBody))
+const Hello = HttpLayerRouter.add(
+  "GET",
+  "/",
+  Effect.sync(() => HttpServerResponse.text(helloBody))
+)
 
 const Main = HttpLayerRouter.serve(Hello, { disableLogger: true, disableListenLog: true }).pipe(
   Layer.merge(layerAnnounce),

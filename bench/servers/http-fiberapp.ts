@@ -1,0 +1,37 @@
+/**
+ * fiberapp's server: `Server.layer` with one `HttpLayerRouter` route whose handler is an Effect. Requests to
+ * any other path get the router's 404. `WORKERS` sets `workers` (the workers case); while the server does not
+ * support more than one, it prints a skip line instead of serving.
+ */
+import { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
+import { NodeRuntime } from "@effect/platform-node"
+import { Effect, Layer, Logger, LogLevel } from "effect"
+import * as App from "../../src/App.js"
+import * as Server from "../../src/Server.js"
+import { announce, helloBody, host, port } from "../lib/server.js"
+
+const workers = Number(process.env.WORKERS ?? 1)
+
+const Routes = HttpLayerRouter.add(
+  "GET",
+  "/",
+  Effect.sync(() => HttpServerResponse.text(helloBody))
+)
+
+const Announce = Layer.effectDiscard(Effect.map(Server.Server, (server) => announce(server.address.port)))
+
+const Main = Announce.pipe(
+  Layer.provide(Server.layer({ port: port(), host, routes: Routes, workers })),
+  Layer.provide(App.layer({ name: "bench" })),
+  Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+)
+
+const program = Layer.launch(Main).pipe(
+  Effect.catchTag("ServeError", (error) =>
+    workers > 1 && /workers/.test(error.reason)
+      ? Effect.sync(() => process.stdout.write(`${JSON.stringify({ skip: `not yet available (${error.reason})` })}\n`))
+      : Effect.fail(error)
+  )
+)
+
+NodeRuntime.runMain(program)
