@@ -20,6 +20,7 @@
 import type { Option, Redacted, Scope } from "effect"
 import { Data, type Effect } from "effect"
 import * as internal from "./internal/workers/inspector.js"
+import * as config from "./internal/workers/inspectorConfig.js"
 import type { Supervisor } from "./Workers.js"
 
 /**
@@ -95,7 +96,7 @@ export class InspectorError extends Data.TaggedError("InspectorError")<{
  */
 export const resolve = (
   options: boolean | Options | undefined
-): Effect.Effect<Option.Option<Resolved>, InspectorError> => internal.resolve(options)
+): Effect.Effect<Option.Option<Resolved>, InspectorError> => config.resolve(options)
 
 /**
  * Serves the inspector for a supervisor in the current scope. The server does this for you; this is for custom
@@ -113,4 +114,4 @@ export const serve = (supervisor: Supervisor, options: Resolved): Effect.Effect<
  * @since 0.1.0
  * @category utils
  */
-export const isLoopback = (host: string): boolean => internal.isLoopback(host)
+export const isLoopback = (host: string): boolean => config.isLoopback(host)

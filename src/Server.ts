@@ -9,9 +9,11 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type { Duration, Scope } from "effect"
 import { Context, Data, Effect, Layer } from "effect"
 import type { App, ListenerKind } from "./App.js"
+import type * as Inspector from "./Inspector.js"
 import { ServerRequest } from "./internal/server/request.js"
 import * as internal from "./internal/server/serve.js"
 import type * as WebSocket from "./WebSocket.js"
+import type * as Workers from "./Workers.js"
 
 /**
  * The server could not start (or was misconfigured). `message` says why; `listener` names the lifecycle listener
@@ -94,8 +96,15 @@ export interface Options<A = never, E = never, R = never> {
   readonly port?: number | undefined
   /** Default `127.0.0.1`; `HOST` overrides. */
   readonly host?: string | undefined
-  /** Server processes. Only 1 is supported for now. */
+  /**
+   * Server processes; `WORKERS` overrides. Above 1 this process becomes the primary of that many workers sharing
+   * the port (see `Workers`): it runs the `main_process_*` listeners and never serves or runs tasks itself.
+   */
   readonly workers?: number | undefined
+  /** How the primary starts and restarts workers: start timeout, restart schedule. */
+  readonly workerOptions?: Workers.Options | undefined
+  /** The inspector (see `Inspector`): off by default; `true`, options, or `INSPECTOR=true`. */
+  readonly inspector?: boolean | Inspector.Options | undefined
   /**
    * How long draining connections may take when stopping (numbers are milliseconds). `GRACEFUL_SHUTDOWN_TIMEOUT`
    * (seconds, or a duration such as `"10 seconds"`) overrides. The whole stop is bounded by the app's own

@@ -17,6 +17,7 @@ import type { ListenerKind } from "../../App.js"
 import { App, StartError } from "../../App.js"
 import type { Address, Options, ServerService } from "../../Server.js"
 import { ServeError } from "../../Server.js"
+import * as Workers from "../workers/run.js"
 import * as Config from "./config.js"
 import * as HttpHandler from "./http.js"
 import { Hub } from "./websocket.js"
@@ -184,16 +185,25 @@ export const serve = <A, E, R>(
 ): Effect.Effect<ServerService, ServeError | E, App | Scope.Scope | Exclude<R, HttpLayerRouter.HttpRouter>> =>
   Effect.gen(function* () {
     const resolved = yield* Config.resolve(options)
-    if (resolved.workers > 1) {
-      return yield* new ServeError({
-        reason: `workers: ${resolved.workers} is not yet supported; this version serves from a single process.`
-      })
-    }
-    yield* runMainListeners("main_process_start")
-    yield* Effect.addFinalizer(() =>
-      Effect.flatMap(App, (app) => app.runListeners("main_process_stop")).pipe(Effect.catchAllCause(Effect.logError))
-    )
-    yield* runMainListeners("main_process_ready")
     const routes = options.routes ?? (Layer.empty as unknown as Layer.Layer<A, E, R>)
-    return yield* serveProcess(resolved, routes, options.routerConfig)
+    const single = Effect.gen(function* () {
+      yield* runMainListeners("main_process_start")
+      yield* Effect.addFinalizer(() =>
+        Effect.flatMap(App, (app) => app.runListeners("main_process_stop")).pipe(Effect.catchAllCause(Effect.logError))
+      )
+      yield* runMainListeners("main_process_ready")
+      return yield* serveProcess(resolved, routes, options.routerConfig)
+    })
+    // A worker forked by a primary runs `serveProcess` only; a primary (workers > 1) never serves.
+    return yield* Workers.run({
+      workers: resolved.workers,
+      host: resolved.host,
+      port: resolved.port,
+      gracefulShutdownTimeout: resolved.gracefulShutdownTimeout,
+      inspector: options.inspector,
+      workerOptions: options.workerOptions,
+      single,
+      worker: serveProcess(resolved, routes, options.routerConfig),
+      formatUrl
+    })
   })

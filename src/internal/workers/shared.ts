@@ -35,13 +35,22 @@ export const make = <A, I>(key: string, schema: S.Schema<A, I>): SharedValue<A> 
           )
         }
         return encode(value).pipe(
-          Effect.flatMap((encoded) =>
-            Effect.sync(() => {
-              state.shared.set(key, encoded)
-            })
-          ),
           Effect.mapError(
             (cause) => new SharedValueError({ key, reason: `it does not encode: ${cause.message}`, cause })
+          ),
+          // Stored as the workers will see it, so that the primary reads what they read.
+          Effect.flatMap((encoded) =>
+            Effect.try({
+              try: () => {
+                state.shared.set(key, JSON.parse(JSON.stringify(encoded)))
+              },
+              catch: (cause) =>
+                new SharedValueError({
+                  key,
+                  reason: `its encoded form does not survive JSON (${String(cause)}); use a schema that encodes to JSON.`,
+                  cause
+                })
+            })
           )
         )
       }),
