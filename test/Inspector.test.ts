@@ -1,0 +1,240 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Deferred, Effect, Either, Logger, LogLevel, Option, Redacted } from "effect"
+import * as App from "../src/App.js"
+import * as Inspector from "../src/Inspector.js"
+import { authorized } from "../src/internal/workers/inspectorConfig.js"
+import * as Single from "../src/internal/workers/single.js"
+import type * as Workers from "../src/Workers.js"
+import { request } from "./fixtures/workers-harness.js"
+
+const withEnv = (entries: Record<string, string>) =>
+  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(entries))))
+
+const resolve = (options: boolean | Inspector.Options | undefined, env: Record<string, string> = {}) =>
+  Inspector.resolve(options).pipe(withEnv(env))
+
+describe("settings", () => {
+  it.effect("off by default, on with INSPECTOR=true at 127.0.0.1:6457 without a key", () =>
+    Effect.gen(function* () {
+      assert.isTrue(Option.isNone(yield* resolve(undefined)))
+      assert.isTrue(Option.isNone(yield* resolve(false)))
+      const on = yield* resolve(undefined, { INSPECTOR: "true" })
+      assert.deepStrictEqual(on, Option.some({ port: 6457, host: "127.0.0.1", apiKey: Option.none() }))
+    })
+  )
+
+  it.effect("the environment wins over the options", () =>
+    Effect.gen(function* () {
+      const resolved = yield* resolve(
+        { port: 7000, host: "localhost", apiKey: "from-options" },
+        { INSPECTOR_PORT: "7001", INSPECTOR_HOST: "127.0.0.2", INSPECTOR_API_KEY: "from-env" }
+      )
+      const value = Option.getOrThrow(resolved)
+      assert.strictEqual(value.port, 7001)
+      assert.strictEqual(value.host, "127.0.0.2")
+      assert.strictEqual(Redacted.value(Option.getOrThrow(value.apiKey)), "from-env")
+      assert.isTrue(Option.isNone(yield* resolve(true, { INSPECTOR: "false" })))
+    })
+  )
+
+  it.effect("refuses a non-loopback host without an API key, with a clear error", () =>
+    Effect.gen(function* () {
+      const refused = yield* Effect.either(resolve({ host: "0.0.0.0" }))
+      assert.isTrue(Either.isLeft(refused))
+      const error = Either.getLeft(refused).pipe(Option.getOrThrow)
+      assert.strictEqual(error._tag, "InspectorError")
+      assert.include(error.message, "0.0.0.0, which is not a loopback address, without an API key")
+      assert.include(error.message, "INSPECTOR_API_KEY")
+      const withKey = yield* resolve({ host: "0.0.0.0" }, { INSPECTOR_API_KEY: "k" })
+      assert.strictEqual(Option.getOrThrow(withKey).host, "0.0.0.0")
+      assert.isTrue(Option.isSome(yield* resolve({ host: "::1" })))
+      const badPort = yield* Effect.either(resolve(true, { INSPECTOR_PORT: "70000" }))
+      assert.include(Option.getOrThrow(Either.getLeft(badPort)).message, "Invalid inspector port 70000")
+    })
+  )
+
+  it("the API key is checked over hashes, so any length compares", () => {
+    const key = Redacted.make("s3cret-key")
+    assert.isTrue(authorized("Bearer s3cret-key", key))
+    assert.isFalse(authorized("Bearer s3cret-kez", key))
+    assert.isFalse(authorized("Bearer s3cret", key))
+    assert.isFalse(authorized("Bearer s3cret-key-and-more", key))
+    assert.isFalse(authorized("s3cret-key", key))
+    assert.isFalse(authorized(undefined, key))
+    assert.isFalse(authorized("Bearer ", Redacted.make("")))
+  })
+})
+
+const apiKey = "inspector-test-key"
+
+const quiet = Logger.withMinimumLogLevel(LogLevel.None)
+
+/** A serving app with a succeeded, a failed and a running task, inspected on a random port. */
+const inspected = Effect.gen(function* () {
+  const app = yield* App.make({ name: "inspected", gracefulShutdownTimeout: "2 seconds" })
+  yield* app.start
+  const done = yield* app.addTask(Effect.succeed("secret-result"), { name: "done" })
+  const failed = yield* app.addTask(Effect.fail("secret-error"), { name: "failed" })
+  yield* done.await
+  yield* failed.await
+  yield* app.addTask(Effect.never, { name: "running" })
+  yield* app.addTask(Effect.never, { name: "a/b ü?" })
+  const address = yield* Inspector.serve(Single.make(app), {
+    port: 0,
+    host: "127.0.0.1",
+    apiKey: Option.some(Redacted.make(apiKey))
+  })
+  const call = (path: string, options: { method?: string; body?: string; key?: string | null } = {}) =>
+    request(address.port, path, {
+      ...(options.method !== undefined ? { method: options.method } : {}),
+      ...(options.body !== undefined ? { body: options.body } : {}),
+      headers: options.key === null ? {} : { authorization: `Bearer ${options.key ?? apiKey}` }
+    })
+  const json = (path: string, options: { method?: string; body?: string } = {}) =>
+    Effect.map(call(path, options), (response) => ({ status: response.status, body: JSON.parse(response.body) }))
+  return { app, address, call, json }
+})
+
+describe("a process serving alone", () => {
+  it.scopedLive("401 without the key or with a wrong one", () =>
+    Effect.gen(function* () {
+      const { call } = yield* inspected
+      for (const key of [null, "wrong", `${apiKey}x`]) {
+        const response = yield* call("/", { key })
+        assert.strictEqual(response.status, 401)
+        assert.deepStrictEqual(JSON.parse(response.body), { error: "Bad API key" })
+        assert.include(response.headers["www-authenticate"], "Bearer")
+      }
+      assert.strictEqual((yield* call("/tasks/main/running/cancel", { method: "POST", key: null })).status, 401)
+    }).pipe(quiet)
+  )
+
+  it.scopedLive("GET / shows this process as the only worker", () =>
+    Effect.gen(function* () {
+      const { json } = yield* inspected
+      const { status, body } = yield* json("/")
+      assert.strictEqual(status, 200)
+      assert.strictEqual(body.app, "inspected")
+      assert.strictEqual(body.mode, "single")
+      assert.strictEqual(body.pid, process.pid)
+      assert.deepStrictEqual(
+        body.workers.map((w: any) => [w.name, w.state, w.pid, w.serving]),
+        [["main", "serving", process.pid, true]]
+      )
+    }).pipe(quiet)
+  )
+
+  it.scopedLive("GET /tasks lists the tasks with their status, never their results or errors", () =>
+    Effect.gen(function* () {
+      const { call } = yield* inspected
+      const response = yield* call("/tasks")
+      assert.strictEqual(response.status, 200)
+      assert.notInclude(response.body, "secret")
+      const tasks = JSON.parse(response.body).tasks as Array<any>
+      assert.deepStrictEqual(
+        tasks.map((t) => [t.worker, t.name, t.status]),
+        [
+          ["main", "done", "succeeded"],
+          ["main", "failed", "failed"],
+          ["main", "running", "running"],
+          ["main", "a/b ü?", "running"]
+        ]
+      )
+      assert.isNumber(tasks[0].endedAt)
+    }).pipe(quiet)
+  )
+
+  it.scopedLive("POST /tasks/<worker>/<name>/cancel cancels; names are URL-decoded; unknown ones are 404", () =>
+    Effect.gen(function* () {
+      const { app, json } = yield* inspected
+      const cancelled = yield* json("/tasks/main/running/cancel", { method: "POST" })
+      assert.deepStrictEqual(cancelled, { status: 200, body: { cancelled: { worker: "main", name: "running" } } })
+      assert.strictEqual(yield* (yield* app.getTask("running")).status, "cancelled")
+      const odd = yield* json(`/tasks/main/${encodeURIComponent("a/b ü?")}/cancel`, { method: "POST" })
+      assert.strictEqual(odd.status, 200)
+      assert.strictEqual(yield* (yield* app.getTask("a/b ü?")).status, "cancelled")
+      const missing = yield* json("/tasks/main/nope/cancel", { method: "POST" })
+      assert.strictEqual(missing.status, 404)
+      assert.include(missing.body.error, 'Registered task named "nope" not found.')
+      assert.strictEqual((yield* json("/tasks/worker-3/done/cancel", { method: "POST" })).status, 404)
+      const unknownAction = yield* json("/tasks/main/done/pause", { method: "POST" })
+      assert.strictEqual(unknownAction.status, 400)
+      assert.strictEqual((yield* json("/tasks/main/done/cancel")).status, 405)
+    }).pipe(quiet)
+  )
+
+  it.scopedLive("bad JSON, bad bodies and unknown actions get 400, wrong methods 405, unknown paths 404", () =>
+    Effect.gen(function* () {
+      const { call, json } = yield* inspected
+      const badJson = yield* json("/scale", { method: "POST", body: "{replicas: 2" })
+      assert.strictEqual(badJson.status, 400)
+      assert.include(badJson.body.error, "Invalid JSON body")
+      assert.strictEqual((yield* json("/scale", { method: "POST" })).status, 400)
+      assert.strictEqual((yield* json("/scale", { method: "POST", body: '{"replicas":0}' })).status, 400)
+      assert.strictEqual((yield* json("/scale", { method: "POST", body: '{"replicas":1.5}' })).status, 400)
+      assert.strictEqual((yield* json("/scale", { method: "POST", body: '{"replicas":2,"x":1}' })).status, 400)
+      assert.strictEqual((yield* json("/restart", { method: "POST", body: '{"workers":5}' })).status, 400)
+      assert.strictEqual((yield* json("/restart", { method: "POST", body: "[]" })).status, 400)
+      const unknown = yield* json("/reload", { method: "POST" })
+      assert.strictEqual(unknown.status, 400)
+      assert.include(unknown.body.error, 'Unknown action "reload"')
+      const wrongMethod = yield* call("/restart")
+      assert.strictEqual(wrongMethod.status, 405)
+      assert.strictEqual(wrongMethod.headers.allow, "POST")
+      assert.strictEqual((yield* call("/", { method: "DELETE" })).status, 405)
+      assert.strictEqual((yield* call("/tasks", { method: "POST" })).status, 405)
+      assert.strictEqual((yield* call("/nothing-here")).status, 404)
+      assert.strictEqual((yield* call("/tasks/main")).status, 404)
+      assert.strictEqual((yield* call("/%E0%A4%A")).status, 400)
+      // Still answering after all that.
+      assert.strictEqual((yield* call("/")).status, 200)
+    }).pipe(quiet)
+  )
+
+  it.scopedLive("restart and scale need workers: 409 with the reason; an unknown worker is 404", () =>
+    Effect.gen(function* () {
+      const { json } = yield* inspected
+      const restart = yield* json("/restart", { method: "POST" })
+      assert.strictEqual(restart.status, 409)
+      assert.include(restart.body.error, "this process serves alone")
+      assert.strictEqual((yield* json("/scale", { method: "POST", body: '{"replicas":2}' })).status, 409)
+      assert.strictEqual((yield* json("/restart", { method: "POST", body: '{"workers":["worker-7"]}' })).status, 404)
+    }).pipe(quiet)
+  )
+})
+
+describe("POST /shutdown", () => {
+  it.scopedLive("answers 202 and asks the supervisor to shut down", () =>
+    Effect.gen(function* () {
+      const asked = yield* Deferred.make<void>()
+      const supervisor: Workers.Supervisor = {
+        mode: "primary",
+        app: "stub",
+        table: Effect.succeed([]),
+        tasks: Effect.succeed([]),
+        cancelTask: () => Effect.void,
+        restart: () => Effect.void,
+        scale: () => Effect.void,
+        shutdown: Deferred.succeed(asked, undefined)
+      }
+      const address = yield* Inspector.serve(supervisor, { port: 0, host: "127.0.0.1", apiKey: Option.none() })
+      const response = yield* request(address.port, "/shutdown", { method: "POST" })
+      assert.strictEqual(response.status, 202)
+      assert.deepStrictEqual(JSON.parse(response.body), { shutdown: true })
+      assert.isTrue(yield* Deferred.isDone(asked))
+      assert.strictEqual((yield* request(address.port, "/shutdown")).status, 405)
+    }).pipe(quiet)
+  )
+
+  it.scopedLive("a port in use is a clear InspectorError", () =>
+    Effect.gen(function* () {
+      const supervisor = Single.make(yield* App.make({ name: "twice" }))
+      const first = yield* Inspector.serve(supervisor, { port: 0, host: "127.0.0.1", apiKey: Option.none() })
+      const error = yield* Effect.flip(
+        Inspector.serve(supervisor, { port: first.port, host: "127.0.0.1", apiKey: Option.none() })
+      )
+      assert.strictEqual(error._tag, "InspectorError")
+      assert.include(error.message, `could not listen on 127.0.0.1:${first.port}`)
+    }).pipe(quiet)
+  )
+})

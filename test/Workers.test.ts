@@ -1,0 +1,459 @@
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect, Fiber, Option, Ref, Schema } from "effect"
+import * as Shared from "../src/internal/workers/shared.js"
+import { state } from "../src/internal/workers/state.js"
+import * as Workers from "../src/Workers.js"
+import {
+  type Cluster,
+  ClusterTag,
+  clusterLayer,
+  inspect,
+  isAlive,
+  type Line,
+  request,
+  spawnCluster,
+  table,
+  waitFor
+} from "./fixtures/workers-harness.js"
+
+describe("shared values", () => {
+  const reset = Effect.sync(() => {
+    state.shared.clear()
+    state.sharedReadOnly = false
+    state.sharedSealed = false
+  })
+  const Started = Workers.shared("started", Schema.Struct({ at: Schema.DateFromNumber, by: Schema.String }))
+
+  it.effect("set in the primary, encoded with the schema; read back decoded", () =>
+    Effect.gen(function* () {
+      assert.isTrue(Option.isNone(yield* Started.getOption))
+      const unset = yield* Effect.flip(Started.get)
+      assert.strictEqual(unset._tag, "SharedValueError")
+      assert.include(unset.message, 'Shared value "started": it was never set')
+      const at = new Date(1_700_000_000_000)
+      yield* Started.set({ at, by: "main" })
+      // What crosses to the workers is the encoded form.
+      assert.deepStrictEqual(Shared.snapshot(), { started: { at: 1_700_000_000_000, by: "main" } })
+      const read = yield* Started.get
+      assert.strictEqual(read.at.getTime(), at.getTime())
+      assert.strictEqual(read.by, "main")
+    }).pipe(Effect.ensuring(reset))
+  )
+
+  it.effect("read-only in a worker, closed in the primary once the workers are forked", () =>
+    Effect.gen(function* () {
+      Shared.receive({ started: { at: 5, by: "primary" } })
+      assert.strictEqual((yield* Started.get).at.getTime(), 5)
+      const readOnly = yield* Effect.flip(Started.set({ at: new Date(), by: "worker" }))
+      assert.include(readOnly.message, "read-only in a worker")
+      yield* reset
+      state.sharedSealed = true
+      const sealed = yield* Effect.flip(Started.set({ at: new Date(), by: "late" }))
+      assert.include(sealed.message, "already been started")
+    }).pipe(Effect.ensuring(reset))
+  )
+
+  it.effect("a value that does not encode, or whose encoding is not JSON, is refused; a bad one does not decode", () =>
+    Effect.gen(function* () {
+      const Big = Workers.shared("big", Schema.BigIntFromSelf)
+      const notJson = yield* Effect.flip(Big.set(1n))
+      assert.include(notJson.message, "does not survive JSON")
+      assert.isTrue(Option.isNone(yield* Big.getOption))
+      Shared.receive({ started: { at: "yesterday", by: 1 } })
+      const bad = yield* Effect.flip(Started.get)
+      assert.include(bad.message, "it does not decode")
+    }).pipe(Effect.ensuring(reset))
+  )
+})
+
+const workerLines = (lines: ReadonlyArray<Line>) => lines.filter((l) => l.role.startsWith("worker:"))
+const named = (lines: ReadonlyArray<Line>, what: string) => lines.filter((l) => l.what === what)
+
+const ready = (cluster: Cluster) =>
+  waitFor(cluster, "main_process_ready", () => named(cluster.lines(), "main_process_ready")[0], "40 seconds")
+
+const pidOf = (cluster: Cluster) =>
+  Effect.map(request(cluster.port, "/pid"), (response) => JSON.parse(response.body) as { pid: number; token: string })
+
+/** Requests one after another until stopped, recording each answer's pid or error. */
+const stream = (cluster: Cluster, concurrency: number) =>
+  Effect.gen(function* () {
+    const answers = yield* Ref.make<
+      ReadonlyArray<{ readonly at: number; readonly pid?: number; readonly error?: string }>
+    >([])
+    const loop = Effect.forever(
+      request(cluster.port, "/pid").pipe(
+        Effect.map((response) =>
+          response.status === 200
+            ? { at: Date.now(), pid: (JSON.parse(response.body) as { pid: number }).pid }
+            : { at: Date.now(), error: `status ${response.status}` }
+        ),
+        Effect.catchAll((error) => Effect.succeed({ at: Date.now(), error: error.message })),
+        Effect.flatMap((answer) => Ref.update(answers, (all) => [...all, answer]))
+      )
+    )
+    const fibers = yield* Effect.forEach(Array.from({ length: concurrency }), () => Effect.fork(loop))
+    return { answers, stop: Fiber.interruptAll(fibers) }
+  })
+
+layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_TIMEOUT: "5" }), {
+  excludeTestServices: true,
+  timeout: "60 seconds"
+})("a primary with three workers", (it) => {
+  it.effect(
+    "main_process_start completes before any worker exists and runs once; main_process_ready after every ack",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        const readyLine = yield* ready(cluster)
+        const lines = cluster.lines()
+        const starts = named(lines, "main_process_start end")
+        assert.strictEqual(starts.length, 1)
+        assert.strictEqual(starts[0]!.pid, cluster.pid)
+        assert.strictEqual(named(lines, "main_process_start begin").length, 1)
+        const boots = named(workerLines(lines), "boot")
+        assert.strictEqual(boots.length, 3)
+        for (const boot of boots)
+          assert.isTrue(boot.at >= starts[0]!.at, "a worker booted before main_process_start ended")
+        const serving = named(workerLines(lines), "after_server_start")
+        assert.strictEqual(serving.length, 3)
+        for (const line of serving)
+          assert.isTrue(line.at <= readyLine.at, "main_process_ready ran before a worker served")
+        assert.strictEqual(named(lines, "main_process_ready").length, 1)
+      }),
+    60_000
+  )
+
+  it.effect(
+    "each worker answers requests: fresh connections reach every worker, never the primary",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        yield* ready(cluster)
+        const answers = yield* Effect.forEach(Array.from({ length: 12 }), () => pidOf(cluster))
+        const pids = new Set(answers.map((a) => a.pid))
+        const workers = new Set((yield* table(cluster)).map((w) => w.pid))
+        assert.strictEqual(pids.size, 3)
+        assert.deepStrictEqual(pids, workers)
+        assert.isFalse(pids.has(cluster.pid))
+        // The shared value set in main_process_start, decoded with its schema in every worker.
+        assert.deepStrictEqual(new Set(answers.map((a) => a.token)), new Set(["from-main"]))
+      }),
+    30_000
+  )
+
+  it.effect(
+    "queued tasks run once per worker and never in the primary",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        yield* ready(cluster)
+        const lines = cluster.lines()
+        const started = named(lines, "task ticker start")
+        const workerPids = named(workerLines(lines), "after_server_start").map((l) => l.pid)
+        assert.sameMembers(
+          started.map((l) => l.pid),
+          workerPids
+        )
+        assert.isFalse(started.some((l) => l.pid === cluster.pid))
+      }),
+    30_000
+  )
+
+  it.effect(
+    "inspector: 401 without the key, the worker table, every worker's tasks",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        yield* ready(cluster)
+        const anonymous = yield* inspect(cluster, "/", { key: null })
+        assert.strictEqual(anonymous.status, 401)
+        assert.deepStrictEqual(JSON.parse(anonymous.body), { error: "Bad API key" })
+        assert.strictEqual((yield* inspect(cluster, "/tasks", { key: "wrong" })).status, 401)
+
+        const root = yield* inspect(cluster, "/")
+        assert.strictEqual(root.status, 200)
+        const info = JSON.parse(root.body)
+        assert.strictEqual(info.mode, "primary")
+        assert.strictEqual(info.pid, cluster.pid)
+        assert.deepStrictEqual(
+          info.workers.map((w: any) => [w.name, w.state, w.serving, w.starts, w.restarts]),
+          [
+            ["worker-0", "serving", true, 1, 0],
+            ["worker-1", "serving", true, 1, 0],
+            ["worker-2", "serving", true, 1, 0]
+          ]
+        )
+        for (const worker of info.workers) assert.isTrue(isAlive(worker.pid))
+
+        const tasks = JSON.parse((yield* inspect(cluster, "/tasks")).body).tasks as Array<any>
+        assert.sameDeepMembers(
+          tasks.map((t) => [t.worker, t.name, t.status]),
+          ["worker-0", "worker-1", "worker-2"].flatMap((w) => [
+            [w, "ticker", "running"],
+            [w, "listener", "running"]
+          ])
+        )
+        for (const task of tasks) {
+          assert.isNumber(task.startedAt)
+          assert.hasAllKeys(task, ["worker", "name", "status", "addedAt", "startedAt"])
+        }
+      }),
+    30_000
+  )
+
+  it.effect(
+    "inspector: cancel a task in another worker; unknown worker or task is 404",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        yield* ready(cluster)
+        const rows = yield* table(cluster)
+        const target = rows.find((w) => w.name === "worker-2")!
+        const cancelled = yield* inspect(cluster, "/tasks/worker-2/ticker/cancel", { method: "POST" })
+        assert.strictEqual(cancelled.status, 200)
+        // cancelTask returns once the task's finalizers have run in that worker.
+        const line = named(cluster.lines(), "task ticker cancelled")
+        assert.deepStrictEqual(
+          line.map((l) => l.pid),
+          [target.pid]
+        )
+        const tasks = JSON.parse((yield* inspect(cluster, "/tasks")).body).tasks as Array<any>
+        assert.sameDeepMembers(
+          tasks.filter((t) => t.name === "ticker").map((t) => [t.worker, t.status]),
+          [
+            ["worker-0", "running"],
+            ["worker-1", "running"],
+            ["worker-2", "cancelled"]
+          ]
+        )
+        assert.strictEqual((yield* inspect(cluster, "/tasks/worker-9/ticker/cancel", { method: "POST" })).status, 404)
+        assert.strictEqual((yield* inspect(cluster, "/tasks/worker-0/nope/cancel", { method: "POST" })).status, 404)
+      }),
+    30_000
+  )
+
+  it.effect(
+    "a dispatch with scope: all wakes the waiter in every worker",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        yield* ready(cluster)
+        const n = String(Math.floor(Math.random() * 1e9))
+        const sent = yield* request(cluster.port, `/dispatch?n=${n}`, { method: "POST" })
+        assert.strictEqual(sent.status, 204)
+        const workerPids = (yield* table(cluster)).map((w) => w.pid)
+        const woke = yield* waitFor(
+          cluster,
+          "every worker to wake",
+          () => {
+            const pids = named(cluster.lines(), `woke ${n}`).map((l) => l.pid)
+            return pids.length >= 3 ? pids : undefined
+          },
+          "10 seconds"
+        )
+        assert.sameMembers(woke, workerPids)
+      }),
+    30_000
+  )
+
+  it.effect(
+    "kill -9 a worker under a steady stream of requests: a replacement serves within 5 s, restart count 1",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        yield* ready(cluster)
+        const before = yield* table(cluster)
+        const victim = before.find((w) => w.name === "worker-1")!
+        const old = new Set(before.map((w) => w.pid))
+        const { answers, stop } = yield* stream(cluster, 2)
+        const killedAt = Date.now()
+        process.kill(victim.pid, "SIGKILL")
+        const replacement = yield* Effect.gen(function* () {
+          for (;;) {
+            const fresh = (yield* Ref.get(answers)).find((a) => a.pid !== undefined && !old.has(a.pid))
+            if (fresh !== undefined) return fresh
+            yield* Effect.sleep("20 millis")
+          }
+        }).pipe(Effect.timeout("15 seconds"))
+        yield* stop
+        assert.isBelow(replacement.at - killedAt, 5_000, "the replacement took too long to serve")
+        const after = yield* table(cluster)
+        const row = after.find((w) => w.name === "worker-1")!
+        assert.strictEqual(row.pid, replacement.pid)
+        assert.strictEqual(row.restarts, 1)
+        assert.strictEqual(row.starts, 2)
+        assert.strictEqual(row.state, "serving")
+        assert.isFalse(isAlive(victim.pid))
+        for (const other of after.filter((w) => w.name !== "worker-1")) assert.strictEqual(other.restarts, 0)
+      }),
+    30_000
+  )
+
+  it.effect(
+    "a zero-downtime restart of every worker loses no request",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        yield* ready(cluster)
+        const before = yield* table(cluster)
+        const { answers, stop } = yield* stream(cluster, 2)
+        const restarted = yield* inspect(cluster, "/restart", {
+          method: "POST",
+          body: JSON.stringify({ zeroDowntime: true })
+        })
+        // Let the stream run on the new workers for a moment, to see them serve.
+        const old = new Set(before.map((w) => w.pid))
+        yield* Effect.gen(function* () {
+          for (;;) {
+            const fresh = (yield* Ref.get(answers)).filter((a) => a.pid !== undefined && !old.has(a.pid))
+            if (new Set(fresh.map((a) => a.pid)).size === 3) return
+            yield* Effect.sleep("20 millis")
+          }
+        }).pipe(Effect.timeout("10 seconds"))
+        yield* stop
+        assert.strictEqual(restarted.status, 200, restarted.body)
+        const all = yield* Ref.get(answers)
+        assert.deepStrictEqual(
+          all.filter((a) => a.error !== undefined),
+          []
+        )
+        assert.isAbove(all.length, 10)
+        const after = yield* table(cluster)
+        for (const row of after) {
+          assert.isFalse(old.has(row.pid))
+          assert.strictEqual(row.state, "serving")
+        }
+        for (const pid of old) assert.isFalse(isAlive(pid))
+      }),
+    45_000
+  )
+
+  it.effect(
+    "scale from 2 to 4 to 1 workers",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        yield* ready(cluster)
+        const scale = (replicas: number) =>
+          inspect(cluster, "/scale", { method: "POST", body: JSON.stringify({ replicas }) }).pipe(
+            Effect.tap((response) => assert.strictEqual(response.status, 200, response.body)),
+            Effect.map((response) => JSON.parse(response.body).workers as Array<any>)
+          )
+        const two = yield* scale(2)
+        assert.deepStrictEqual(
+          two.map((w) => w.name),
+          ["worker-0", "worker-1"]
+        )
+        const four = yield* scale(4)
+        assert.deepStrictEqual(
+          four.map((w) => [w.name, w.state]),
+          [
+            ["worker-0", "serving"],
+            ["worker-1", "serving"],
+            ["worker-2", "serving"],
+            ["worker-3", "serving"]
+          ]
+        )
+        const answered = new Set(
+          (yield* Effect.forEach(Array.from({ length: 16 }), () => pidOf(cluster))).map((a) => a.pid)
+        )
+        assert.deepStrictEqual(answered, new Set(four.map((w) => w.pid)))
+        const one = yield* scale(1)
+        assert.deepStrictEqual(
+          one.map((w) => w.name),
+          ["worker-0"]
+        )
+        for (const removed of four.slice(1)) assert.isFalse(isAlive(removed.pid))
+        const stopped = named(cluster.lines(), "after_server_stop").map((l) => l.pid)
+        for (const removed of four.slice(1)) assert.include(stopped, removed.pid)
+        const answers = yield* Effect.forEach(Array.from({ length: 4 }), () => pidOf(cluster))
+        assert.deepStrictEqual(new Set(answers.map((a) => a.pid)), new Set([one[0].pid]))
+        yield* scale(3)
+        const bad = yield* inspect(cluster, "/scale", { method: "POST", body: JSON.stringify({ replicas: 0 }) })
+        assert.strictEqual(bad.status, 400)
+      }),
+    45_000
+  )
+
+  it.effect(
+    "SIGTERM to the primary: every worker runs its stop listeners, main_process_stop runs once, exit code 0",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        yield* ready(cluster)
+        const workers = (yield* table(cluster)).map((w) => w.pid)
+        assert.strictEqual(workers.length, 3)
+        cluster.child.kill("SIGTERM")
+        const exit = yield* cluster.exit.pipe(Effect.timeout("15 seconds"))
+        assert.deepStrictEqual(exit, { code: 0, signal: null })
+        const lines = cluster.lines()
+        for (const pid of workers) {
+          const own = lines.filter((l) => l.pid === pid).map((l) => l.what)
+          assert.includeMembers(own, ["before_server_stop", "after_server_stop"])
+        }
+        const stops = named(lines, "main_process_stop")
+        assert.strictEqual(stops.length, 1)
+        assert.strictEqual(stops[0]!.pid, cluster.pid)
+        const lastWorkerStop = Math.max(...named(lines, "after_server_stop").map((l) => l.at))
+        assert.isAtLeast(stops[0]!.at, lastWorkerStop)
+        for (const line of lines)
+          assert.isFalse(isAlive(line.pid), `process ${line.pid} (${line.role}) outlived the primary`)
+      }),
+    30_000
+  )
+})
+
+describe("workers that cannot start", () => {
+  it.scopedLive(
+    "a worker crashing at every start and one never acknowledging: backoff, then give up; the primary fails",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* spawnCluster({
+          WORKERS: "2",
+          FIXTURE_CRASH: "worker-0",
+          FIXTURE_HANG: "worker-1",
+          FIXTURE_RESTART_MS: "300",
+          FIXTURE_RESTART_RECURS: "1",
+          FIXTURE_START_TIMEOUT_MS: "5000"
+        })
+        const exit = yield* cluster.exit.pipe(Effect.timeout("40 seconds"))
+        assert.deepStrictEqual(exit, { code: 1, signal: null })
+        const lines = cluster.lines()
+        const crashes = lines.filter((l) => l.role === "worker:worker-0" && l.what === "crash")
+        const hangs = lines.filter((l) => l.role === "worker:worker-1" && l.what === "hang")
+        // One start and one restart each (the schedule recurs once), then given up: bounded, not a spin.
+        assert.strictEqual(crashes.length, 2)
+        assert.strictEqual(hangs.length, 2)
+        assert.isAtLeast(crashes[1]!.at - crashes[0]!.at, 300, "restarted without waiting for the backoff")
+        const output = cluster.output()
+        assert.include(output, "Worker worker-0 failed to start (last: exit code 1); gave up after 2 attempts")
+        assert.include(output, "did not acknowledge its start within 5s; killing it")
+        assert.include(output, "Worker worker-1 failed to start (last: killed by SIGKILL); gave up after 2 attempts")
+        assert.strictEqual(named(lines, "main_process_ready").length, 0)
+        assert.strictEqual(named(lines, "main_process_stop").length, 1)
+        for (const line of lines) assert.isFalse(isAlive(line.pid))
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "workers exit by themselves when the primary is killed with SIGKILL",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* spawnCluster({ WORKERS: "2" })
+        yield* ready(cluster)
+        const workers = named(workerLines(cluster.lines()), "after_server_start").map((l) => l.pid)
+        assert.strictEqual(workers.length, 2)
+        cluster.child.kill("SIGKILL")
+        yield* cluster.exit
+        yield* waitFor(
+          cluster,
+          "the orphaned workers to exit",
+          () => (workers.every((pid) => !isAlive(pid)) ? true : undefined),
+          "5 seconds"
+        )
+      }),
+    60_000
+  )
+})
