@@ -1,11 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Deferred, Effect, Either, Logger, LogLevel, Option, Redacted } from "effect"
+import { ConfigProvider, Deferred, Effect, Either, Exit, Logger, LogLevel, Option, Redacted, Scope } from "effect"
 import * as App from "../src/App.js"
 import * as Inspector from "../src/Inspector.js"
 import { authorized } from "../src/internal/workers/inspectorConfig.js"
 import * as Single from "../src/internal/workers/single.js"
-import type * as Workers from "../src/Workers.js"
-import { request } from "./fixtures/workers-harness.js"
+import * as Server from "../src/Server.js"
+import * as Workers from "../src/Workers.js"
+import { freePort, request } from "./fixtures/workers-harness.js"
 
 const withEnv = (entries: Record<string, string>) =>
   Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(entries))))
@@ -199,6 +200,37 @@ describe("a process serving alone", () => {
       assert.include(restart.body.error, "this process serves alone")
       assert.strictEqual((yield* json("/scale", { method: "POST", body: '{"replicas":2}' })).status, 409)
       assert.strictEqual((yield* json("/restart", { method: "POST", body: '{"workers":["worker-7"]}' })).status, 404)
+    }).pipe(quiet)
+  )
+})
+
+describe("Server.layer with workers: 1", () => {
+  it.scopedLive("runs the inspector in the serving process, with this process's tasks; gone with the server", () =>
+    Effect.gen(function* () {
+      const port = yield* freePort
+      const scope = yield* Scope.make()
+      const app = yield* App.make({ name: "alone", gracefulShutdownTimeout: "2 seconds" })
+      yield* app.addTask(Effect.never, { name: "queued" })
+      yield* Server.serve({ port: 0, workers: 1, inspector: { port, apiKey } }).pipe(
+        Effect.provideService(App.App, app),
+        Scope.extend(scope)
+      )
+      const headers = { authorization: `Bearer ${apiKey}` }
+      const root = JSON.parse((yield* request(port, "/", { headers })).body)
+      assert.strictEqual(root.mode, "single")
+      assert.deepStrictEqual(
+        root.workers.map((w: any) => [w.name, w.state, w.pid]),
+        [["main", "serving", process.pid]]
+      )
+      const tasks = JSON.parse((yield* request(port, "/tasks", { headers })).body).tasks
+      assert.deepStrictEqual(
+        tasks.map((t: any) => [t.worker, t.name, t.status]),
+        [["main", "queued", "running"]]
+      )
+      assert.strictEqual((yield* Workers.supervisor).mode, "single")
+      yield* Scope.close(scope, Exit.void)
+      assert.isTrue(Either.isLeft(yield* Effect.either(Workers.supervisor)))
+      assert.isTrue(Either.isLeft(yield* Effect.either(request(port, "/", { headers }))))
     }).pipe(quiet)
   )
 })

@@ -330,6 +330,41 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
   )
 
   it.effect(
+    "restart one worker on request: only it gets a new process, after the old one stopped gracefully",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        yield* ready(cluster)
+        const before = yield* table(cluster)
+        const response = yield* inspect(cluster, "/restart", {
+          method: "POST",
+          body: JSON.stringify({ workers: ["worker-0"] })
+        })
+        assert.strictEqual(response.status, 200, response.body)
+        const after = yield* table(cluster)
+        const was = before.find((w) => w.name === "worker-0")!
+        const now = after.find((w) => w.name === "worker-0")!
+        assert.notStrictEqual(now.pid, was.pid)
+        assert.strictEqual(now.restarts, was.restarts + 1)
+        assert.strictEqual(now.state, "serving")
+        assert.isFalse(isAlive(was.pid))
+        assert.include(
+          cluster
+            .lines()
+            .filter((l) => l.pid === was.pid)
+            .map((l) => l.what),
+          "after_server_stop"
+        )
+        for (const other of after.filter((w) => w.name !== "worker-0")) {
+          assert.strictEqual(other.pid, before.find((w) => w.name === other.name)!.pid)
+        }
+        const unknown = yield* inspect(cluster, "/restart", { method: "POST", body: '{"workers":["worker-9"]}' })
+        assert.strictEqual(unknown.status, 404)
+      }),
+    45_000
+  )
+
+  it.effect(
     "scale from 2 to 4 to 1 workers",
     () =>
       Effect.gen(function* () {
@@ -433,6 +468,36 @@ describe("workers that cannot start", () => {
         assert.strictEqual(named(lines, "main_process_ready").length, 0)
         assert.strictEqual(named(lines, "main_process_stop").length, 1)
         for (const line of lines) assert.isFalse(isAlive(line.pid))
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "a second SIGTERM while stopping kills the workers and the primary at once",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* spawnCluster({ WORKERS: "2", FIXTURE_SLOW_STOP: "1", GRACEFUL_SHUTDOWN_TIMEOUT: "20" })
+        yield* ready(cluster)
+        const workers = named(workerLines(cluster.lines()), "after_server_start").map((l) => l.pid)
+        cluster.child.kill("SIGTERM")
+        yield* waitFor(
+          cluster,
+          "both workers to be stuck in before_server_stop",
+          () => (named(cluster.lines(), "before_server_stop").length === 2 ? true : undefined),
+          "10 seconds"
+        )
+        const second = Date.now()
+        cluster.child.kill("SIGTERM")
+        const exit = yield* cluster.exit.pipe(Effect.timeout("5 seconds"))
+        assert.isBelow(Date.now() - second, 3_000)
+        assert.deepStrictEqual(exit, { code: 143, signal: null })
+        yield* waitFor(
+          cluster,
+          "the workers to be gone",
+          () => (workers.every((pid) => !isAlive(pid)) ? true : undefined),
+          "2 seconds"
+        )
+        assert.strictEqual(named(cluster.lines(), "after_server_stop").length, 0)
       }),
     60_000
   )

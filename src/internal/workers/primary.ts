@@ -535,7 +535,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
     const restart = (restartOptions?: RestartOptions) =>
       Effect.gen(function* () {
         if (stopping) return yield* new WorkersError({ reason: "The workers are stopping." })
-        const names = restartOptions?.workers ?? Array.from(slots.values(), (slot) => slot.name)
+        const names = new Set(restartOptions?.workers ?? Array.from(slots.values(), (slot) => slot.name))
         const selected = yield* Effect.forEach(names, slotOf)
         const results = yield* Effect.forEach(
           selected,
