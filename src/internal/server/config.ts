@@ -55,9 +55,12 @@ const parseDuration = (
   return Option.getOrElse(Duration.decodeUnknown(input), invalid)
 }
 
+/** An unset or blank variable leaves the option's value, so `PORT= npm start` behaves as no `PORT` at all. */
 const fromConfig = <A>(config: Config.Config<A>, name: string): Effect.Effect<Option.Option<A>, ServeError> =>
   Effect.mapError(
-    Config.option(config),
+    Effect.flatMap(Config.option(Config.string(name)), (raw) =>
+      Option.isNone(raw) || raw.value.trim() === "" ? Effect.succeedNone : Config.option(config)
+    ),
     (error) =>
       new ServeError({
         reason: `Invalid ${name} setting: ${ConfigError.isConfigError(error) ? String(error) : "unreadable"}.`,

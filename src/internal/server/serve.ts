@@ -128,15 +128,13 @@ export const serveProcess = <A, E, R>(
     })
     server.on("upgrade", handler.onUpgrade)
     const closed = yield* Deferred.make<void>()
+    /** Drops every connection; waits for the listening socket to close if it was still open. */
     const forceClose = Effect.suspend(() => {
       hub.terminate()
-      if (!server.listening) {
-        server.closeAllConnections()
-        return Effect.void
-      }
-      server.close(() => Deferred.unsafeDone(closed, Exit.void))
+      const listening = server.listening
+      if (listening) server.close(() => Deferred.unsafeDone(closed, Exit.void))
       server.closeAllConnections()
-      return Effect.void
+      return listening ? Deferred.await(closed) : Effect.void
     })
     yield* Effect.addFinalizer(() => forceClose)
 
@@ -160,6 +158,7 @@ export const serveProcess = <A, E, R>(
     })
 
     yield* app.startWith(listen(server, resolved.port, resolved.host)).pipe(
+      Effect.onError(() => forceClose),
       Effect.catchIf(
         (error): error is StartError => error instanceof StartError,
         (error) => Effect.fail(startFailure(error))
