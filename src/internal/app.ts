@@ -390,12 +390,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
       dispatch: registry.dispatch,
       event: registry.event,
       signal: <R>(event: string, handler: Handler<R>, signalOptions?: SignalOptions) =>
-        registry.signal<Exclude<R, App>>(
-          event,
-          (context) =>
-            Effect.provideService(handler(context), App, service) as Effect.Effect<unknown, unknown, Exclude<R, App>>,
-          signalOptions
-        ),
+        Effect.provideService(registry.signal(event, handler, signalOptions), App, service),
       hasListeners: registry.hasListeners
     }
     return service
