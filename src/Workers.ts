@@ -136,6 +136,11 @@ export interface Supervisor {
  * @category models
  */
 export interface Options {
+  /**
+   * The script workers run: the entry script again by default (`process.argv[1]`), with the same arguments and
+   * Node options (so `tsx` and `--import` loaders carry over).
+   */
+  readonly exec?: string | undefined
   /** How long a worker has to acknowledge its start before it is killed and counted as failed. Defaults to 30 s. */
   readonly startTimeout?: Duration.DurationInput | undefined
   /**

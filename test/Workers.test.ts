@@ -1,7 +1,9 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Fiber, Option, Ref, Schema } from "effect"
+import * as App from "../src/App.js"
 import * as Shared from "../src/internal/workers/shared.js"
 import { state } from "../src/internal/workers/state.js"
+import * as Server from "../src/Server.js"
 import * as Workers from "../src/Workers.js"
 import {
   type Cluster,
@@ -63,6 +65,22 @@ describe("shared values", () => {
       const bad = yield* Effect.flip(Started.get)
       assert.include(bad.message, "it does not decode")
     }).pipe(Effect.ensuring(reset))
+  )
+})
+
+describe("a primary started by a tool", () => {
+  it.scopedLive("refuses to fork workers that would run the tool's script instead of the app's", () =>
+    Effect.gen(function* () {
+      const app = yield* App.make({ name: "in-a-test-runner" })
+      const ran = yield* Ref.make(false)
+      yield* app.listener("main_process_start", Ref.set(ran, true))
+      assert.include(process.argv[1], "node_modules")
+      const error = yield* Effect.flip(Server.serve({ port: 0, workers: 2 }).pipe(Effect.provideService(App.App, app)))
+      assert.strictEqual(error._tag, "ServeError")
+      assert.include(error.message, "inside node_modules")
+      assert.include(error.message, "workerOptions.exec")
+      assert.isFalse(yield* Ref.get(ran))
+    })
   )
 })
 

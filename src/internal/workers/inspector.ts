@@ -90,8 +90,10 @@ export const makeApp = (supervisor: Supervisor, apiKey: Option.Option<Redacted.R
               pid: process.pid,
               node: process.version,
               platform: process.platform,
-              startedAt,
-              uptime: (Date.now() - startedAt) / 1000,
+              startedAt: Math.round(Date.now() - process.uptime() * 1000),
+              uptime: process.uptime(),
+              memory: process.memoryUsage().rss,
+              inspectorStartedAt: startedAt,
               workers
             })
           )

@@ -364,10 +364,25 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       process.exit(signal === "SIGINT" ? 130 : 143)
     }
 
+    const exec = options.exec ?? process.argv[1]
+    if (exec === undefined) {
+      return yield* new WorkersError({
+        reason:
+          "Workers run this process's entry script again, but it has none (process.argv[1]); set workerOptions.exec."
+      })
+    }
+    if (options.exec === undefined && /[\\/]node_modules[\\/]/.test(exec)) {
+      return yield* new WorkersError({
+        reason:
+          `Workers run this process's entry script again, and that is ${exec}, inside node_modules: this process ` +
+          `was not started from the app's own script (a test runner or another tool?). Start it with ` +
+          `\`node <script>\` or \`tsx <script>\`, or set workerOptions.exec.`
+      })
+    }
     yield* app.runListeners("main_process_start")
     state.sharedSealed = true
     cluster.setupPrimary({
-      exec: process.argv[1]!,
+      exec,
       args: process.argv.slice(2),
       execArgv: process.execArgv
     })
