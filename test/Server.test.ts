@@ -1,0 +1,523 @@
+import { spawn } from "node:child_process"
+import * as Net from "node:net"
+import { fileURLToPath } from "node:url"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, ConfigProvider, Deferred, Effect, Exit, Layer, Option, Scope } from "effect"
+import * as App from "../src/App.js"
+import * as Server from "../src/Server.js"
+import type * as Task from "../src/Task.js"
+
+type Routes = Layer.Layer<never, never, any>
+
+const serveIn = (
+  scope: Scope.Scope,
+  options: {
+    readonly routes?: Routes
+    readonly setup?: (app: App.AppService) => Effect.Effect<void, unknown>
+    readonly grace?: number
+    readonly app?: (app: App.AppService) => App.AppService
+    readonly serve?: Omit<Server.Options<never, never, any>, "routes">
+  } = {}
+) =>
+  Effect.gen(function* () {
+    const app = yield* App.make({ name: "test", gracefulShutdownTimeout: options.grace ?? 5000 })
+    if (options.setup) yield* Effect.orDie(options.setup(app))
+    const served = options.app ? options.app(app) : app
+    const server = yield* Server.serve({ port: 0, ...options.serve, routes: options.routes ?? Layer.empty }).pipe(
+      Effect.provideService(App.App, served)
+    ) as Effect.Effect<Server.ServerService, Server.ServeError, Scope.Scope>
+    return { app, server, url: server.url }
+  }).pipe(Scope.extend(scope))
+
+const fetchText = (url: string, init?: RequestInit) =>
+  Effect.tryPromise(async () => {
+    const response = await fetch(url, init)
+    return { status: response.status, body: await response.text(), headers: response.headers }
+  })
+
+const freePort = Effect.async<number>((resume) => {
+  const probe = Net.createServer()
+  probe.listen(0, "127.0.0.1", () => {
+    const port = (probe.address() as Net.AddressInfo).port
+    probe.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+const canListen = (port: number) =>
+  Effect.async<boolean>((resume) => {
+    const probe = Net.createServer()
+    probe.once("error", () => resume(Effect.succeed(false)))
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resume(Effect.succeed(true))))
+  })
+
+const serveError = (exit: Exit.Exit<unknown, unknown>): Server.ServeError => {
+  if (Exit.isSuccess(exit)) return assert.fail("expected the server to fail")
+  const error = Option.getOrUndefined(Cause.failureOption(exit.cause))
+  assert.instanceOf(error, Server.ServeError, Cause.pretty(exit.cause))
+  return error as Server.ServeError
+}
+
+describe("lifecycle", () => {
+  it.live("listeners run in Sanic's order across a start/stop cycle; tasks live through before_server_stop", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const record = (entry: string) => Effect.sync(() => log.push(entry))
+      const scope = yield* Scope.make()
+      const { app } = yield* serveIn(scope, {
+        setup: (app) =>
+          Effect.gen(function* () {
+            yield* app.addTask(Effect.never, { name: "worker" })
+            yield* app.listener("main_process_start", record("main_process_start"))
+            yield* app.listener("main_process_ready", record("main_process_ready"))
+            yield* app.listener("main_process_stop", record("main_process_stop"))
+            yield* app.listener("before_server_start", record("before_server_start:1"))
+            yield* app.listener("before_server_start", record("before_server_start:2"))
+            yield* app.listener("before_server_start", record("before_server_start:priority"), { priority: 10 })
+            yield* app.listener("after_server_start", record("after_server_start:1"))
+            yield* app.listener("after_server_start", record("after_server_start:2"))
+            yield* app.listener(
+              "before_server_stop",
+              Effect.flatMap(
+                Effect.flatMap(app.getTask("worker"), (task) => task.status),
+                (status) => record(`before_server_stop:1 worker=${status}`)
+              )
+            )
+            yield* app.listener("before_server_stop", record("before_server_stop:2"))
+            yield* app.listener("after_server_stop", record("after_server_stop:1"))
+            yield* app.listener("after_server_stop", record("after_server_stop:2"))
+          })
+      })
+      assert.strictEqual(yield* app.state, "serving")
+      log.push("serving")
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(log, [
+        "main_process_start",
+        "main_process_ready",
+        "before_server_start:priority",
+        "before_server_start:1",
+        "before_server_start:2",
+        "after_server_start:1",
+        "after_server_start:2",
+        "serving",
+        "before_server_stop:2",
+        "before_server_stop:1 worker=running",
+        "after_server_stop:2",
+        "after_server_stop:1",
+        "main_process_stop"
+      ])
+      assert.strictEqual(yield* app.state, "stopped")
+      assert.strictEqual(yield* Effect.flatMap(app.getTask("worker"), (task) => task.status), "cancelled")
+    })
+  )
+
+  it.live("queued tasks start after before_server_start and are visible to after_server_start", () =>
+    Effect.gen(function* () {
+      const seen: Array<string> = []
+      const scope = yield* Scope.make()
+      yield* serveIn(scope, {
+        setup: (app) =>
+          Effect.gen(function* () {
+            yield* app.addTask(() => Effect.never, { name: "queued" })
+            const statusOf = Effect.flatMap(app.getTask("queued"), (task) => task.status)
+            yield* app.listener(
+              "before_server_start",
+              Effect.map(statusOf, (status) => seen.push(`before:${status}`))
+            )
+            yield* app.listener(
+              "after_server_start",
+              Effect.map(statusOf, (status) => seen.push(`after:${status}`))
+            )
+          })
+      })
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(seen, ["before:pending", "after:running"])
+    })
+  )
+
+  it.live("a failing before_server_start fails with a ServeError naming it; nothing runs; the port is free", () =>
+    Effect.gen(function* () {
+      const port = yield* freePort
+      const scope = yield* Scope.make()
+      const ranAfterStart = yield* Deferred.make<void>()
+      const app = yield* Scope.extend(App.make({ name: "test" }), scope)
+      yield* app.listener("before_server_start", Effect.fail("database unreachable"))
+      yield* app.listener("after_server_start", Deferred.succeed(ranAfterStart, void 0))
+      const task = yield* app.addTask(Effect.never, { name: "queued" })
+      const exit = yield* Server.serve({ port }).pipe(
+        Effect.provideService(App.App, app),
+        Scope.extend(scope),
+        Effect.exit
+      )
+      const error = serveError(exit)
+      assert.strictEqual(error.listener, "before_server_start")
+      assert.include(error.message, "before_server_start")
+      assert.include(error.message, "database unreachable")
+      assert.strictEqual(yield* app.state, "stopped")
+      assert.strictEqual(yield* task.status, "cancelled")
+      assert.isFalse(yield* Deferred.isDone(ranAfterStart))
+      assert.isTrue(yield* canListen(port))
+      yield* Scope.close(scope, Exit.void)
+    })
+  )
+
+  it.live("a failing after_server_start (after the bind) stops what started and releases the port", () =>
+    Effect.gen(function* () {
+      const port = yield* freePort
+      const scope = yield* Scope.make()
+      const app = yield* Scope.extend(App.make({ name: "test" }), scope)
+      yield* app.listener("after_server_start", Effect.die(new Error("boom")))
+      const task = yield* app.addTask(Effect.never, { name: "queued" })
+      const exit = yield* Server.serve({ port }).pipe(
+        Effect.provideService(App.App, app),
+        Scope.extend(scope),
+        Effect.exit
+      )
+      const error = serveError(exit)
+      assert.strictEqual(error.listener, "after_server_start")
+      assert.strictEqual(yield* task.status, "cancelled")
+      assert.isTrue(yield* canListen(port))
+      yield* Scope.close(scope, Exit.void)
+    })
+  )
+
+  it.live("an in-flight request finishes when the server stops; new connections are refused after", () =>
+    Effect.gen(function* () {
+      const started = yield* Deferred.make<void>()
+      const scope = yield* Scope.make()
+      const { url } = yield* serveIn(scope, {
+        routes: HttpLayerRouter.add(
+          "GET",
+          "/slow",
+          Effect.zipRight(
+            Deferred.succeed(started, void 0),
+            Effect.as(Effect.sleep("300 millis"), HttpServerResponse.text("slow done"))
+          )
+        )
+      })
+      const request = yield* Effect.fork(fetchText(`${url}/slow`))
+      yield* Deferred.await(started)
+      yield* Scope.close(scope, Exit.void)
+      const response = yield* request.await
+      assert.isTrue(Exit.isSuccess(response))
+      if (Exit.isSuccess(response))
+        assert.deepStrictEqual([response.value.status, response.value.body], [200, "slow done"])
+      const after = yield* Effect.exit(fetchText(`${url}/slow`))
+      assert.isTrue(Exit.isFailure(after))
+    })
+  )
+})
+
+describe("routes", () => {
+  const taskRoutes: Routes = Layer.mergeAll(
+    HttpLayerRouter.add(
+      "POST",
+      "/tasks/:name",
+      Effect.gen(function* () {
+        const { name } = yield* HttpLayerRouter.params
+        yield* App.addTask(Effect.never, { name: name! })
+        return HttpServerResponse.empty({ status: 201 })
+      }).pipe(Effect.orDie)
+    ),
+    HttpLayerRouter.add(
+      "DELETE",
+      "/tasks/:name",
+      Effect.gen(function* () {
+        const { name } = yield* HttpLayerRouter.params
+        yield* App.cancelTask(name!)
+        return HttpServerResponse.empty({ status: 204 })
+      }).pipe(Effect.catchTag("TaskNotFound", () => Effect.succeed(HttpServerResponse.empty({ status: 404 }))))
+    ),
+    HttpLayerRouter.add(
+      "GET",
+      "/tasks/:name",
+      Effect.gen(function* () {
+        const { name } = yield* HttpLayerRouter.params
+        const task: Task.Task = yield* App.getTask(name!)
+        return HttpServerResponse.text(yield* task.status)
+      }).pipe(Effect.catchTag("TaskNotFound", () => Effect.succeed(HttpServerResponse.empty({ status: 404 }))))
+    )
+  )
+
+  it.scopedLive("a route adds a named task and another cancels it", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const { app, url } = yield* serveIn(scope, { routes: taskRoutes })
+      assert.strictEqual((yield* fetchText(`${url}/tasks/job-1`, { method: "POST" })).status, 201)
+      assert.deepStrictEqual(yield* fetchText(`${url}/tasks/job-1`).pipe(Effect.map((r) => [r.status, r.body])), [
+        200,
+        "running"
+      ])
+      assert.strictEqual((yield* fetchText(`${url}/tasks/job-1`, { method: "DELETE" })).status, 204)
+      assert.strictEqual(yield* Effect.flatMap(app.getTask("job-1"), (task) => task.status), "cancelled")
+      assert.strictEqual((yield* fetchText(`${url}/tasks/job-1`)).body, "cancelled")
+      assert.strictEqual((yield* fetchText(`${url}/tasks/job-1`, { method: "DELETE" })).status, 204)
+      assert.strictEqual((yield* fetchText(`${url}/tasks/nope`, { method: "DELETE" })).status, 404)
+    })
+  )
+
+  it.scopedLive("every request gets an id, the same for the whole request", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: HttpLayerRouter.add(
+          "GET",
+          "/id",
+          Effect.gen(function* () {
+            const first = yield* Server.requestId
+            const second = yield* Server.requestId
+            return HttpServerResponse.text(first === second ? first : "unstable")
+          })
+        )
+      })
+      const a = (yield* fetchText(`${url}/id`)).body
+      const b = (yield* fetchText(`${url}/id`)).body
+      const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+      assert.match(a, uuid)
+      assert.match(b, uuid)
+      assert.notStrictEqual(a, b)
+    })
+  )
+
+  it.scopedLive("unknown routes answer 404 and failing handlers 500", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: HttpLayerRouter.add("GET", "/boom", Effect.die(new Error("boom")))
+      })
+      assert.strictEqual((yield* fetchText(`${url}/nope`)).status, 404)
+      assert.strictEqual((yield* fetchText(`${url}/boom`)).status, 500)
+    })
+  )
+
+  it.scopedLive("scoped resources of a handler are released when its request ends", () =>
+    Effect.gen(function* () {
+      const released = yield* Deferred.make<string>()
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: HttpLayerRouter.add(
+          "GET",
+          "/scoped",
+          Effect.as(
+            Effect.acquireRelease(Effect.succeed("connection"), (resource) => Deferred.succeed(released, resource)),
+            HttpServerResponse.text("ok")
+          )
+        )
+      })
+      assert.strictEqual((yield* fetchText(`${url}/scoped`)).body, "ok")
+      assert.strictEqual(yield* Deferred.await(released), "connection")
+    })
+  )
+
+  it.scopedLive("http.lifecycle events are dispatched only when something listens", () =>
+    Effect.gen(function* () {
+      const dispatched: Array<string> = []
+      const scope = yield* Effect.scope
+      const { app, url } = yield* serveIn(scope, {
+        routes: HttpLayerRouter.add("GET", "/hello", Effect.succeed(HttpServerResponse.text("hello"))),
+        app: (app) => ({
+          ...app,
+          dispatch: (event, options) => {
+            dispatched.push(event)
+            return app.dispatch(event, options)
+          }
+        })
+      })
+      assert.strictEqual((yield* fetchText(`${url}/hello`)).body, "hello")
+      assert.deepStrictEqual(dispatched, [])
+
+      const seen: Array<string> = []
+      yield* app.signal("http.lifecycle.request", (context) =>
+        Effect.sync(() => seen.push(`request ${(context.request as { url: string }).url}`))
+      )
+      yield* app.signal("http.lifecycle.response", (context) =>
+        Effect.sync(() => seen.push(`response ${(context.response as { status: number }).status}`))
+      )
+      assert.strictEqual((yield* fetchText(`${url}/hello`)).body, "hello")
+      assert.deepStrictEqual(dispatched, ["http.lifecycle.request", "http.lifecycle.response"])
+      assert.deepStrictEqual(seen, ["request /hello", "response 200"])
+    })
+  )
+})
+
+describe("options", () => {
+  const startWith = (options: Server.Options<never, never, never>, env?: Record<string, string>) =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const app = yield* Scope.extend(App.make({ name: "test" }), scope)
+      const exit = yield* Server.serve(options).pipe(
+        Effect.provideService(App.App, app),
+        Scope.extend(scope),
+        env === undefined
+          ? (effect) => effect
+          : Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
+        Effect.exit
+      )
+      yield* Scope.close(scope, Exit.void)
+      return exit
+    })
+
+  it.live("bad options give a ServeError with a clear message", () =>
+    Effect.gen(function* () {
+      assert.include(serveError(yield* startWith({ port: 70000 })).message, "Invalid port 70000")
+      assert.include(serveError(yield* startWith({ port: 0, gracefulShutdownTimeout: -1 })).message, "graceful")
+      assert.include(serveError(yield* startWith({ port: 0 }, { PORT: "70000" })).message, "PORT")
+      assert.include(serveError(yield* startWith({ port: 0 }, { PORT: "eighty" })).message, "PORT")
+      assert.include(
+        serveError(yield* startWith({ port: 0 }, { GRACEFUL_SHUTDOWN_TIMEOUT: "-5" })).message,
+        "GRACEFUL_SHUTDOWN_TIMEOUT"
+      )
+      assert.include(serveError(yield* startWith({ port: 0, workers: 0 })).message, "Invalid workers 0")
+    })
+  )
+
+  it.live("a port in use gives a ServeError and leaves the app stopped", () =>
+    Effect.gen(function* () {
+      const blocker = Net.createServer()
+      const port = yield* Effect.async<number>((resume) => {
+        blocker.listen(0, "127.0.0.1", () => resume(Effect.succeed((blocker.address() as Net.AddressInfo).port)))
+      })
+      const error = serveError(yield* startWith({ port }))
+      assert.strictEqual(error.message, `Port ${port} on 127.0.0.1 is already in use.`)
+      yield* Effect.async<void>((resume) => {
+        blocker.close(() => resume(Effect.void))
+      })
+    })
+  )
+
+  it.scopedLive("PORT and HOST from the environment take precedence over the options", () =>
+    Effect.gen(function* () {
+      const port = yield* freePort
+      const scope = yield* Effect.scope
+      const { server } = yield* serveIn(scope, { serve: { port: 1, host: "0.0.0.0" } }).pipe(
+        Effect.withConfigProvider(
+          ConfigProvider.fromMap(
+            new Map([
+              ["PORT", String(port)],
+              ["HOST", "127.0.0.1"]
+            ])
+          )
+        )
+      )
+      assert.deepStrictEqual(server.address, { hostname: "127.0.0.1", port })
+      assert.strictEqual((yield* fetchText(`http://127.0.0.1:${port}/nothing`)).status, 404)
+    })
+  )
+})
+
+const fixture = fileURLToPath(new URL("./fixtures/server-app.ts", import.meta.url))
+
+interface Child {
+  readonly output: () => string
+  readonly url: Effect.Effect<string>
+  readonly line: (text: string) => Effect.Effect<void>
+  readonly exit: Effect.Effect<{ readonly code: number | null; readonly at: number }>
+  readonly kill: (signal: NodeJS.Signals) => Effect.Effect<void>
+}
+
+/** Spawns the fixture with `node` itself (npm and npx do not pass signals on) and kills it when the scope closes. */
+const spawnFixture = (env: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.sync(
+      (): Child & { readonly pid: number | undefined; readonly process: import("node:child_process").ChildProcess } => {
+        const child = spawn(process.execPath, ["--import", "tsx", fixture], {
+          cwd: fileURLToPath(new URL("..", import.meta.url)),
+          env: { ...process.env, PORT: "", HOST: "", GRACEFUL_SHUTDOWN_TIMEOUT: "", ...env },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let output = ""
+        const listeners = new Set<() => void>()
+        const onData = (data: Buffer) => {
+          output += data.toString()
+          for (const listener of listeners) listener()
+        }
+        child.stdout!.on("data", onData)
+        child.stderr!.on("data", onData)
+        const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+          child.on("exit", (code) => resolve({ code, at: Date.now() }))
+        )
+        const line = (text: string) =>
+          Effect.async<void>((resume) => {
+            const check = () => {
+              if (output.includes(text)) {
+                listeners.delete(check)
+                resume(Effect.void)
+              }
+            }
+            listeners.add(check)
+            check()
+            return Effect.sync(() => listeners.delete(check))
+          }).pipe(
+            Effect.timeoutFail({
+              duration: "20 seconds",
+              onTimeout: () => new Error(`fixture never printed ${JSON.stringify(text)}; output:\n${output}`)
+            }),
+            Effect.orDie
+          )
+        return {
+          pid: child.pid,
+          process: child,
+          output: () => output,
+          line,
+          url: Effect.zipRight(
+            line("listening "),
+            Effect.sync(() => /listening (http:\/\/\S+)/.exec(output)![1]!)
+          ),
+          exit: Effect.promise(() => exited),
+          kill: (signal) => Effect.sync(() => void child.kill(signal))
+        }
+      }
+    ),
+    (child) => Effect.sync(() => (child.process.exitCode === null ? void child.process.kill("SIGKILL") : undefined))
+  )
+
+describe("process", () => {
+  it.scopedLive(
+    "SIGTERM with a request in flight: the request completes, stop listeners run, exit code 0",
+    () =>
+      Effect.gen(function* () {
+        const child = yield* spawnFixture({ SLOW: "700" })
+        const url = yield* child.url
+        const request = yield* Effect.fork(fetchText(`${url}/slow`))
+        yield* child.line("slow:start")
+        yield* child.kill("SIGTERM")
+        const response = yield* request
+        assert.deepStrictEqual([response.status, response.body], [200, "slow done"])
+        const { code } = yield* child.exit
+        assert.strictEqual(code, 0)
+        const output = child.output()
+        const order = ["listener:before_server_stop", "listener:after_server_stop", "listener:main_process_stop"].map(
+          (line) => output.indexOf(line)
+        )
+        assert.isTrue(
+          order.every((index) => index >= 0),
+          output
+        )
+        assert.deepStrictEqual(
+          [...order].sort((a, b) => a - b),
+          order
+        )
+      }),
+    { timeout: 40_000 }
+  )
+
+  it.scopedLive(
+    "a task that ignores interruption does not keep the process past the graceful timeout",
+    () =>
+      Effect.gen(function* () {
+        const child = yield* spawnFixture({ STUCK: "1", GRACE: "1000" })
+        yield* child.url
+        const signalledAt = Date.now()
+        yield* child.kill("SIGTERM")
+        const { at, code } = yield* child.exit
+        assert.strictEqual(code, 0)
+        const took = at - signalledAt
+        // the 1 s grace, plus the minimum second after_server_stop listeners get, plus process exit
+        assert.isBelow(took, 4_500, `exit took ${took} ms`)
+        assert.include(child.output(), '"stuck"')
+        assert.include(child.output(), "listener:after_server_stop")
+      }),
+    { timeout: 40_000 }
+  )
+})
