@@ -49,7 +49,9 @@ export type DispatchScope = "local" | "all"
  * @category models
  */
 export interface DispatchOptions {
+  /** Copied (shallowly) when the dispatch runs. */
   readonly context?: EventContext | undefined
+  /** Reaches only the waiters and handlers with an equal condition; without it, those without a condition. */
   readonly condition?: Record<string, string> | undefined
   /** Wait for every handler to finish before returning. */
   readonly inline?: boolean | undefined
@@ -62,7 +64,9 @@ export interface DispatchOptions {
  * @category models
  */
 export interface WaitOptions {
+  /** Fails with `EventTimeout` when no matching dispatch arrives in time. */
   readonly timeout?: Duration.DurationInput | undefined
+  /** Matches only dispatches with an equal condition (same keys and values). */
   readonly condition?: Record<string, string> | undefined
   /** With a condition: `false` also matches dispatches that carry no condition. Defaults to `true`. */
   readonly exclusive?: boolean | undefined
@@ -73,6 +77,7 @@ export interface WaitOptions {
  * @category models
  */
 export interface SignalOptions {
+  /** Matches only dispatches with an equal condition (same keys and values). */
   readonly condition?: Record<string, string> | undefined
   /** With a condition: `false` also matches dispatches that carry no condition. Defaults to `true`. */
   readonly exclusive?: boolean | undefined

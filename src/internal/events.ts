@@ -208,9 +208,6 @@ interface Slot {
   error: InvalidEventName | undefined
   /** The effect of `dispatch(event)` without options: built once per name. */
   dispatch: Effect.Effect<void, InvalidEventName>
-  lastOptions: DispatchOptions | undefined
-  lastInline?: boolean
-  lastDispatch: Effect.Effect<void, InvalidEventName> | undefined
   /** The entries of the name and of its group, as of the registry's `layout`. */
   layout: number
   entry: Entry | undefined
@@ -547,7 +544,7 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
           }
           if (head === queue.length) {
             if (idle.length >= maxIdleRunners) return Effect.void
-            return Effect.zipRight(park, resumed)
+            return Effect.zipRight(park, unparked)
           }
           job = queue[head]!
           index = 0
@@ -563,11 +560,15 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
       const guarded: Effect.Effect<void> = Effect.catchAllCause(step, (cause) =>
         Effect.zipRight(failed(record!, cause, job!.reporting), guarded)
       )
-      const resumed = Effect.suspend(() => {
+      // Woken from the idle list: still inside `guarded`, so the loop goes on without another catch frame.
+      const unparked = Effect.suspend(() => {
+        starting--
+        return step
+      })
+      return Effect.suspend(() => {
         starting--
         return guarded
       })
-      return resumed
     }
 
     // --- dispatch -----------------------------------------------------------
@@ -621,8 +622,6 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
         name: undefined,
         error: undefined,
         dispatch: Effect.void,
-        lastOptions: undefined,
-        lastDispatch: undefined,
         layout: -1,
         entry: undefined,
         group: undefined
@@ -659,18 +658,10 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
       return slot
     }
 
-    // The effect reads the options when it runs, so one built for the same options object (a caller that reuses
-    // its options) can be given again.
     const dispatchLocal = (event: string, dispatchOptions?: DispatchOptions): Effect.Effect<void, InvalidEventName> => {
       const slot = lookup(event)
       if (dispatchOptions === undefined || slot.name === undefined || slot.name.kind !== "static") return slot.dispatch
-      const inline = dispatchOptions.inline === true
-      if (slot.lastOptions === dispatchOptions && slot.lastInline === inline) return slot.lastDispatch!
-      const effect = deliver(slot, slot.name, dispatchOptions)
-      slot.lastOptions = dispatchOptions
-      slot.lastInline = inline
-      slot.lastDispatch = effect
-      return effect
+      return deliver(slot, slot.name, dispatchOptions)
     }
 
     const transport = options.transport
