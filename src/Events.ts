@@ -12,6 +12,11 @@
  * reaches only those whose condition is equal to it (same keys, same values). So a waiter or handler
  * without a condition is not reached by a conditioned dispatch. An empty condition counts as none.
  *
+ * The handlers of one dispatch run one after another, higher priority first; every one of them runs,
+ * whatever the others return or however they fail. Without `inline` they run in a background fiber
+ * owned by the app, so a slow handler delays only the later handlers of its own dispatch. A handler
+ * runs with the services that were in context where `signal` was called.
+ *
  * @since 0.1.0
  */
 import type { Duration, Effect, Either } from "effect"
