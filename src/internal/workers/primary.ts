@@ -59,8 +59,8 @@ const requestTimeout = Duration.seconds(5)
 
 /**
  * The primary: runs `main_process_start`, forks the workers and waits for their acknowledgements, runs
- * `main_process_ready`. Closing the scope stops every worker (SIGTERM, then SIGKILL after the graceful timeout)
- * and runs `main_process_stop`.
+ * `main_process_ready`. Closing the scope asks every worker to stop as on SIGTERM, kills the ones still running after
+ * the graceful timeout (plus a margin for their own bounded stop), and runs `main_process_stop`.
  */
 export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersError | StartError, Scope.Scope> =>
   Effect.gen(function* () {
