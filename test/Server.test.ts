@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Deferred, Effect, Exit, Layer, Option, Scope } from "effect"
+import { Cause, ConfigProvider, Deferred, Effect, Exit, Layer, Logger, LogLevel, Option, Scope } from "effect"
 import * as App from "../src/App.js"
 import * as Server from "../src/Server.js"
 import type * as Task from "../src/Task.js"
@@ -29,7 +29,7 @@ const serveIn = (
       Effect.provideService(App.App, served)
     ) as Effect.Effect<Server.ServerService, Server.ServeError, Scope.Scope>
     return { app, server, url: server.url }
-  }).pipe(Scope.extend(scope))
+  }).pipe(Scope.extend(scope), Logger.withMinimumLogLevel(LogLevel.None))
 
 const fetchText = (url: string, init?: RequestInit) =>
   Effect.tryPromise(async () => {
@@ -348,6 +348,7 @@ describe("options", () => {
       const app = yield* Scope.extend(App.make({ name: "test" }), scope)
       const exit = yield* Server.serve(options).pipe(
         Effect.provideService(App.App, app),
+        Logger.withMinimumLogLevel(LogLevel.None),
         Scope.extend(scope),
         env === undefined
           ? (effect) => effect
@@ -417,11 +418,11 @@ interface Child {
 }
 
 /** Spawns the fixture with `node` itself (npm and npx do not pass signals on) and kills it when the scope closes. */
-const spawnFixture = (env: Record<string, string>) =>
+const spawnFixture = (env: Record<string, string>, script = fixture) =>
   Effect.acquireRelease(
     Effect.sync(
       (): Child & { readonly pid: number | undefined; readonly process: import("node:child_process").ChildProcess } => {
-        const child = spawn(process.execPath, ["--import", "tsx", fixture], {
+        const child = spawn(process.execPath, ["--import", "tsx", script], {
           cwd: fileURLToPath(new URL("..", import.meta.url)),
           env: { ...process.env, PORT: "", HOST: "", GRACEFUL_SHUTDOWN_TIMEOUT: "", ...env },
           stdio: ["ignore", "pipe", "pipe"]
@@ -517,6 +518,33 @@ describe("process", () => {
         assert.isBelow(took, 4_500, `exit took ${took} ms`)
         assert.include(child.output(), '"stuck"')
         assert.include(child.output(), "listener:after_server_stop")
+      }),
+    { timeout: 40_000 }
+  )
+
+  it.scopedLive(
+    "the background-tasks example runs every snippet, serves, and stops itself with exit code 0",
+    () =>
+      Effect.gen(function* () {
+        const example = fileURLToPath(new URL("../examples/background-tasks.ts", import.meta.url))
+        const child = yield* spawnFixture({ PORT: "0" }, example)
+        const { code } = yield* child.exit
+        const output = child.output()
+        assert.strictEqual(code, 0, output)
+        for (const line of [
+          'GET /tasks -> ["even_slower","slow_task"]',
+          "slow_task is running",
+          "slow_task is cancelled",
+          'auto_inject ran in app "background-tasks"',
+          'explicit_inject ran in app "background-tasks"',
+          "Server successfully started!",
+          "even_slower(10) done",
+          "tasks: even_slower (succeeded), slow_task (cancelled)",
+          "purged 2 finished tasks",
+          "tasks after purge: none"
+        ]) {
+          assert.include(output, line)
+        }
       }),
     { timeout: 40_000 }
   )
