@@ -6,7 +6,7 @@
  * - `GET /feed` (websocket): each connection adds a named receiver task `receiver:<request id>` that prints what
  *   the client sends, then sends "A message" every time `my.custom.event` is dispatched. When the client goes
  *   away the handler cancels its receiver and purges finished tasks.
- * - `POST /notify` dispatches `my.custom.event` (204).
+ * - `POST /notify` dispatches `my.custom.event` to every worker (204).
  * - `GET /tasks` lists the app's recorded tasks as `[{ name, status }]`.
  */
 
@@ -39,7 +39,11 @@ export const routes = Layer.mergeAll(
   HttpLayerRouter.add(
     "POST",
     "/notify",
-    Effect.zipRight(App.dispatch("my.custom.event"), Effect.succeed(HttpServerResponse.empty({ status: 204 })))
+    // scope: "all" reaches the feeds of every worker when serving with WORKERS=N.
+    Effect.zipRight(
+      App.dispatch("my.custom.event", { scope: "all" }),
+      Effect.succeed(HttpServerResponse.empty({ status: 204 }))
+    )
   ),
   HttpLayerRouter.add(
     "GET",
