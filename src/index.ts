@@ -17,6 +17,11 @@ export * as Events from "./Events.js"
 /**
  * @since 0.1.0
  */
+export * as Inspector from "./Inspector.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Server from "./Server.js"
 
 /**
@@ -28,3 +33,8 @@ export * as Task from "./Task.js"
  * @since 0.1.0
  */
 export * as WebSocket from "./WebSocket.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Workers from "./Workers.js"
