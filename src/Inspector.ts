@@ -18,8 +18,7 @@
  * @since 0.1.0
  */
 import type { Option, Redacted, Scope } from "effect"
-import { Data, type Effect } from "effect"
-import * as internal from "./internal/workers/inspector.js"
+import { Data, Effect } from "effect"
 import * as config from "./internal/workers/inspectorConfig.js"
 import type { Supervisor } from "./Workers.js"
 
@@ -106,7 +105,11 @@ export const resolve = (
  * @category constructors
  */
 export const serve = (supervisor: Supervisor, options: Resolved): Effect.Effect<Address, InspectorError, Scope.Scope> =>
-  internal.serve(supervisor, options)
+  // Loaded on use: a worker importing this module never pays for the inspector's HTTP stack.
+  Effect.flatMap(
+    Effect.promise(() => import("./internal/workers/inspector.js")),
+    (internal) => internal.serve(supervisor, options)
+  )
 
 /**
  * Whether a host name or address is a loopback one (`localhost`, `127.x.x.x`, `::1`).
