@@ -612,6 +612,7 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
             return job === undefined ? Effect.void : runInline(job)
           })
         : Effect.sync(() => {
+            if (slot.layout === layout && slot.entry === undefined && slot.group === undefined) return
             const job = route(slot, name, dispatchOptions)
             if (job !== undefined) enqueue(job)
           })
@@ -665,19 +666,18 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
     }
 
     const transport = options.transport
-    const dispatch =
-      transport === undefined
-        ? dispatchLocal
-        : (event: string, dispatchOptions?: DispatchOptions): Effect.Effect<void, InvalidEventName> => {
-            const local = dispatchLocal(event, dispatchOptions)
-            if (dispatchOptions?.scope !== "all" || lookup(event).name?.kind !== "static") return local
-            return Effect.zipRight(
-              local,
-              Effect.catchAllCause(transport.publish(event, dispatchOptions), (cause) =>
-                Effect.logError(`Publishing event "${event}" to the other workers failed`, cause)
-              )
-            )
-          }
+    const dispatch = (event: string, dispatchOptions?: DispatchOptions): Effect.Effect<void, InvalidEventName> => {
+      const slot = lookup(event)
+      if (dispatchOptions === undefined || slot.name === undefined || slot.name.kind !== "static") return slot.dispatch
+      const local = deliver(slot, slot.name, dispatchOptions)
+      if (dispatchOptions.scope !== "all" || transport === undefined) return local
+      return Effect.zipRight(
+        local,
+        Effect.catchAllCause(transport.publish(event, dispatchOptions), (cause) =>
+          Effect.logError(`Publishing event "${event}" to the other workers failed`, cause)
+        )
+      )
+    }
 
     const event = (
       event: string,
