@@ -425,6 +425,40 @@ describe("lifecycle", () => {
   )
 })
 
+describe("events on the app", () => {
+  it.scoped("a signal handler reads App from its context, and a waiter gets the dispatch context", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const waiter = yield* Effect.fork(app.event("orders.paid.*"))
+      yield* Effect.repeat(
+        Effect.sync(() => app.hasListeners("orders.paid.7")),
+        { until: (b) => b }
+      )
+      yield* app.signal("orders.paid.<id:int>", (context) =>
+        App.addTask(Effect.succeed(context.id), { name: `receipt:${String(context.id)}` })
+      )
+      yield* app.dispatch("orders.paid.7", { context: { by: "card" }, inline: true })
+      const receipt = yield* app.getTask("receipt:7")
+      assert.strictEqual(yield* receipt.join, 7)
+      const context = yield* Fiber.join(waiter)
+      assert.strictEqual(context.by, "card")
+    })
+  )
+
+  it.scoped("a task's failure is dispatched as server.exception.report with the task's name and cause", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const report = yield* Effect.fork(app.event("server.exception.report"))
+      yield* Effect.yieldNow()
+      yield* app.addTask(Effect.fail("boom"), { name: "failing" })
+      const context = yield* Fiber.join(report)
+      assert.strictEqual(context.task, "failing")
+      assert.isTrue(Cause.isCause(context.cause))
+      assert.deepStrictEqual(Cause.failureOption(context.cause as Cause.Cause<string>), Option.some("boom"))
+    })
+  )
+})
+
 describe("accessors", () => {
   it.effect("App.* accessors reach the service in context", () =>
     Effect.gen(function* () {
