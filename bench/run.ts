@@ -41,7 +41,7 @@ interface TargetRecord {
 const resultsPath = join(root, "bench/results.json")
 
 /** In-process cases are cheap and noisy (GC, the other engineers' test runs on the same 2 cores): more repetitions. */
-const defaultReps: Record<Group, number> = { tasks: 5, events: 5, http: 3, ws: 3, workers: 3 }
+const defaultReps: Record<Group, number> = { tasks: 3, events: 3, http: 3, ws: 3, workers: 3 }
 
 const parseArgs = (argv: ReadonlyArray<string>) => {
   let reps: number | undefined = process.env.BENCH_REPS === undefined ? undefined : Number(process.env.BENCH_REPS)
@@ -125,7 +125,7 @@ const evaluate = (
 ): TargetRecord | undefined => {
   const subjectCase = records.get(target.subject.case)
   const baselineCase = target.baseline === undefined ? undefined : records.get(target.baseline.case)
-  if (subjectCase === undefined || (target.baseline !== undefined && baselineCase === undefined)) return undefined
+  if (subjectCase === undefined) return undefined
   const contextMetric = absoluteContext[target.title]
   const subject = metricOf(subjectCase, target.subject.metric, wall)
   const baseline =
@@ -152,6 +152,9 @@ const evaluate = (
   }
   const skipped = subjectCase.skipped ?? baselineCase?.skipped
   if (skipped !== undefined) return { ...base, status: "SKIP", detail: skipped }
+  if (target.baseline !== undefined && baselineCase === undefined) {
+    return { ...base, status: "SKIP", detail: `baseline ${target.baseline.case} not selected` }
+  }
   const compared = target.baseline === undefined ? subject : ratio
   if (compared === undefined) {
     const errors = [...subjectCase.errors, ...(baselineCase?.errors ?? [])]

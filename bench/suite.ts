@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join } from "node:path"
+import { runnable } from "./lib/bundle.js"
 import type { Unit } from "./lib/format.js"
 import type { Result } from "./lib/measure.js"
 import { childrenOf, cpuMsOf, root, rssOf, runNode, SkipCase, startServer } from "./lib/proc.js"
@@ -84,8 +85,9 @@ const httpCase = (
   id,
   group: "http",
   run: async () => {
-    const server = await startServer(ensureScript(path), { env })
+    const server = await startServer(await runnable(ensureScript(path)), { env })
     try {
+      const idleRss = rssOf(server.pid)
       const url = `http://127.0.0.1:${server.port}${expect.path}`
       await probe(url, expect.status, expect.body)
       const cpuBefore = cpuMsOf(server.pid)
@@ -99,7 +101,8 @@ const httpCase = (
       return {
         ...result,
         serverCpuUsPerRequest: (serverCpuMs * 1000) / Number(result.totalRequests),
-        serverRss: rssOf(server.pid)
+        idleRss,
+        loadedRss: rssOf(server.pid)
       }
     } finally {
       await server.stop()
@@ -111,7 +114,7 @@ const wsCase = (id: string, path: string): Case => ({
   id,
   group: "ws",
   run: async () => {
-    const server = await startServer(ensureScript(path))
+    const server = await startServer(await runnable(ensureScript(path)))
     try {
       const cpuBefore = cpuMsOf(server.pid)
       const result = await runNode(
@@ -153,7 +156,7 @@ const workersUnsupported = (): Promise<string | undefined> =>
   (workersSupport ??= (async () => {
     const port = await freePort()
     try {
-      const server = await startServer(ensureScript("bench/servers/http-fiberapp.ts"), {
+      const server = await startServer(await runnable(ensureScript("bench/servers/http-fiberapp.ts")), {
         env: { PORT: String(port), WORKERS: "2" }
       })
       await server.stop()
@@ -175,7 +178,7 @@ const workersCase = (workers: number): Case => ({
     const unsupported = await workersUnsupported()
     if (unsupported !== undefined) throw new SkipCase(unsupported)
     const port = await freePort()
-    const server = await startServer(ensureScript("bench/servers/http-fiberapp.ts"), {
+    const server = await startServer(await runnable(ensureScript("bench/servers/http-fiberapp.ts")), {
       env: { PORT: String(port), WORKERS: String(workers) }
     })
     try {
@@ -461,6 +464,15 @@ export const targets: ReadonlyArray<Target> = [
     group: "workers",
     title: "RSS of an idle worker",
     subject: m("workers.2", "idleWorkerRss"),
+    baseline: m("http.platform", "idleRss"),
+    unit: "bytes",
+    better: "lower",
+    note: "baseline: idle stock @effect/platform server"
+  },
+  {
+    group: "workers",
+    title: "RSS of the primary process (2 workers)",
+    subject: m("workers.2", "primaryRss"),
     unit: "bytes",
     better: "lower"
   }

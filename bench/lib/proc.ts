@@ -1,5 +1,6 @@
 /**
- * Process plumbing for the runner: every measurement runs in a fresh `node --import tsx` process.
+ * Process plumbing for the runner: every measurement runs in a fresh process, `node --import tsx` for
+ * TypeScript, plain `node` for the servers built by `bundle.ts`.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
@@ -19,8 +20,7 @@ export class CaseError extends Error {}
 const nodeArgs = (script: string, args: ReadonlyArray<string>, options: NodeOptions): Array<string> => [
   ...(options.exposeGc === true ? ["--expose-gc"] : []),
   ...(process.env.BENCH_NODE_OPTIONS ?? "").split(" ").filter((option) => option !== ""),
-  "--import",
-  "tsx",
+  ...(script.endsWith(".ts") ? ["--import", "tsx"] : []),
   script,
   ...args
 ]

@@ -3,8 +3,6 @@
  * random one) and announces itself with one JSON line `{"ready":true,"port":N}` on stdout.
  */
 import type { AddressInfo } from "node:net"
-import { HttpServer } from "@effect/platform"
-import { Effect, Layer } from "effect"
 
 export const host = "127.0.0.1"
 
@@ -20,13 +18,3 @@ export const announceAddress = (address: AddressInfo | string | null): void => {
   if (address === null || typeof address === "string") throw new Error(`unexpected address ${String(address)}`)
   announce(address.port)
 }
-
-/** Announces the port of the `HttpServer` in context, once it listens. */
-export const layerAnnounce: Layer.Layer<never, never, HttpServer.HttpServer> = Layer.effectDiscard(
-  HttpServer.addressWith((address) =>
-    Effect.sync(() => {
-      if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
-      announce(address.port)
-    })
-  )
-)

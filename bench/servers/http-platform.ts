@@ -6,7 +6,8 @@ import { createServer } from "node:http"
 import { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { helloBody, host, layerAnnounce, port } from "../lib/server.js"
+import { layerAnnounce } from "../lib/effect-server.js"
+import { helloBody, host, port } from "../lib/server.js"
 
 const Hello = HttpLayerRouter.add(
   "GET",

@@ -3,7 +3,8 @@ import { createServer } from "node:http"
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { host, layerAnnounce, port } from "../lib/server.js"
+import { layerAnnounce } from "../lib/effect-server.js"
+import { host, port } from "../lib/server.js"
 
 const Echo = HttpLayerRouter.add(
   "GET",
