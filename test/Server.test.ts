@@ -2,6 +2,7 @@ import { spawn } from "node:child_process"
 import * as Net from "node:net"
 import { fileURLToPath } from "node:url"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Deferred, Effect, Exit, Layer, Logger, LogLevel, Option, Scope } from "effect"
@@ -337,6 +338,100 @@ describe("routes", () => {
       assert.strictEqual((yield* fetchText(`${url}/hello`)).body, "hello")
       assert.deepStrictEqual(dispatched, ["http.lifecycle.request", "http.lifecycle.response"])
       assert.deepStrictEqual(seen, ["request /hello", "response 200"])
+    })
+  )
+})
+
+describe("router", () => {
+  const echo = Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const params = yield* HttpLayerRouter.params
+    const search = yield* HttpServerRequest.ParsedSearchParams
+    return yield* HttpServerResponse.json({ method: request.method, url: request.url, params, search })
+  }).pipe(Effect.orDie)
+
+  const tagged = (header: string) =>
+    HttpLayerRouter.middleware((effect) =>
+      Effect.map(effect, (response) => HttpServerResponse.setHeader(response, header, "yes"))
+    )
+
+  it.scopedLive("routes keep the platform router's behaviour: prefixes, params, search params, HEAD, any method", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: Layer.mergeAll(
+          HttpLayerRouter.add("GET", "/items/:id", echo),
+          HttpLayerRouter.use((router) => router.prefixed("/api").add("GET", "/things/:id", echo)),
+          HttpLayerRouter.addAll([HttpLayerRouter.route("POST", "/orders", echo)], { prefix: "/v1" }),
+          HttpLayerRouter.add("*", "/any", echo)
+        )
+      })
+      const json = (path: string, init?: RequestInit) =>
+        Effect.map(fetchText(`${url}${path}`, init), (response) => JSON.parse(response.body))
+      assert.deepStrictEqual(yield* json("/items/7?color=red&tag=a&tag=b"), {
+        method: "GET",
+        url: "/items/7?color=red&tag=a&tag=b",
+        params: { id: "7" },
+        search: { color: "red", tag: ["a", "b"] }
+      })
+      assert.deepStrictEqual(yield* json("/api/things/9?x=1"), {
+        method: "GET",
+        url: "/things/9?x=1",
+        params: { id: "9" },
+        search: { x: "1" }
+      })
+      assert.deepStrictEqual(yield* json("/v1/orders", { method: "POST" }), {
+        method: "POST",
+        url: "/orders",
+        params: {},
+        search: {}
+      })
+      assert.strictEqual((yield* json("/any", { method: "DELETE" })).method, "DELETE")
+      const head = yield* fetchText(`${url}/items/7`, { method: "HEAD" })
+      assert.deepStrictEqual([head.status, head.body, head.headers.get("content-type")], [200, "", "application/json"])
+      assert.strictEqual((yield* fetchText(`${url}/items`)).status, 404)
+      assert.strictEqual((yield* fetchText(`${url}/items/7`, { method: "PUT" })).status, 404)
+    })
+  )
+
+  it.scopedLive("route middleware runs for the routes it is provided to, and only those", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: Layer.mergeAll(
+          HttpLayerRouter.add("GET", "/with", Effect.succeed(HttpServerResponse.text("with"))).pipe(
+            Layer.provide(tagged("x-route-middleware").layer)
+          ),
+          HttpLayerRouter.add("GET", "/without", Effect.succeed(HttpServerResponse.text("without")))
+        )
+      })
+      assert.strictEqual((yield* fetchText(`${url}/with`)).headers.get("x-route-middleware"), "yes")
+      assert.strictEqual((yield* fetchText(`${url}/without`)).headers.get("x-route-middleware"), null)
+    })
+  )
+
+  it.scopedLive("global middleware sees every request, unknown paths included", () =>
+    Effect.gen(function* () {
+      const seen: Array<string> = []
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: Layer.mergeAll(
+          HttpLayerRouter.add("GET", "/hello", Effect.succeed(HttpServerResponse.text("hello"))),
+          HttpLayerRouter.middleware(
+            (effect) =>
+              Effect.zipRight(
+                Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+                  Effect.sync(() => seen.push(request.url))
+                ),
+                Effect.map(effect, (response) => HttpServerResponse.setHeader(response, "x-global", "yes"))
+              ),
+            { global: true }
+          )
+        )
+      })
+      assert.strictEqual((yield* fetchText(`${url}/hello`)).headers.get("x-global"), "yes")
+      assert.strictEqual((yield* fetchText(`${url}/missing`)).status, 404)
+      assert.deepStrictEqual(seen, ["/hello", "/missing"])
     })
   )
 })

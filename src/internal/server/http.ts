@@ -2,7 +2,9 @@ import * as Http from "node:http"
 import type { Duplex } from "node:stream"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpApp from "@effect/platform/HttpApp"
+import type * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -21,6 +23,8 @@ import * as Scope from "effect/Scope"
 import type { AppService } from "../../App.js"
 import { ServerRequest } from "./request.js"
 import * as Response from "./response.js"
+import type { Entry, RouteIndex } from "./router.js"
+import * as Router from "./router.js"
 import type { Hub } from "./websocket.js"
 
 /** The router's request handler, as `HttpLayerRouter` builds it. */
@@ -126,8 +130,9 @@ export const make = (options: {
   readonly httpEffect: HttpEffect
   readonly runtime: Runtime.Runtime<never>
   readonly hub: Hub
+  readonly index: RouteIndex | undefined
 }): Handler => {
-  const { app, hub, runtime } = options
+  const { app, hub, index, runtime } = options
   const baseEntries = runtime.context.unsafeMap
   const fiberRefs = runtime.fiberRefs
   const runtimeFlags = runtime.runtimeFlags
@@ -168,7 +173,8 @@ export const make = (options: {
 
   const handle = (
     request: ServerRequest,
-    scope: RequestScope
+    scope: RequestScope,
+    routed: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, any>
   ): Effect.Effect<void, never, HttpServerRequest.HttpServerRequest | Scope.Scope> =>
     Effect.withFiberRuntime((fiber) => {
       const run = app.hasListeners("http.lifecycle.request")
@@ -200,13 +206,35 @@ export const make = (options: {
       )
     })
 
-  const fork = (request: ServerRequest): Fiber.RuntimeFiber<void> => {
+  // The index is only trusted when nothing it cannot reproduce is in play.
+  const useIndex = index !== undefined && !index.hasGlobalMiddleware && !tracing
+
+  /** Forks the request's fiber: a route the index knows runs directly, anything else through the router. */
+  const fork = (
+    request: ServerRequest,
+    match: HttpLayerRouter.FindMyWay.FindResult<Entry> | undefined
+  ): Fiber.RuntimeFiber<void> => {
     const scope = new RequestScope()
     const entries = new Map(baseEntries)
-    entries.set(HttpServerRequest.HttpServerRequest.key, request)
     entries.set(Scope.Scope.key, scope)
+    let effect = routed
+    const run = match?.handler.run
+    if (run !== undefined) {
+      const prefix = match!.handler.prefix
+      entries.set(
+        HttpServerRequest.HttpServerRequest.key,
+        prefix === undefined
+          ? request
+          : request.modify({ url: request.url.length <= prefix.length ? "/" : request.url.slice(prefix.length) })
+      )
+      entries.set(HttpServerRequest.ParsedSearchParams.key, match!.searchParams)
+      entries.set(HttpRouter.RouteContext.key, Router.routeContext(match!.handler, match!.params))
+      effect = run as HttpEffect
+    } else {
+      entries.set(HttpServerRequest.HttpServerRequest.key, request)
+    }
     const context = Context.unsafeMake<HttpServerRequest.HttpServerRequest | Scope.Scope>(entries)
-    return Runtime.runFork(Runtime.make({ context, fiberRefs, runtimeFlags }), handle(request, scope))
+    return Runtime.runFork(Runtime.make({ context, fiberRefs, runtimeFlags }), handle(request, scope, effect))
   }
 
   let inFlight = 0
@@ -220,8 +248,22 @@ export const make = (options: {
   }
 
   const onRequest = (nodeRequest: Http.IncomingMessage, nodeResponse: Http.ServerResponse): void => {
+    let match: HttpLayerRouter.FindMyWay.FindResult<Entry> | undefined
+    if (useIndex) {
+      match = index.find(nodeRequest.method!, nodeRequest.url!)
+      if (
+        match === undefined &&
+        !app.hasListeners("http.lifecycle.request") &&
+        !app.hasListeners("http.lifecycle.response")
+      ) {
+        // What the router's RouteNotFound turns into, without a fiber or an error to build.
+        nodeResponse.writeHead(404)
+        nodeResponse.end()
+        return
+      }
+    }
     inFlight++
-    const fiber = fork(new ServerRequest(nodeRequest, nodeResponse, undefined))
+    const fiber = fork(new ServerRequest(nodeRequest, nodeResponse, undefined), match)
     fiber.addObserver(requestDone)
     nodeResponse.on("close", () => {
       if (!nodeResponse.writableEnded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
@@ -247,7 +289,10 @@ export const make = (options: {
       socket.destroy()
       return
     }
-    const fiber = fork(new ServerRequest(nodeRequest, response, upgrade))
+    const fiber = fork(
+      new ServerRequest(nodeRequest, response, upgrade),
+      useIndex ? index.find(nodeRequest.method!, nodeRequest.url!) : undefined
+    )
     upgrades.add(fiber)
     fiber.addObserver(() => upgrades.delete(fiber))
     socket.on("close", () => {

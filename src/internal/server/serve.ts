@@ -20,6 +20,7 @@ import { ServeError } from "../../Server.js"
 import * as Workers from "../workers/run.js"
 import * as Config from "./config.js"
 import * as HttpHandler from "./http.js"
+import * as Router from "./router.js"
 import { Hub } from "./websocket.js"
 
 /** Services every handler may use besides the app's: what `HttpLayerRouter.addHttpApi` and file responses need. */
@@ -97,11 +98,8 @@ export const serveProcess = <A, E, R>(
     const app = yield* App
     const scope = yield* Effect.scope
     const memoMap = yield* Layer.CurrentMemoMap
-    const routerLayer =
-      routerConfig === undefined
-        ? HttpLayerRouter.layer
-        : Layer.provide(HttpLayerRouter.layer, Layer.succeed(HttpLayerRouter.RouterConfig, routerConfig))
-    const built = yield* Layer.buildWithMemoMap(Layer.provideMerge(routes, routerLayer), memoMap, scope)
+    const router = Router.layer(routerConfig)
+    const built = yield* Layer.buildWithMemoMap(Layer.provideMerge(routes, router.layer), memoMap, scope)
     const httpEffect = Context.get(
       built as Context.Context<HttpLayerRouter.HttpRouter>,
       HttpLayerRouter.HttpRouter
@@ -118,7 +116,8 @@ export const serveProcess = <A, E, R>(
       app,
       httpEffect,
       runtime: Runtime.make({ context, fiberRefs: runtime.fiberRefs, runtimeFlags: runtime.runtimeFlags }),
-      hub
+      hub,
+      index: router.index
     })
 
     let draining = false
