@@ -1,14 +1,16 @@
 /**
- * `npm run bench [-- <group|case id prefix>...] [--reps N] [--wall] [--list]`
+ * `npm run bench [-- <group|case id prefix>...] [--reps N] [--wall] [--list] [--build]`
  *
  * Runs every selected case once per repetition, each in a fresh process, rotating the order of the
  * cases of a group from one repetition to the next; takes medians; prints the targets as ratios against
  * baselines measured in the same run; writes `bench/results.json` (a subset updates its own entries).
  * In-process cases are compared on CPU time (`--wall`: on wall-clock time); HTTP and websockets on wall clock.
+ * `--build` only builds the server processes (see `lib/bundle.ts`) and prints their paths, for profiling.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, totalmem } from "node:os"
 import { join } from "node:path"
+import { runnable } from "./lib/bundle.js"
 import { formatRatio, formatValue, markdownTable, textTable } from "./lib/format.js"
 import { median, type Result } from "./lib/measure.js"
 import { root, SkipCase } from "./lib/proc.js"
@@ -47,18 +49,20 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
   let reps: number | undefined = process.env.BENCH_REPS === undefined ? undefined : Number(process.env.BENCH_REPS)
   const selectors: Array<string> = []
   let wall = false
+  let build = false
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (arg === "--reps") reps = Number(argv[++i])
     else if (arg.startsWith("--reps=")) reps = Number(arg.slice("--reps=".length))
     else if (arg === "--wall") wall = true
+    else if (arg === "--build") build = true
     else selectors.push(arg)
   }
   if (reps !== undefined && (!Number.isInteger(reps) || reps < 1)) {
     throw new Error(`--reps must be a positive integer, got ${reps}`)
   }
   const repsOf = (group: Group): number => reps ?? defaultReps[group]
-  return { repsOf, selectors, wall }
+  return { repsOf, selectors, wall, build }
 }
 
 const isSelected = (selectors: ReadonlyArray<string>, c: Case): boolean =>
@@ -209,7 +213,12 @@ const readPrevious = (): ResultsFile | undefined => {
 }
 
 const main = async () => {
-  const { repsOf, selectors, wall } = parseArgs(process.argv.slice(2))
+  const { repsOf, selectors, wall, build } = parseArgs(process.argv.slice(2))
+  if (build) {
+    // for profiling a server: node --cpu-prof <built file>, PORT=... to fix the port
+    for (const file of readdirSync(join(root, "bench/servers"))) log(await runnable(join(root, "bench/servers", file)))
+    return
+  }
   const selected = cases.filter((c) => isSelected(selectors, c))
   const listing = `groups: ${groups.join(", ")}\ncases:\n${cases.map((c) => `  ${c.id}`).join("\n")}`
   if (selectors.includes("--list")) return log(listing)
