@@ -87,20 +87,26 @@ describe("a primary started by a tool", () => {
 const workerLines = (lines: ReadonlyArray<Line>) => lines.filter((l) => l.role.startsWith("worker:"))
 const named = (lines: ReadonlyArray<Line>, what: string) => lines.filter((l) => l.what === what)
 
+/** The primary's server layer is built: every worker acknowledged, main_process_ready ran, the inspector listens. */
 const ready = (cluster: Cluster) =>
-  waitFor(cluster, "main_process_ready", () => named(cluster.lines(), "main_process_ready")[0], "40 seconds")
+  waitFor(
+    cluster,
+    "the primary to serve",
+    () => cluster.lines().find((l) => l.role === "main" && l.what === "serving"),
+    "40 seconds"
+  )
 
 const pidOf = (cluster: Cluster) =>
   Effect.map(request(cluster.port, "/pid"), (response) => JSON.parse(response.body) as { pid: number; token: string })
 
 /** Requests one after another (a pause between them) until stopped, recording each answer's pid or error. */
-const stream = (cluster: Cluster, concurrency: number, pause: number) =>
+const stream = (cluster: Cluster, concurrency: number, pause: number, timeoutMs: number) =>
   Effect.gen(function* () {
     const answers = yield* Ref.make<
       ReadonlyArray<{ readonly at: number; readonly pid?: number; readonly error?: string }>
     >([])
     const loop = Effect.forever(
-      request(cluster.port, "/pid").pipe(
+      request(cluster.port, "/pid", { timeoutMs }).pipe(
         Effect.map((response) =>
           response.status === 200
             ? { at: Date.now(), pid: (JSON.parse(response.body) as { pid: number }).pid }
@@ -124,8 +130,9 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
     () =>
       Effect.gen(function* () {
         const cluster = yield* ClusterTag
-        const readyLine = yield* ready(cluster)
+        yield* ready(cluster)
         const lines = cluster.lines()
+        const readyLine = named(lines, "main_process_ready")[0]!
         const starts = named(lines, "main_process_start end")
         assert.strictEqual(starts.length, 1)
         assert.strictEqual(starts[0]!.pid, cluster.pid)
@@ -285,7 +292,9 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
         const before = yield* table(cluster)
         const victim = before.find((w) => w.name === "worker-1")!
         const old = new Set(before.map((w) => w.pid))
-        const { answers, stop } = yield* stream(cluster, 1, 20)
+        // A connection the primary was handing to the worker as it was killed is never answered: time such a request out
+        // quickly, with another loop going meanwhile.
+        const { answers, stop } = yield* stream(cluster, 2, 20, 2_000)
         const killedAt = Date.now()
         process.kill(victim.pid, "SIGKILL")
         const replacement = yield* Effect.gen(function* () {
@@ -316,7 +325,7 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
         const cluster = yield* ClusterTag
         yield* ready(cluster)
         const before = yield* table(cluster)
-        const { answers, stop } = yield* stream(cluster, 2, 5)
+        const { answers, stop } = yield* stream(cluster, 2, 5, 10_000)
         const restarted = yield* inspect(cluster, "/restart", {
           method: "POST",
           body: JSON.stringify({ zeroDowntime: true })
