@@ -345,6 +345,15 @@ export const targets: ReadonlyArray<Target> = [
   },
   {
     group: "events",
+    title: "loop of Effect.sync (quiet dispatch checked when run)",
+    subject: m("events.dispatch.raw", "syncLoopPerSec"),
+    baseline: m("events.dispatch.raw", "loopPerSec"),
+    unit: "/s",
+    better: "higher",
+    note: "for scale: baseline is the Effect.void loop"
+  },
+  {
+    group: "events",
     title: "dispatch to one handler",
     subject: m("events.dispatch.fiberapp", "oneHandlerPerSec"),
     baseline: m("events.dispatch.raw", "pubsubPerSec"),

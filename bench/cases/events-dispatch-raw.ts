@@ -1,6 +1,7 @@
 /**
  * Baselines for dispatch: `PubSub` publish-and-take to one subscriber fiber, and the cost of the
- * benchmark loop itself (an empty `Effect.void` per iteration) as the ceiling for "nobody listening".
+ * benchmark loop itself (an `Effect.void`, then an `Effect.sync`, per iteration): the ceilings for "nobody
+ * listening".
  */
 import { Effect, Fiber, PubSub, Queue } from "effect"
 import { intEnv, main, rates, stopwatch } from "../lib/measure.js"
@@ -33,12 +34,28 @@ const emptyLoop = (count: number) =>
     return rates("loopPerSec", count, lap())
   })
 
+// the cheapest effect that still looks at something when it runs: what a lazily checked quiet dispatch costs
+const syncLoop = (count: number) =>
+  Effect.gen(function* () {
+    let seen = 0
+    const check = Effect.sync(() => {
+      seen++
+    })
+    const lap = stopwatch()
+    for (let i = 0; i < count; i++) yield* check
+    const rate = rates("syncLoopPerSec", count, lap())
+    if (seen !== count) throw new Error("the check did not run")
+    return rate
+  })
+
 const program = Effect.gen(function* () {
   yield* publishAndTake(50_000)
   yield* emptyLoop(200_000)
+  yield* syncLoop(200_000)
   const pubsub = yield* publishAndTake(messages)
   const loop = yield* emptyLoop(loops)
-  return { messages, loops, ...pubsub, ...loop }
+  const sync = yield* syncLoop(loops)
+  return { messages, loops, ...pubsub, ...loop, ...sync }
 })
 
 main(() => Effect.runPromise(program))
