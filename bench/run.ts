@@ -7,6 +7,7 @@
  * In-process cases are compared on CPU time (`--wall`: on wall-clock time); HTTP and websockets on wall clock.
  * `--build` only builds the server processes (see `lib/bundle.ts`) and prints their paths, for profiling.
  */
+import { execFileSync } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, totalmem } from "node:os"
 import { join } from "node:path"
@@ -186,6 +187,22 @@ const describeReps = (selected: ReadonlyArray<Case>, repsOf: (group: Group) => n
   return ran.map((g) => `${repsOf(g)} (${g})`).join(", ")
 }
 
+/** The commit measured, and the source files that differed from it (other engineers' work in progress). */
+const revision = () => {
+  const git = (args: ReadonlyArray<string>) => {
+    try {
+      return execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim()
+    } catch {
+      return ""
+    }
+  }
+  const changed = git(["status", "--porcelain", "--", "src"])
+  return {
+    commit: git(["rev-parse", "--short", "HEAD"]),
+    uncommittedSources: changed === "" ? [] : changed.split("\n").map((line) => line.slice(3))
+  }
+}
+
 const machine = () => ({
   cpu: cpus()[0]?.model ?? "unknown",
   cores: cpus().length,
@@ -197,6 +214,7 @@ const machine = () => ({
 
 interface ResultsFile {
   machine: ReturnType<typeof machine> & { loadAverageBefore: Array<number>; loadAverageAfter: Array<number> }
+  revision: ReturnType<typeof revision>
   config: { reps: Record<string, number>; selection: Array<string>; clock: string; http: string; ws: string }
   cases: Record<string, CaseRecord>
   targets: Array<TargetRecord>
@@ -227,6 +245,7 @@ const main = async () => {
     return log(`nothing matches ${selectors.join(" ")}\n${listing}`)
   }
   const loadAverageBefore = loadavg()
+  const measuredRevision = revision()
   const started = Date.now()
   const records = new Map<string, CaseRecord>()
   const measuredAt = new Date().toISOString()
@@ -278,6 +297,7 @@ const main = async () => {
   )
   const file: ResultsFile = {
     machine: { ...info, loadAverageBefore, loadAverageAfter: loadavg() },
+    revision: measuredRevision,
     config: {
       reps: repsByGroup,
       selection: selectors.length === 0 ? ["all"] : selectors,
