@@ -171,6 +171,23 @@ export const make = (options: {
       })
     )
 
+  // Made by factories: tsx names function expressions with a `defineProperty` call where they are written, which
+  // on a per-request object literal would run for every request.
+  const onSuccess =
+    (fiber: Fiber.RuntimeFiber<unknown, unknown>, request: ServerRequest) =>
+    (response: HttpServerResponse.HttpServerResponse) =>
+      respond(fiber, request, response)
+
+  const onFailure =
+    (fiber: Fiber.RuntimeFiber<unknown, unknown>, request: ServerRequest) => (cause: Cause.Cause<unknown>) =>
+      Effect.flatMap(HttpServerError.causeResponse(cause), ([response, stripped]) => {
+        const written = respond(fiber, request, response)
+        const upgraded = request.upgradeContext?.upgraded
+        return !upgraded && response.status >= 500 && !Cause.isEmptyType(stripped) && !Cause.isInterruptedOnly(stripped)
+          ? Effect.zipRight(reportCause(request, response.status, stripped), written)
+          : written
+      })
+
   const handle = (
     request: ServerRequest,
     scope: RequestScope,
@@ -184,18 +201,8 @@ export const make = (options: {
           )
         : routed
       return Effect.matchCauseEffect(run, {
-        onSuccess: (response) => respond(fiber, request, response),
-        onFailure: (cause) =>
-          Effect.flatMap(HttpServerError.causeResponse(cause), ([response, stripped]) => {
-            const written = respond(fiber, request, response)
-            const upgraded = request.upgradeContext?.upgraded
-            return !upgraded &&
-              response.status >= 500 &&
-              !Cause.isEmptyType(stripped) &&
-              !Cause.isInterruptedOnly(stripped)
-              ? Effect.zipRight(reportCause(request, response.status, stripped), written)
-              : written
-          })
+        onSuccess: onSuccess(fiber, request),
+        onFailure: onFailure(fiber, request)
       }).pipe(
         Effect.catchAllCause((cause) =>
           Cause.isInterruptedOnly(cause)
@@ -264,6 +271,11 @@ export const make = (options: {
     }
     inFlight++
     const fiber = fork(new ServerRequest(nodeRequest, nodeResponse, undefined), match)
+    // Most handlers finish before `fork` returns: they need neither an observer nor an abort listener.
+    if (fiber.unsafePoll() !== null) {
+      requestDone()
+      return
+    }
     fiber.addObserver(requestDone)
     nodeResponse.on("close", () => {
       if (!nodeResponse.writableEnded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
