@@ -1,11 +1,15 @@
 import { spawn } from "node:child_process"
 import * as Net from "node:net"
 import { fileURLToPath } from "node:url"
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Deferred, Effect, Exit, Layer, Logger, LogLevel, Option, Scope } from "effect"
+import { Cause, ConfigProvider, Deferred, Effect, Exit, Layer, Logger, LogLevel, Option, Schema, Scope } from "effect"
 import * as App from "../src/App.js"
 import * as Server from "../src/Server.js"
 import type * as Task from "../src/Task.js"
@@ -391,6 +395,26 @@ describe("router", () => {
       assert.deepStrictEqual([head.status, head.body, head.headers.get("content-type")], [200, "", "application/json"])
       assert.strictEqual((yield* fetchText(`${url}/items`)).status, 404)
       assert.strictEqual((yield* fetchText(`${url}/items/7`, { method: "PUT" })).status, 404)
+    })
+  )
+
+  it.scopedLive("an HttpApi served through HttpLayerRouter.addHttpApi, its handlers using the app", () =>
+    Effect.gen(function* () {
+      class Api extends HttpApi.make("api").add(
+        HttpApiGroup.make("tasks").add(
+          HttpApiEndpoint.get("count", "/tasks/count").addSuccess(Schema.Struct({ count: Schema.Number }))
+        )
+      ) {}
+      const TasksLive = HttpApiBuilder.group(Api, "tasks", (handlers) =>
+        handlers.handle("count", () => Effect.map(App.tasks, (tasks) => ({ count: tasks.length })))
+      )
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: HttpLayerRouter.addHttpApi(Api).pipe(Layer.provide(TasksLive)),
+        setup: (app) => app.addTask(Effect.never, { name: "one" })
+      })
+      const response = yield* fetchText(`${url}/tasks/count`)
+      assert.deepStrictEqual([response.status, JSON.parse(response.body)], [200, { count: 1 }])
     })
   )
 
