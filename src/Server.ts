@@ -27,6 +27,16 @@ export class ServeError extends Data.TaggedError("ServeError")<{
   readonly listener?: ListenerKind | undefined
   readonly cause?: unknown
 }> {
+  constructor(args: {
+    readonly reason: string
+    readonly listener?: ListenerKind | undefined
+    readonly cause?: unknown
+  }) {
+    super(args)
+    // A configuration or start-up problem is reported by its message; where in the server it was noticed is noise.
+    Object.defineProperty(this, "stack", { value: `ServeError: ${args.reason}`, configurable: true, writable: true })
+  }
+
   override get message(): string {
     return this.reason
   }

@@ -63,8 +63,7 @@ const fromConfig = <A>(config: Config.Config<A>, name: string): Effect.Effect<Op
     ),
     (error) =>
       new ServeError({
-        reason: `Invalid ${name} setting: ${ConfigError.isConfigError(error) ? String(error) : "unreadable"}.`,
-        cause: error
+        reason: `Invalid ${name} setting: ${ConfigError.isConfigError(error) ? String(error) : "unreadable"}.`
       })
   )
 

@@ -40,21 +40,19 @@ const listenFailure = (error: NodeJS.ErrnoException, port: number, host: string)
   const where = `${host}:${port}`
   switch (error.code) {
     case "EADDRINUSE":
-      return new ServeError({ reason: `Port ${port} on ${host} is already in use.`, cause: error })
+      return new ServeError({ reason: `Port ${port} on ${host} is already in use.` })
     case "EACCES":
       return new ServeError({
-        reason: `Not allowed to listen on ${where} (a port below 1024 needs privileges).`,
-        cause: error
+        reason: `Not allowed to listen on ${where} (a port below 1024 needs privileges).`
       })
     case "EADDRNOTAVAIL":
     case "ENOTFOUND":
     case "EAI_AGAIN":
       return new ServeError({
-        reason: `Cannot listen on ${where}: host ${host} is not an address of this machine.`,
-        cause: error
+        reason: `Cannot listen on ${where}: host ${host} is not an address of this machine.`
       })
     default:
-      return new ServeError({ reason: `Cannot listen on ${where}: ${error.message}`, cause: error })
+      return new ServeError({ reason: `Cannot listen on ${where}: ${error.message}` })
   }
 }
 
