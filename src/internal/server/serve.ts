@@ -28,10 +28,7 @@ export const platformLayer = Layer.mergeAll(NodeHttpPlatform.layer, Etag.layerWe
 
 const startFailure = (error: StartError): ServeError =>
   new ServeError({
-    reason:
-      error.listener !== undefined
-        ? `A ${error.listener} listener failed, so the server did not start: ${error.reason}`
-        : `The server did not start: ${error.reason}`,
+    reason: `The server did not start: ${error.reason}`,
     ...(error.listener !== undefined ? { listener: error.listener } : {}),
     cause: error.cause ?? error
   })
