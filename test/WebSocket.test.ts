@@ -328,9 +328,9 @@ describe("connection", () => {
     })
   )
 
-  it.scopedLive("HttpServerRequest.upgrade gives the platform Socket", () =>
+  it.scopedLive("HttpServerRequest.upgrade gives the platform Socket, closed with 1001 when the server stops", () =>
     Effect.gen(function* () {
-      const scope = yield* Effect.scope
+      const scope = yield* Scope.make()
       const { ws } = yield* serveIn(
         scope,
         HttpLayerRouter.add(
@@ -348,6 +348,8 @@ describe("connection", () => {
       const client = yield* connect(`${ws}/platform`)
       client.ws.send("hello")
       assert.strictEqual(yield* client.next, "platform:hello")
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual((yield* client.closed).code, 1001)
     })
   )
 })

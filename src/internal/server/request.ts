@@ -192,7 +192,7 @@ export class ServerRequest extends Inspectable.Class implements HttpServerReques
     return upgrade !== undefined && !upgrade.upgraded
       ? Socket.fromWebSocket(
           Effect.acquireRelease(handshake(this, upgrade) as unknown as Effect.Effect<globalThis.WebSocket>, (ws) =>
-            Effect.sync(() => ws.close())
+            Effect.sync(() => ws.close(upgrade.hub.shuttingDown ? 1001 : 1000))
           )
         )
       : Effect.fail(
