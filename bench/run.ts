@@ -191,7 +191,7 @@ const describeReps = (selected: ReadonlyArray<Case>, repsOf: (group: Group) => n
 const revision = () => {
   const git = (args: ReadonlyArray<string>) => {
     try {
-      return execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim()
+      return execFileSync("git", args, { cwd: root, encoding: "utf8" }).trimEnd()
     } catch {
       return ""
     }

@@ -3,7 +3,7 @@
  * dispatch once, and time until every waiter has resumed.
  */
 import { Deferred, Duration, Effect } from "effect"
-import { durations, type Result, stopwatch } from "./measure.js"
+import { durations, median, type Result, stopwatch } from "./measure.js"
 
 export const waiterCount = 10_000
 
@@ -45,7 +45,25 @@ export const wake = <E, R>(
     }
   })
 
-/** Two small rounds to warm the JIT, then the measured round of `waiterCount` waiters. */
+const measuredRounds = 5
+
+/**
+ * Two small rounds to warm the JIT, then `measuredRounds` rounds of `waiterCount` waiters; each figure is the
+ * median of the rounds (one round is ~100 ms, short enough for a neighbour's burst to swing it).
+ */
 export const warmThenMeasure = <E, R>(
-  round: (count: number) => Effect.Effect<Result, E, R>
-): Effect.Effect<Result, E, R> => Effect.zipRight(Effect.zipRight(round(1_000), round(1_000)), round(waiterCount))
+  round: (count: number) => Effect.Effect<Result, E, R>,
+  rounds = measuredRounds
+): Effect.Effect<Result, E, R> =>
+  Effect.gen(function* () {
+    yield* round(1_000)
+    yield* round(1_000)
+    const results: Array<Result> = []
+    for (let i = 0; i < rounds; i++) results.push(yield* round(waiterCount))
+    const out: Result = { rounds }
+    for (const key of Object.keys(results[0]!)) {
+      const values = results.map((r) => r[key]).filter((v): v is number => typeof v === "number")
+      if (values.length === results.length) out[key] = median(values)
+    }
+    return out
+  })
