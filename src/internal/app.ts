@@ -70,6 +70,8 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
     let nextKey = 0
 
     let state: State = "idle"
+    /** When the current stop must be over (epoch milliseconds on the Clock), once a serving app stops. */
+    let stopDeadline: number | undefined
     const stopped = yield* Deferred.make<void>()
     const listeners: Array<Listener> = []
     let listenerSeq = 0
@@ -252,6 +254,13 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
             Effect.catchAllCause(l.effect, (cause) => report({ listener: kind }, `${kind} listener failed`, cause)),
           { discard: true }
         )
+        if (kind === "main_process_stop") {
+          // Runs after the server's stop (or the workers'), outside `stopWith`: it gets what is left of the stop's
+          // deadline, or the grace period, and at least as long as `after_server_stop` listeners.
+          return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            boundedPhase(kind, run, stopDeadline ?? now + Duration.toMillis(grace), Duration.toMillis(minimumAfterStop))
+          )
+        }
         return event === undefined
           ? run
           : Effect.zipRight(run, Effect.ignore(registry.dispatch(event, { inline: true })))
@@ -356,6 +365,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
         state = "stopping"
         return Effect.gen(function* () {
           const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(grace)
+          stopDeadline = deadline
           yield* boundedPhase("before_server_stop", Effect.ignore(runListeners("before_server_stop")), deadline)
           yield* boundedPhase("draining", drain, deadline)
           yield* Effect.flatMap(remainingMillis(deadline), endTasks)
