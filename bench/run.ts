@@ -203,6 +203,26 @@ const revision = () => {
   }
 }
 
+/** How to read the table: printed under the markdown so that the README carries it along. */
+const method = (info: ReturnType<typeof machine>, wall: boolean, reps: string): string =>
+  [
+    `Measured on ${info.cpu}, ${info.cores} cores, Node ${info.node}, ${info.date.slice(0, 10)}. ` +
+      `Every figure is a median over runs (${reps}), each in a fresh process, fiberapp and its baselines ` +
+      "interleaved in the same run; the ratio is fiberapp / baseline.",
+    wall
+      ? "- Tasks and events: wall-clock time."
+      : "- Tasks and events: CPU time of the benchmark process (user + system), which other load on the machine " +
+        "disturbs far less than wall-clock time (`npm run bench -- --wall` compares on wall clock).",
+    `- HTTP: autocannon in its own process, ${http.connections} connections, ${http.warmupSeconds} s warm-up, ` +
+      `${http.seconds} s measured, on 127.0.0.1; load generator and server share the ${info.cores} cores, so ` +
+      "requests/s is partly the load generator's speed. Server CPU per request is the server's own cost.",
+    `- Websockets: one \`ws\` client process; ping-pong is ${wsCounts.roundTrips} round trips with one message ` +
+      `in flight, pipelined is ${wsCounts.pipelined} messages sent at once, timed until every echo is back.`,
+    "- Workers: with the load generator on the same 2 cores, a second worker has no core of its own: the " +
+      "2-vs-1 figure shows what the cluster costs here, not how it scales on a machine with spare cores. " +
+      "Servers run as esbuild-built JavaScript (not under tsx) so that RSS figures are realistic."
+  ].join("\n")
+
 const machine = () => ({
   cpu: cpus()[0]?.model ?? "unknown",
   cores: cpus().length,
@@ -275,12 +295,12 @@ const main = async () => {
   const allTargets = [...keptTargets, ...evaluated].sort(
     (a, b) => targets.findIndex((t) => t.title === a.title) - targets.findIndex((t) => t.title === b.title)
   )
-  const markdown = markdownTable(header, rowsOf(allTargets))
+  const info = machine()
+  const markdown = `${markdownTable(header, rowsOf(allTargets))}\n\n${method(info, wall, describeReps(selected, repsOf))}`
   const seconds = (Date.now() - started) / 1000
 
   process.stdout.write(`\n${textTable(header, rowsOf(evaluated))}\n\n`)
   process.stdout.write(`Markdown (all targets in bench/results.json):\n\n${markdown}\n\n`)
-  const info = machine()
   process.stdout.write(
     `${info.cpu}, ${info.cores} cores, Node ${info.node}; medians of ${describeReps(selected, repsOf)} runs, ` +
       `a fresh process each; ` +
