@@ -86,7 +86,7 @@ export const isDone = (status: Status): boolean =>
  */
 export class TaskNotFound extends Data.TaggedError("TaskNotFound")<{ readonly name: string }> {
   override get message(): string {
-    return `Registered task named "${this.name}" not found.`
+    return `Registered task named "${text(this.name)}" not found.`
   }
 }
 
@@ -98,7 +98,7 @@ export class TaskNotFound extends Data.TaggedError("TaskNotFound")<{ readonly na
  */
 export class TaskNameInUse extends Data.TaggedError("TaskNameInUse")<{ readonly name: string }> {
   override get message(): string {
-    return `A task named "${this.name}" is still running; cancel it first or choose another name.`
+    return `A task named "${text(this.name)}" is still running; cancel it first or choose another name.`
   }
 }
 
@@ -138,8 +138,17 @@ export const validateName = (name: unknown): string | undefined => {
   return undefined
 }
 
+// Names come from JS callers too: a message must not throw for a value that has no string form.
+const text = (value: unknown): string => {
+  try {
+    return String(value)
+  } catch {
+    return Object.prototype.toString.call(value)
+  }
+}
+
 const describe = (name: unknown): string => {
-  if (typeof name !== "string") return String(name)
+  if (typeof name !== "string") return text(name)
   const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name
   return JSON.stringify(shown)
 }
