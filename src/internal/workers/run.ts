@@ -35,8 +35,12 @@ const toServeError = (error: { readonly message: string }, cause: unknown): Serv
     cause
   })
 
+/** A blank `WORKERS` counts as unset, as a blank `PORT` does. */
 const workersSetting = (fallback: number): Effect.Effect<number, ServeError> =>
-  Config.option(Config.integer("WORKERS")).pipe(
+  Config.option(Config.string("WORKERS")).pipe(
+    Effect.flatMap((raw) =>
+      Option.isNone(raw) || raw.value.trim() === "" ? Effect.succeedNone : Config.option(Config.integer("WORKERS"))
+    ),
     Effect.mapError(
       (error) =>
         new ServeError({
