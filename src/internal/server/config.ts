@@ -133,6 +133,15 @@ export const resolve = (options: Options<any, any, any>): Effect.Effect<Resolved
         return yield* new ServeError({ reason: "Invalid websocket.pingInterval 0: use false to disable pings." })
       }
     }
+    // A start timeout of zero, or a negative one (which decodes as zero), kills every worker as it starts.
+    const startTimeout = options.workerOptions?.startTimeout
+    if (startTimeout !== undefined) {
+      const parsed = parseDuration(startTimeout, "workerOptions.startTimeout", "worker start timeout", "millis")
+      if (parsed instanceof ServeError) return yield* parsed
+      if (Duration.toMillis(parsed) === 0) {
+        return yield* new ServeError({ reason: "Invalid workerOptions.startTimeout 0: use a positive duration." })
+      }
+    }
 
     return {
       port,
