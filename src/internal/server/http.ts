@@ -51,22 +51,27 @@ const nativeTracer = Effect.runSync(Effect.tracer)
 
 /**
  * The request scope, made real only when a handler adds a finalizer or forks from it: most requests never do,
- * and then closing it costs nothing.
+ * and then it needs no closing at all. A real one is closed when the request's fiber ends (see `closeWhenDone`).
  */
 class RequestScope implements Scope.CloseableScope {
   readonly [Scope.ScopeTypeId]: Scope.ScopeTypeId = Scope.ScopeTypeId
   readonly [Scope.CloseableScopeTypeId]: Scope.CloseableScopeTypeId = Scope.CloseableScopeTypeId
   readonly strategy: ExecutionStrategy.ExecutionStrategy = ExecutionStrategy.sequential
-  private scope: Scope.CloseableScope | undefined = undefined
+  scope: Scope.CloseableScope | undefined = undefined
+  /** Set once the request's fiber exists; told when the scope becomes real after that. */
+  fiber: Fiber.RuntimeFiber<void, unknown> | undefined = undefined
   private closedWith: Exit.Exit<unknown, unknown> | undefined = undefined
+
+  constructor(private readonly onReal: (scope: RequestScope) => void) {}
 
   private get real(): Effect.Effect<Scope.CloseableScope> {
     if (this.scope !== undefined) return Effect.succeed(this.scope)
     return Effect.flatMap(Scope.make(), (scope) => {
+      if (this.scope !== undefined) return Effect.succeed(this.scope)
       this.scope = scope
-      return this.closedWith === undefined
-        ? Effect.succeed(scope)
-        : Effect.as(Scope.close(scope, this.closedWith), scope)
+      if (this.closedWith !== undefined) return Effect.as(Scope.close(scope, this.closedWith), scope)
+      if (this.fiber !== undefined) this.onReal(this)
+      return Effect.succeed(scope)
     })
   }
 
@@ -190,9 +195,8 @@ export const make = (options: {
 
   const handle = (
     request: ServerRequest,
-    scope: RequestScope,
     routed: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, any>
-  ): Effect.Effect<void, never, HttpServerRequest.HttpServerRequest | Scope.Scope> =>
+  ): Effect.Effect<void, unknown, HttpServerRequest.HttpServerRequest | Scope.Scope> =>
     Effect.withFiberRuntime((fiber) => {
       const run = app.hasListeners("http.lifecycle.request")
         ? Effect.zipRight(
@@ -203,15 +207,29 @@ export const make = (options: {
       return Effect.matchCauseEffect(run, {
         onSuccess: onSuccess(fiber, request),
         onFailure: onFailure(fiber, request)
-      }).pipe(
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause)
-            ? Effect.void
-            : reportCause(request, 500, cause).pipe(Effect.zipRight(Effect.sync(() => abort(request.resolvedResponse))))
-        ),
-        Effect.onExit((exit: Exit.Exit<void>) => (ejectedScopes.has(scope) ? Effect.void : scope.close(exit)))
-      )
+      })
     })
+
+  const runInServer = Runtime.runFork(runtime)
+
+  /** Closes a request scope that became real, once the request's fiber has ended (finalizers count as in flight). */
+  const closeWhenDone = (scope: RequestScope): void => {
+    scope.fiber!.addObserver((exit) => {
+      if (ejectedScopes.has(scope)) return
+      inFlight++
+      runInServer(scope.close(exit)).addObserver(requestDone)
+    })
+  }
+
+  const settled = (request: ServerRequest) => (exit: Exit.Exit<void, unknown>) => settle(request, exit)
+
+  /** After the fiber: what writing the response could not do itself (a failure while writing). */
+  const settle = (request: ServerRequest, exit: Exit.Exit<void, unknown>): void => {
+    requestDone()
+    if (exit._tag === "Success" || Cause.isInterruptedOnly(exit.cause)) return
+    abort(request.resolvedResponse)
+    runInServer(reportCause(request, 500, exit.cause))
+  }
 
   // The index is only trusted when nothing it cannot reproduce is in play.
   const useIndex = index !== undefined && !index.hasGlobalMiddleware && !tracing
@@ -220,8 +238,8 @@ export const make = (options: {
   const fork = (
     request: ServerRequest,
     match: HttpLayerRouter.FindMyWay.FindResult<Entry> | undefined
-  ): Fiber.RuntimeFiber<void> => {
-    const scope = new RequestScope()
+  ): Fiber.RuntimeFiber<void, unknown> => {
+    const scope = new RequestScope(closeWhenDone)
     const entries = new Map(baseEntries)
     entries.set(Scope.Scope.key, scope)
     let effect = routed
@@ -241,7 +259,10 @@ export const make = (options: {
       entries.set(HttpServerRequest.HttpServerRequest.key, request)
     }
     const context = Context.unsafeMake<HttpServerRequest.HttpServerRequest | Scope.Scope>(entries)
-    return Runtime.runFork(Runtime.make({ context, fiberRefs, runtimeFlags }), handle(request, scope, effect))
+    const fiber = Runtime.runFork(Runtime.make({ context, fiberRefs, runtimeFlags }), handle(request, effect))
+    scope.fiber = fiber
+    if (scope.scope !== undefined) closeWhenDone(scope)
+    return fiber
   }
 
   let inFlight = 0
@@ -270,19 +291,21 @@ export const make = (options: {
       }
     }
     inFlight++
-    const fiber = fork(new ServerRequest(nodeRequest, nodeResponse, undefined), match)
+    const request = new ServerRequest(nodeRequest, nodeResponse, undefined)
+    const fiber = fork(request, match)
     // Most handlers finish before `fork` returns: they need neither an observer nor an abort listener.
-    if (fiber.unsafePoll() !== null) {
-      requestDone()
+    const exit = fiber.unsafePoll()
+    if (exit !== null) {
+      settle(request, exit)
       return
     }
-    fiber.addObserver(requestDone)
+    fiber.addObserver(settled(request))
     nodeResponse.on("close", () => {
       if (!nodeResponse.writableEnded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
     })
   }
 
-  const upgrades = new Set<Fiber.RuntimeFiber<void>>()
+  const upgrades = new Set<Fiber.RuntimeFiber<void, unknown>>()
 
   const onUpgrade = (nodeRequest: Http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     const upgrade = { hub, socket, head, upgraded: false }
@@ -301,12 +324,15 @@ export const make = (options: {
       socket.destroy()
       return
     }
-    const fiber = fork(
-      new ServerRequest(nodeRequest, response, upgrade),
-      useIndex ? index.find(nodeRequest.method!, nodeRequest.url!) : undefined
-    )
+    const request = new ServerRequest(nodeRequest, response, upgrade)
+    const fiber = fork(request, useIndex ? index.find(nodeRequest.method!, nodeRequest.url!) : undefined)
     upgrades.add(fiber)
-    fiber.addObserver(() => upgrades.delete(fiber))
+    fiber.addObserver((exit) => {
+      upgrades.delete(fiber)
+      if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
+        runInServer(reportCause(request, 500, exit.cause))
+      }
+    })
     socket.on("close", () => {
       if (!upgrade.upgraded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
     })

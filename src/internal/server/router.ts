@@ -40,7 +40,9 @@ export class RouteIndex {
   record(route: HttpLayerRouter.Route<unknown, unknown>, withMiddleware: boolean): void {
     const entry: Entry = {
       route,
-      run: withMiddleware ? undefined : route.uninterruptible ? route.handler : Effect.interruptible(route.handler),
+      // The request fiber is interruptible already; the platform router marks routes interruptible only because it
+      // runs them inside an uninterruptible region.
+      run: withMiddleware ? undefined : route.uninterruptible ? Effect.uninterruptible(route.handler) : route.handler,
       prefix: Option.getOrUndefined(route.prefix)
     }
     if (route.method === "*") this.router.all(route.path, entry)
