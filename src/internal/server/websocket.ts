@@ -81,6 +81,7 @@ export class ConnectionImpl implements Connection {
   readonly receive: Effect.Effect<Message, WebSocketClosed>
   readonly messages: Stream.Stream<Message>
   readonly closed: Effect.Effect<WebSocketClosed>
+  private readonly stopWaiting: Effect.Effect<void>
   private readonly queue: Array<Message> = []
   private waiters: Array<Waiter> = []
   private closeWaiters: Array<(closed: WebSocketClosed) => void> = []
@@ -113,13 +114,16 @@ export class ConnectionImpl implements Connection {
       }
       if (this.closedWith !== undefined) return Exit.fail(this.closedWith)
       return Effect.async<Message, WebSocketClosed>((resume) => {
-        const waiter: Waiter = { fiber, resume }
-        this.waiters.push(waiter)
-        return Effect.sync(() => {
-          const index = this.waiters.indexOf(waiter)
-          if (index >= 0) this.waiters.splice(index, 1)
-        })
+        this.waiters.push({ fiber, resume })
+        return this.stopWaiting
       })
+    })
+
+    // Runs on the interrupted reader itself, so its fiber identifies its waiter.
+    this.stopWaiting = Effect.withFiberRuntime<void>((fiber) => {
+      const index = this.waiters.findIndex((waiter) => waiter.fiber === fiber)
+      if (index >= 0) this.waiters.splice(index, 1)
+      return Effect.void
     })
 
     this.messages = Stream.repeatEffectOption(Effect.mapError(this.receive, () => Option.none()))
