@@ -106,8 +106,14 @@ export interface AppService {
    * If anything fails, what was started is stopped and the app ends `stopped`.
    */
   readonly startWith: <E, R>(bind: Effect.Effect<void, E, R>) => Effect.Effect<void, StartError | E, R>
-  /** `stop` with a step between the `before_server_stop` listeners and ending the tasks: the server drains there. */
-  readonly stopWith: (drain: Effect.Effect<void>) => Effect.Effect<void>
+  /**
+   * `stop` with a step between the `before_server_stop` listeners and ending the tasks: the server drains there.
+   * `timeout` replaces the app's `gracefulShutdownTimeout` for this stop.
+   */
+  readonly stopWith: (
+    drain: Effect.Effect<void>,
+    options?: { readonly timeout?: Duration.DurationInput | undefined }
+  ) => Effect.Effect<void>
   /**
    * Runs the listeners of one kind: start kinds by priority then registration order, stop kinds in reverse.
    * A failing start listener fails with `StartError`; a failing stop listener is reported and the others still run.

@@ -116,9 +116,9 @@ export interface Options<A = never, E = never, R = never> {
   /** The inspector (see `Inspector`): off by default; `true`, options, or `INSPECTOR=true`. */
   readonly inspector?: boolean | Inspector.Options | undefined
   /**
-   * How long draining connections may take when stopping (numbers are milliseconds). `GRACEFUL_SHUTDOWN_TIMEOUT`
-   * (seconds, or a duration such as `"10 seconds"`) overrides. The whole stop is bounded by the app's own
-   * `gracefulShutdownTimeout`.
+   * How long the whole stop may take (stop listeners, draining, tasks; numbers are milliseconds), in place of the
+   * app's own `gracefulShutdownTimeout`. `GRACEFUL_SHUTDOWN_TIMEOUT` (seconds, or a duration such as
+   * `"10 seconds"`) overrides.
    */
   readonly gracefulShutdownTimeout?: Duration.DurationInput | undefined
   /** The largest request body read by `request.text`, `json` and friends, in bytes. Default 10 MiB. */

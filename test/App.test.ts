@@ -323,6 +323,23 @@ describe("lifecycle", () => {
     })
   )
 
+  it.scoped("stopWith's timeout replaces the app's grace period for that stop", () =>
+    Effect.gen(function* () {
+      const app = yield* started("15 seconds")
+      const running = yield* Deferred.make<void>()
+      yield* app.addTask(
+        Effect.uninterruptible(Deferred.succeed(running, undefined).pipe(Effect.zipRight(Effect.sleep("60 seconds")))),
+        { name: "stubborn" }
+      )
+      yield* Deferred.await(running)
+      const stopping = yield* Effect.fork(app.stopWith(Effect.void, { timeout: "1 second" }))
+      yield* untilSleeping(2)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(stopping)
+      assert.strictEqual(yield* app.state, "stopped")
+    })
+  )
+
   it.scoped("listeners run by priority then registration order; stop listeners in reverse", () =>
     Effect.gen(function* () {
       const app = yield* makeApp()

@@ -72,6 +72,8 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
     let state: State = "idle"
     /** When the current stop must be over (epoch milliseconds on the Clock), once a serving app stops. */
     let stopDeadline: number | undefined
+    /** The grace period of the current stop: the app's own, or the one its caller asked for. */
+    let stopGrace = grace
     const stopped = yield* Deferred.make<void>()
     const listeners: Array<Listener> = []
     let listenerSeq = 0
@@ -327,7 +329,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
           else unregistered++
         }
         return Effect.logWarning(
-          `Graceful shutdown timeout (${Duration.format(grace)}) reached; tasks still running: ` +
+          `Graceful shutdown timeout (${Duration.format(stopGrace)}) reached; tasks still running: ` +
             (names.length > 0 ? names.map((n) => JSON.stringify(n)).join(", ") : "none registered") +
             (unregistered > 0 ? ` and ${unregistered} unregistered` : "")
         ).pipe(Effect.annotateLogs({ ...logAnnotations, tasks: names }))
@@ -348,7 +350,10 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
         )
       )
 
-    const stopWith = (drain: Effect.Effect<void>): Effect.Effect<void> =>
+    const stopWith = (
+      drain: Effect.Effect<void>,
+      stopOptions?: { readonly timeout?: Duration.DurationInput | undefined }
+    ): Effect.Effect<void> =>
       Effect.suspend(() => {
         switch (state) {
           case "stopping":
@@ -364,7 +369,8 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
         }
         state = "stopping"
         return Effect.gen(function* () {
-          const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(grace)
+          stopGrace = stopOptions?.timeout === undefined ? grace : Duration.decode(stopOptions.timeout)
+          const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(stopGrace)
           stopDeadline = deadline
           yield* boundedPhase("before_server_stop", Effect.ignore(runListeners("before_server_stop")), deadline)
           yield* boundedPhase("draining", drain, deadline)

@@ -158,7 +158,7 @@ export const serveProcess = <A, E, R>(
         (error) => Effect.fail(startFailure(error))
       )
     )
-    yield* Effect.addFinalizer(() => app.stopWith(drain))
+    yield* Effect.addFinalizer(() => app.stopWith(drain, { timeout: resolved.gracefulShutdownTimeout }))
 
     const address = addressOf(server)
     const url = formatUrl(address)
