@@ -145,8 +145,9 @@ export interface Options {
   readonly startTimeout?: Duration.DurationInput | undefined
   /**
    * When to start a worker again after it exited unexpectedly or failed to start; it gets the {@link WorkerExit}.
-   * It is reset each time a worker acknowledges its start, so it counts consecutive failures, and when it ends
-   * the worker is given up (`failed`). Defaults to {@link defaultRestartSchedule}.
+   * It is reset once a worker has served for 10 seconds, so it counts consecutive failures (a worker that exits
+   * soon after acknowledging its start counts as failing to start), and when it ends the worker is given up
+   * (`failed`). Defaults to {@link defaultRestartSchedule}.
    */
   readonly restartSchedule?: Schedule.Schedule<unknown, WorkerExit> | undefined
 }

@@ -55,6 +55,8 @@ export interface PrimaryOptions extends Options {
 /** Time for a stopping worker's own bounded stop (its `after_server_stop` gets at least 1 s) and its exit. */
 const stopMargin = Duration.seconds(2)
 const killWait = Duration.seconds(5)
+/** A worker that served this long before it exited had started well: its restarts count from zero again. */
+const stableAfter = Duration.seconds(10)
 const requestTimeout = Duration.seconds(5)
 
 /**
@@ -152,12 +154,20 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         return
       }
       slot.state = "restarting"
+      // One that exits soon after its start keeps counting against the schedule, so a crash loop is given up.
+      const stable = Date.now() - proc.ackedAt >= Duration.toMillis(stableAfter)
       runFork(
         Effect.logWarning(
           `Worker ${slot.name} (pid ${proc.pid}) exited unexpectedly (${describeExit(exit)}); restarting it`
         ).pipe(
           Effect.annotateLogs(annotations),
-          Effect.zipRight(FiberMap.run(restarters, slot.name, Effect.ignore(recover(slot, exit))))
+          Effect.zipRight(
+            FiberMap.run(
+              restarters,
+              slot.name,
+              Effect.ignore(stable ? Effect.zipRight(slot.driver.reset, recover(slot, exit)) : recover(slot, exit))
+            )
+          )
         )
       )
     }
@@ -234,7 +244,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
             if (acked) {
               if (replacing) return Effect.succeed(proc)
               slot.state = "serving"
-              return Effect.as(slot.driver.reset, proc)
+              return Effect.succeed(proc)
             }
             const timedOut = !proc.worker.isDead()
             return Effect.gen(function* () {
