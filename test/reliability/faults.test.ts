@@ -5,7 +5,7 @@ import { type Duration, Effect, HashMap, Logger, Schedule, type Scope } from "ef
 import WsClient from "ws"
 import * as App from "../../src/App.js"
 import * as Server from "../../src/Server.js"
-import { request } from "../fixtures/workers-harness.js"
+import { freePort, request } from "../fixtures/workers-harness.js"
 import { serveFixture } from "./harness.js"
 
 /** Polls `effect` every 50 ms until `done` holds; dies with the last value after `timeout`. */
@@ -252,5 +252,39 @@ describe("websocket faults, in a real process", () => {
         yield* eventually(stats(url), (s) => s.websockets === 0 && s.tasks === 0)
       }).pipe(Effect.scoped),
     { timeout: 90_000 }
+  )
+})
+
+describe("worker faults, in a real process", () => {
+  it.live(
+    "a worker that crashes soon after every start is restarted with backoff, then given up; the other keeps serving",
+    () =>
+      Effect.gen(function* () {
+        const inspectorPort = yield* freePort
+        const key = "faults-key"
+        const { child, url } = yield* serveFixture({
+          WORKERS: "2",
+          CRASH_AFTER_START: "worker-0",
+          RESTART_RECURS: "2",
+          INSPECTOR: "true",
+          INSPECTOR_PORT: String(inspectorPort),
+          INSPECTOR_API_KEY: key
+        })
+        yield* child.line("Worker worker-0 failed to start (last: exit code 3); gave up after 3 attempts", "90 seconds")
+        const boots = Array.from(child.output().matchAll(/listening \S+ worker-0 (\d+)/g), (m) => Number(m[1]))
+        assert.strictEqual(boots.length, 3, "one start and two restarts, then no more")
+        const root = yield* request(inspectorPort, "/", { headers: { authorization: `Bearer ${key}` } })
+        const workers = JSON.parse(root.body).workers as Array<{ name: string; state: string; restarts: number }>
+        assert.deepStrictEqual(
+          workers.map((w) => [w.name, w.state, w.restarts]),
+          [
+            ["worker-0", "failed", 2],
+            ["worker-1", "serving", 0]
+          ]
+        )
+        const port = Number(new URL(url).port)
+        for (let i = 0; i < 4; i++) assert.strictEqual((yield* request(port, "/work")).status, 200)
+      }).pipe(Effect.scoped),
+    { timeout: 120_000 }
   )
 })

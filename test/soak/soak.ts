@@ -6,7 +6,7 @@
  * - Events: a `scope: "all"` dispatch every 100 ms (`POST /notify`), which every feed connection receives.
  * - Websockets: 20 feed clients, each connected for 1 to 3 s, then closing (every other one without a close frame)
  *   and connecting again.
- * - Faults: one worker killed with SIGKILL every `killEvery` (a minute in the full run), in turn.
+ * - Faults: one worker killed with SIGKILL in the middle of every `killEvery` (a minute in the full run), in turn.
  *
  * A failure of a request or connection that was in flight at a kill, or started in the two seconds after it, is the
  * kill's (it was on the killed worker, or handed to it as it died: Node's cluster then leaves the connection open
@@ -47,6 +47,8 @@ export interface SoakReport {
   /** Primary and workers together, in bytes. */
   readonly peakRss: number
   readonly finalRss: number
+  /** The primary's own RSS when the load starts and after it ends: the one process that lives through every kill. */
+  readonly primaryRss: readonly [number, number]
   /** Each worker's heap after a full GC: when the load starts (first seen) and after it ends. */
   readonly workerHeapStart: number
   readonly workerHeapEnd: ReadonlyArray<{ readonly pid: number; readonly heapUsed: number; readonly tasks: number }>
@@ -165,6 +167,7 @@ export const soak = (options: SoakOptions): Effect.Effect<SoakReport, Error, Sco
       })
 
     const workerHeapStart = Math.max(...(yield* everyWorker(true)).map((s) => s.memory.heapUsed))
+    const primaryRssStart = (yield* table).rss
     log(`serving on ${url} with 2 workers; load for ${options.seconds} s, a worker killed every ${killEvery} ms`)
 
     const keepAlive = new Http.Agent({ keepAlive: true, maxSockets: 4 })
@@ -240,7 +243,7 @@ export const soak = (options: SoakOptions): Effect.Effect<SoakReport, Error, Sco
     const recoveryMillis: Array<number> = []
     const killer = Effect.gen(function* () {
       for (let n = 0; ; n++) {
-        yield* Effect.sleep(killEvery)
+        yield* Effect.sleep(n === 0 ? killEvery / 2 : killEvery)
         if (Date.now() + 3_000 > deadline) return
         const name = `worker-${n % 2}`
         const victim = (yield* table).workers.find((w) => w.name === name)!
@@ -297,7 +300,7 @@ export const soak = (options: SoakOptions): Effect.Effect<SoakReport, Error, Sco
       Effect.timeout("30 seconds")
     )
     const finalRss = yield* sampleMemory
-    const { workers } = yield* table
+    const { rss: primaryRssEnd, workers } = yield* table
     const restarts = workers.reduce((sum, w) => sum + w.restarts, 0)
     const pids = [child.pid, ...Array.from(child.output().matchAll(/listening \S+ \S+ (\d+)/g), (m) => Number(m[1]))]
 
@@ -323,6 +326,7 @@ export const soak = (options: SoakOptions): Effect.Effect<SoakReport, Error, Sco
       recoveryMillis,
       peakRss,
       finalRss,
+      primaryRss: [primaryRssStart, primaryRssEnd],
       workerHeapStart,
       workerHeapEnd: settled.map((s) => ({ pid: s.pid, heapUsed: s.memory.heapUsed, tasks: s.tasks })),
       shutdownMillis: exit.at - signalledAt,
@@ -342,7 +346,8 @@ export const format = (report: SoakReport): ReadonlyArray<string> => [
   `tasks added: ${report.tasksAdded}; dispatches: ${report.dispatches}`,
   `websockets: ${report.websocketConnections} connections, ${report.websocketMessages} messages received, ` +
     `${report.websocketsDroppedByKills} dropped by kills`,
-  `memory (primary + workers, RSS): peak ${mb(report.peakRss)}, final ${mb(report.finalRss)}`,
+  `memory (primary + workers, RSS): peak ${mb(report.peakRss)}, final ${mb(report.finalRss)}; ` +
+    `primary alone ${mb(report.primaryRss[0])} at the start, ${mb(report.primaryRss[1])} at the end`,
   `worker heap after GC: ${mb(report.workerHeapStart)} at the start, ` +
     `${report.workerHeapEnd.map((w) => `${mb(w.heapUsed)} (pid ${w.pid}, ${w.tasks} task)`).join(", ")} at the end`,
   `shutdown: exit code ${report.exitCode} ${report.shutdownMillis} ms after SIGTERM; processes left: ${report.processesLeft}`,
