@@ -1,25 +1,12 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, it } from "@effect/vitest"
-import { type Duration, Effect, HashMap, Logger, Schedule, type Scope } from "effect"
+import { Effect, HashMap, Logger, type Scope } from "effect"
 import WsClient from "ws"
 import * as App from "../../src/App.js"
 import * as Server from "../../src/Server.js"
 import { freePort, request } from "../fixtures/workers-harness.js"
-import { serveFixture } from "./harness.js"
-
-/** Polls `effect` every 50 ms until `done` holds; dies with the last value after `timeout`. */
-const eventually = <A, E>(
-  effect: Effect.Effect<A, E>,
-  done: (a: A) => boolean,
-  timeout: Duration.DurationInput = "20 seconds"
-) =>
-  effect.pipe(
-    Effect.filterOrFail(done, (a) => a),
-    Effect.retry(Schedule.spaced("50 millis")),
-    Effect.timeout(timeout),
-    Effect.catchAll((last) => Effect.dieMessage(`condition never held; last: ${JSON.stringify(last)}`))
-  )
+import { eventually, serveFixture } from "./harness.js"
 
 interface Stats {
   readonly tasks: number

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type { Scope } from "effect"
-import { Deferred, Duration, Effect, Exit } from "effect"
+import { Deferred, Duration, Effect, Exit, Schedule } from "effect"
 import { isAlive } from "../fixtures/workers-harness.js"
 
 export const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
@@ -133,3 +133,16 @@ export const jsonLines = <A>(output: string, prefix: string): Array<A> =>
     .split("\n")
     .filter((line) => line.startsWith(`${prefix} {`))
     .map((line) => JSON.parse(line.slice(prefix.length + 1)) as A)
+
+/** Polls `effect` every 50 ms until `done` holds; dies with the last value (or failure) after `timeout`. */
+export const eventually = <A, E>(
+  effect: Effect.Effect<A, E>,
+  done: (a: A) => boolean,
+  timeout: Duration.DurationInput = "20 seconds"
+): Effect.Effect<A> =>
+  effect.pipe(
+    Effect.filterOrFail(done, (a) => a),
+    Effect.retry(Schedule.spaced("50 millis")),
+    Effect.timeout(timeout),
+    Effect.catchAll((last) => Effect.dieMessage(`condition never held; last: ${JSON.stringify(last)}`))
+  )

@@ -1,23 +1,11 @@
 import * as Http from "node:http"
 import { assert, describe, it } from "@effect/vitest"
-import {
-  Deferred,
-  type Duration,
-  Effect,
-  Exit,
-  Fiber,
-  type Layer,
-  Logger,
-  LogLevel,
-  Schedule,
-  Scope,
-  Stream
-} from "effect"
+import { Deferred, Effect, Exit, Fiber, type Layer, Logger, LogLevel, Scope, Stream } from "effect"
 import WsClient from "ws"
 import * as App from "../../src/App.js"
 import * as Server from "../../src/Server.js"
 import * as WebSocket from "../../src/WebSocket.js"
-import { fixture, jsonLines, serveFixture, spawnNode } from "./harness.js"
+import { eventually, fixture, jsonLines, serveFixture, spawnNode } from "./harness.js"
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`
 
@@ -29,19 +17,6 @@ const heapRun = <A>(mode: string) =>
     assert.strictEqual(exit.code, 0, child.output())
     return JSON.parse(child.output().trim().split("\n").at(-1)!) as A
   })
-
-/** Polls `effect` every 20 ms until `done` holds; dies with the last value after `timeout`. */
-const eventually = <A>(
-  effect: Effect.Effect<A>,
-  done: (a: A) => boolean,
-  timeout: Duration.DurationInput = "20 seconds"
-) =>
-  effect.pipe(
-    Effect.filterOrFail(done, (a) => a),
-    Effect.retry(Schedule.spaced("20 millis")),
-    Effect.timeout(timeout),
-    Effect.catchAll((last) => Effect.dieMessage(`condition never held; last: ${JSON.stringify(last)}`))
-  )
 
 describe("heap", () => {
   it.live(
