@@ -6,10 +6,27 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Deferred, Effect, Exit, Layer, Logger, LogLevel, Option, Schema, Scope } from "effect"
+import {
+  Cause,
+  ConfigProvider,
+  Context,
+  Deferred,
+  Effect,
+  Exit,
+  type Fiber,
+  FiberRef,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Schema,
+  Scope,
+  Supervisor
+} from "effect"
 import * as App from "../src/App.js"
 import * as Server from "../src/Server.js"
 import type * as Task from "../src/Task.js"
@@ -456,6 +473,120 @@ describe("router", () => {
       assert.strictEqual((yield* fetchText(`${url}/hello`)).headers.get("x-global"), "yes")
       assert.strictEqual((yield* fetchText(`${url}/missing`)).status, 404)
       assert.deepStrictEqual(seen, ["/hello", "/missing"])
+    })
+  )
+})
+
+describe("request fibers", () => {
+  class Greeting extends Context.Tag("test/Greeting")<Greeting, string>() {}
+  class Extra extends Context.Tag("test/Extra")<Extra, string>() {}
+  const Inherited = FiberRef.unsafeMake("unset")
+  const Fresh = FiberRef.unsafeMake<Array<string>>([], { fork: () => [] })
+
+  it.scopedLive("a handler's context holds the server's services and the request's own, however it is used", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: HttpLayerRouter.add(
+          "GET",
+          "/context/:id",
+          Effect.gen(function* () {
+            const context = yield* Effect.context<never>()
+            const request = yield* HttpServerRequest.HttpServerRequest
+            const keys = Array.from(context.unsafeMap.keys())
+            const copied = new Map(context.unsafeMap)
+            const provided = yield* Effect.provideService(
+              Effect.all([Extra, Greeting, HttpServerRequest.HttpServerRequest, HttpLayerRouter.params]),
+              Extra,
+              "extra"
+            )
+            const merged = Context.merge(context, Context.make(Extra, "merged"))
+            return yield* HttpServerResponse.json({
+              app: Context.getOption(context, App.App)._tag,
+              greeting: Context.unsafeGet(context, Greeting),
+              hasRequest: keys.includes(HttpServerRequest.HttpServerRequest.key),
+              hasRouteContext: keys.includes(HttpRouter.RouteContext.key),
+              sizes: [context.unsafeMap.size, keys.length, copied.size, merged.unsafeMap.size],
+              sameRequest: copied.get(HttpServerRequest.HttpServerRequest.key) === request,
+              provided: [provided[0], provided[1], provided[2] === request, provided[3]],
+              merged: [
+                Context.unsafeGet(merged, Extra),
+                Context.unsafeGet(merged, HttpServerRequest.HttpServerRequest) === request
+              ],
+              scopeIsServer: Context.unsafeGet(context, Scope.Scope) === serverScope
+            })
+          }).pipe(Effect.orDie)
+        )
+      }).pipe(Effect.provideService(Greeting, "hello"))
+      const serverScope = scope
+      const response = yield* fetchText(`${url}/context/1`)
+      assert.strictEqual(response.status, 200, response.body)
+      const first = JSON.parse(response.body)
+      const size = first.sizes[0]
+      assert.deepStrictEqual(first, {
+        app: "Some",
+        greeting: "hello",
+        hasRequest: true,
+        hasRouteContext: true,
+        sizes: [size, size, size, size + 1],
+        sameRequest: true,
+        provided: ["extra", "hello", true, { id: "1" }],
+        merged: ["merged", true],
+        scopeIsServer: false
+      })
+      assert.deepStrictEqual(JSON.parse((yield* fetchText(`${url}/context/2`)).body).provided[3], { id: "2" })
+    })
+  )
+
+  it.scopedLive("request fibers start from the server's fiber refs, fork patches applied, and share no changes", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const routes = HttpLayerRouter.add(
+        "GET",
+        "/refs",
+        Effect.gen(function* () {
+          const inherited = yield* FiberRef.get(Inherited)
+          yield* FiberRef.set(Inherited, "changed by a request")
+          const fresh = yield* FiberRef.get(Fresh)
+          fresh.push("request")
+          return HttpServerResponse.text(`${inherited} ${fresh.length}`)
+        })
+      )
+      const { url } = yield* serveIn(scope, { routes }).pipe(
+        Effect.locally(Inherited, "server"),
+        Effect.locally(Fresh, [])
+      )
+      assert.strictEqual((yield* fetchText(`${url}/refs`)).body, "server 1")
+      assert.strictEqual((yield* fetchText(`${url}/refs`)).body, "server 1")
+    })
+  )
+
+  it.scopedLive("a supervisor of the server sees every request fiber", () =>
+    Effect.gen(function* () {
+      const started: Array<number> = []
+      class Count extends Supervisor.AbstractSupervisor<void> {
+        value = Effect.void
+        override onStart<A, E, R>(
+          _context: Context.Context<R>,
+          _effect: Effect.Effect<A, E, R>,
+          _parent: Option.Option<Fiber.RuntimeFiber<any, any>>,
+          fiber: Fiber.RuntimeFiber<A, E>
+        ): void {
+          started.push(fiber.id().id)
+        }
+      }
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: HttpLayerRouter.add(
+          "GET",
+          "/me",
+          Effect.withFiberRuntime((fiber) => Effect.succeed(HttpServerResponse.text(String(fiber.id().id))))
+        )
+      }).pipe(Effect.supervised(new Count()))
+      const first = Number((yield* fetchText(`${url}/me`)).body)
+      const second = Number((yield* fetchText(`${url}/me`)).body)
+      assert.notStrictEqual(first, second)
+      assert.includeMembers(started, [first, second])
     })
   )
 })

@@ -4,7 +4,6 @@ import * as Headers from "@effect/platform/Headers"
 import * as HttpApp from "@effect/platform/HttpApp"
 import type * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
-import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -21,6 +20,8 @@ import { pipeArguments } from "effect/Pipeable"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import type { AppService } from "../../App.js"
+import * as RequestContext from "./context.js"
+import * as Fiber_ from "./fiber.js"
 import { ServerRequest } from "./request.js"
 import * as Response from "./response.js"
 import type { Entry, RouteIndex } from "./router.js"
@@ -139,8 +140,7 @@ export const make = (options: {
 }): Handler => {
   const { app, hub, index, runtime } = options
   const baseEntries = runtime.context.unsafeMap
-  const fiberRefs = runtime.fiberRefs
-  const runtimeFlags = runtime.runtimeFlags
+  const forkRequest = Fiber_.makeForker(runtime)
   const tracing = Runtime.runSync(runtime)(Effect.tracer) !== nativeTracer
   const routed = tracing ? withSpan(options.httpEffect) : options.httpEffect
 
@@ -240,26 +240,25 @@ export const make = (options: {
     match: HttpLayerRouter.FindMyWay.FindResult<Entry> | undefined
   ): Fiber.RuntimeFiber<void, unknown> => {
     const scope = new RequestScope(closeWhenDone)
-    const entries = new Map(baseEntries)
-    entries.set(Scope.Scope.key, scope)
-    let effect = routed
     const run = match?.handler.run
+    let context: Context.Context<never>
+    let effect = routed
     if (run !== undefined) {
       const prefix = match!.handler.prefix
-      entries.set(
-        HttpServerRequest.HttpServerRequest.key,
+      context = RequestContext.make(
+        baseEntries,
+        scope,
         prefix === undefined
           ? request
-          : request.modify({ url: request.url.length <= prefix.length ? "/" : request.url.slice(prefix.length) })
+          : request.modify({ url: request.url.length <= prefix.length ? "/" : request.url.slice(prefix.length) }),
+        match!.searchParams,
+        Router.routeContext(match!.handler, match!.params)
       )
-      entries.set(HttpServerRequest.ParsedSearchParams.key, match!.searchParams)
-      entries.set(HttpRouter.RouteContext.key, Router.routeContext(match!.handler, match!.params))
       effect = run as HttpEffect
     } else {
-      entries.set(HttpServerRequest.HttpServerRequest.key, request)
+      context = RequestContext.make(baseEntries, scope, request, undefined, undefined)
     }
-    const context = Context.unsafeMake<HttpServerRequest.HttpServerRequest | Scope.Scope>(entries)
-    const fiber = Runtime.runFork(Runtime.make({ context, fiberRefs, runtimeFlags }), handle(request, effect))
+    const fiber = forkRequest(context, handle(request, effect))
     scope.fiber = fiber
     if (scope.scope !== undefined) closeWhenDone(scope)
     return fiber
