@@ -13,6 +13,7 @@ import type {
   EventTimeout,
   Handler,
   InvalidEventName,
+  InvalidEventTimeout,
   ReservedEventName,
   SignalOptions,
   WaitOptions
@@ -88,6 +89,18 @@ export class StartError extends Data.TaggedError("StartError")<{
 }
 
 /**
+ * The options given to `App.make` or `App.layer` are unusable. `App.layer` dies with it, as its type has no error.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidAppOptions extends Data.TaggedError("InvalidAppOptions")<{ readonly reason: string }> {
+  override get message(): string {
+    return `Invalid app options: ${this.reason}`
+  }
+}
+
+/**
  * The application service.
  *
  * @since 0.1.0
@@ -139,7 +152,10 @@ export interface AppService {
   /** The recorded tasks, synchronously, for inspectors. */
   readonly unsafeTasks: () => ReadonlyArray<Task>
   readonly dispatch: (event: string, options?: DispatchOptions) => Effect.Effect<void, InvalidEventName>
-  readonly event: (event: string, options?: WaitOptions) => Effect.Effect<EventContext, EventTimeout | InvalidEventName>
+  readonly event: (
+    event: string,
+    options?: WaitOptions
+  ) => Effect.Effect<EventContext, EventTimeout | InvalidEventName | InvalidEventTimeout>
   readonly signal: <R>(
     event: string,
     handler: Handler<R>,
@@ -156,18 +172,19 @@ export interface AppService {
 export class App extends Context.Tag("fiberapp/App")<App, AppService>() {}
 
 /**
- * Builds an app in the current scope. Closing the scope stops it.
+ * Builds an app in the current scope. Closing the scope stops it. Fails with `InvalidAppOptions` for an empty name
+ * or a graceful timeout that is not a non-negative duration.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make: (options: MakeOptions) => Effect.Effect<AppService, never, Scope.Scope> = internal.make
+export const make: (options: MakeOptions) => Effect.Effect<AppService, InvalidAppOptions, Scope.Scope> = internal.make
 
 /**
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: MakeOptions): Layer.Layer<App> => Layer.scoped(App, make(options))
+export const layer = (options: MakeOptions): Layer.Layer<App> => Layer.scoped(App, Effect.orDie(make(options)))
 
 /**
  * @since 0.1.0
@@ -257,7 +274,7 @@ export const dispatch = (event: string, options?: DispatchOptions): Effect.Effec
 export const event = (
   name: string,
   options?: WaitOptions
-): Effect.Effect<EventContext, EventTimeout | InvalidEventName, App> =>
+): Effect.Effect<EventContext, EventTimeout | InvalidEventName | InvalidEventTimeout, App> =>
   Effect.flatMap(App, (app) => app.event(name, options))
 
 /**

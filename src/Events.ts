@@ -21,6 +21,7 @@
  */
 import type { Duration, Effect, Either } from "effect"
 import { Data, Duration as Durations } from "effect"
+import { durationHint } from "./internal/duration.js"
 import * as internal from "./internal/events.js"
 
 /**
@@ -225,5 +226,20 @@ const describe = (value: unknown): string => {
     return String(value)
   } catch {
     return "[object]"
+  }
+}
+
+/**
+ * The `timeout` given to `event` is not a non-negative duration.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidEventTimeout extends Data.TaggedError("InvalidEventTimeout")<{
+  readonly event: string
+  readonly timeout: unknown
+}> {
+  override get message(): string {
+    return `Invalid timeout ${describe(this.timeout)} waiting for event "${this.event}": use ${durationHint}.`
   }
 }

@@ -476,6 +476,37 @@ describe("events on the app", () => {
   )
 })
 
+describe("bad options", () => {
+  it.scoped("App.make refuses an empty name or a bad graceful timeout, and App.layer dies with the same error", () =>
+    Effect.gen(function* () {
+      const empty = yield* Effect.flip(App.make({ name: "" }))
+      assert.strictEqual(empty._tag, "InvalidAppOptions")
+      assert.include(empty.message, "non-empty string")
+      for (const timeout of [-1, "-5 seconds", "soon", Number.NaN]) {
+        const error = yield* Effect.flip(
+          App.make({ name: "x", gracefulShutdownTimeout: timeout as Duration.DurationInput })
+        )
+        assert.strictEqual(error._tag, "InvalidAppOptions")
+        assert.include(error.message, "gracefulShutdownTimeout")
+      }
+      const died = yield* Effect.exit(Effect.provide(App.state, App.layer({ name: "x", gracefulShutdownTimeout: -1 })))
+      assert.isTrue(Exit.isFailure(died) && Cause.isDie(died.cause))
+    })
+  )
+
+  it.scoped("event refuses a bad timeout with InvalidEventTimeout and waits for nothing", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      for (const timeout of [-1, "-1 seconds", "whenever"]) {
+        const error = yield* Effect.flip(app.event("a.b.c", { timeout: timeout as Duration.DurationInput }))
+        assert.strictEqual(error._tag, "InvalidEventTimeout")
+        assert.include(error.message, "non-negative duration")
+      }
+      assert.isFalse(app.hasListeners("a.b.c"))
+    })
+  )
+})
+
 describe("accessors", () => {
   it.effect("App.* accessors reach the service in context", () =>
     Effect.gen(function* () {

@@ -70,7 +70,10 @@ describe("event names", () => {
       const registry = yield* make()
       for (const name of invalid) {
         const attempts: ReadonlyArray<
-          Effect.Effect<unknown, Events.InvalidEventName | Events.ReservedEventName | Events.EventTimeout>
+          Effect.Effect<
+            unknown,
+            Events.InvalidEventName | Events.ReservedEventName | Events.EventTimeout | Events.InvalidEventTimeout
+          >
         > = [
           registry.signal(name as string, () => Effect.void),
           registry.dispatch(name as string),

@@ -15,9 +15,10 @@ import {
   Scope
 } from "effect"
 import type { AppService, ListenerKind, MakeOptions, State, TaskInput } from "../App.js"
-import { App, StartError } from "../App.js"
+import { App, InvalidAppOptions, StartError } from "../App.js"
 import type { EventContext, Handler, SignalOptions } from "../Events.js"
 import { InvalidTaskName, TaskNameInUse, TaskNotFound, validateName } from "../Task.js"
+import { decodeNonNegative, durationHint } from "./duration.js"
 import * as Events from "./events.js"
 import { TaskRecord } from "./task.js"
 import * as WorkersTransport from "./workers/transport.js"
@@ -54,10 +55,21 @@ const eventOfKind: Partial<Record<ListenerKind, string>> = {
 /** The shortest time `after_server_stop` listeners get, even when the earlier phases used up the grace period. */
 const minimumAfterStop = Duration.seconds(1)
 
-export const make = (options: MakeOptions): Effect.Effect<AppService, never, Scope.Scope> =>
+export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidAppOptions, Scope.Scope> =>
   Effect.gen(function* () {
     const appName = options.name
-    const grace = Duration.decode(options.gracefulShutdownTimeout ?? "15 seconds")
+    if (typeof appName !== "string" || appName.trim() === "") {
+      return yield* new InvalidAppOptions({
+        reason: `the app's name must be a non-empty string, got ${String(appName)}.`
+      })
+    }
+    const decodedGrace = decodeNonNegative(options.gracefulShutdownTimeout ?? "15 seconds")
+    if (Option.isNone(decodedGrace)) {
+      return yield* new InvalidAppOptions({
+        reason: `gracefulShutdownTimeout ${String(options.gracefulShutdownTimeout)} is not ${durationHint}.`
+      })
+    }
+    const grace = decodedGrace.value
     const appRuntime = yield* Effect.runtime<never>()
     const runInApp = Runtime.runFork(appRuntime)
     const logAnnotations = { app: appName }
@@ -369,7 +381,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, never, Sco
         }
         state = "stopping"
         return Effect.gen(function* () {
-          stopGrace = stopOptions?.timeout === undefined ? grace : Duration.decode(stopOptions.timeout)
+          stopGrace = Option.getOrElse(decodeNonNegative(stopOptions?.timeout ?? grace), () => grace)
           const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(stopGrace)
           stopDeadline = deadline
           yield* boundedPhase("before_server_stop", Effect.ignore(runListeners("before_server_stop")), deadline)

@@ -1,13 +1,24 @@
 import type { Context, Scope } from "effect"
-import { Cause, Duration, Effect, Either, Exit, Fiber, FiberRef, FiberSet, GlobalValue, Option } from "effect"
+import { Cause, Effect, Either, Exit, Fiber, FiberRef, FiberSet, GlobalValue, Option } from "effect"
 import type { DispatchOptions, EventContext, EventName, Handler, SignalOptions, WaitOptions } from "../Events.js"
 // Events.ts imports this module too: values from it are only read inside functions, never at load time.
-import { builtinEvents, EventTimeout, InvalidEventName, ReservedEventName, reservedNamespaces } from "../Events.js"
+import {
+  builtinEvents,
+  EventTimeout,
+  InvalidEventName,
+  InvalidEventTimeout,
+  ReservedEventName,
+  reservedNamespaces
+} from "../Events.js"
+import { decodeNonNegative } from "./duration.js"
 
 /** The per-app event machinery that App wires in. */
 export interface Registry {
   readonly dispatch: (event: string, options?: DispatchOptions) => Effect.Effect<void, InvalidEventName>
-  readonly event: (event: string, options?: WaitOptions) => Effect.Effect<EventContext, EventTimeout | InvalidEventName>
+  readonly event: (
+    event: string,
+    options?: WaitOptions
+  ) => Effect.Effect<EventContext, EventTimeout | InvalidEventName | InvalidEventTimeout>
   readonly signal: <R>(
     event: string,
     handler: Handler<R>,
@@ -682,13 +693,17 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
     const event = (
       event: string,
       waitOptions?: WaitOptions
-    ): Effect.Effect<EventContext, EventTimeout | InvalidEventName> => {
+    ): Effect.Effect<EventContext, EventTimeout | InvalidEventName | InvalidEventTimeout> => {
       const slot = lookup(event)
       if (slot.name === undefined) return Effect.fail(slot.error!)
       const name = slot.name
       const waiting = wait(name, normalizeCondition(waitOptions?.condition), waitOptions?.exclusive !== false)
       if (waitOptions?.timeout === undefined) return waiting
-      const timeout = Duration.decode(waitOptions.timeout)
+      const decoded = decodeNonNegative(waitOptions.timeout)
+      if (Option.isNone(decoded)) {
+        return Effect.fail(new InvalidEventTimeout({ event: name.name, timeout: waitOptions.timeout }))
+      }
+      const timeout = decoded.value
       return Effect.timeoutFail(waiting, {
         duration: timeout,
         onTimeout: () => new EventTimeout({ event: name.name, timeout })
