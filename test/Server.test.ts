@@ -5,6 +5,7 @@ import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -23,8 +24,10 @@ import {
   Logger,
   LogLevel,
   Option,
+  Schedule,
   Schema,
   Scope,
+  Stream,
   Supervisor
 } from "effect"
 import * as App from "../src/App.js"
@@ -587,6 +590,118 @@ describe("request fibers", () => {
       const second = Number((yield* fetchText(`${url}/me`)).body)
       assert.notStrictEqual(first, second)
       assert.includeMembers(started, [first, second])
+    })
+  )
+})
+
+describe("responses", () => {
+  const Marker = FiberRef.unsafeMake("unset")
+
+  it.scopedLive("a streamed body is written whole, and the request scope closes only after its last chunk", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: HttpLayerRouter.add(
+          "GET",
+          "/stream",
+          Effect.gen(function* () {
+            yield* Effect.acquireRelease(Effect.void, () => Effect.sync(() => log.push("released")))
+            const chunks = Stream.make("a", "b", "c").pipe(
+              Stream.tap((chunk) => Effect.sync(() => log.push(chunk))),
+              Stream.schedule(Schedule.spaced("5 millis")),
+              Stream.encodeText
+            )
+            return HttpServerResponse.stream(chunks, { contentType: "text/plain" })
+          })
+        )
+      })
+      const response = yield* fetchText(`${url}/stream`)
+      assert.deepStrictEqual([response.status, response.body], [200, "abc"])
+      yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve))).pipe(
+        Effect.repeat({ until: () => log.includes("released"), times: 100 })
+      )
+      assert.deepStrictEqual(log, ["a", "b", "c", "released"])
+    })
+  )
+
+  it.scopedLive("a failing handler answers 500 and its request scope is closed with the failure", () =>
+    Effect.gen(function* () {
+      const closed = yield* Deferred.make<Exit.Exit<unknown, unknown>>()
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: HttpLayerRouter.add(
+          "GET",
+          "/fail",
+          Effect.zipRight(
+            Effect.acquireRelease(Effect.void, (_, exit) => Deferred.succeed(closed, exit)),
+            Effect.fail("no")
+          )
+        )
+      })
+      assert.strictEqual((yield* fetchText(`${url}/fail`)).status, 500)
+      const exit = yield* Deferred.await(closed)
+      assert.isTrue(Exit.isFailure(exit))
+    })
+  )
+
+  it.scopedLive("pre-response handlers see the fiber refs the handler left, for sync and async handlers alike", () =>
+    Effect.gen(function* () {
+      const marked = (ms: number) =>
+        Effect.gen(function* () {
+          if (ms > 0) yield* Effect.sleep(ms)
+          yield* FiberRef.set(Marker, `after ${ms} ms`)
+          yield* HttpApp.appendPreResponseHandler((_request, response) =>
+            Effect.map(FiberRef.get(Marker), (marker) => HttpServerResponse.setHeader(response, "x-marker", marker))
+          )
+          return HttpServerResponse.text("marked")
+        })
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: Layer.mergeAll(
+          HttpLayerRouter.add("GET", "/now", marked(0)),
+          HttpLayerRouter.add("GET", "/later", marked(20))
+        )
+      })
+      const now = yield* fetchText(`${url}/now`)
+      const later = yield* fetchText(`${url}/later`)
+      assert.deepStrictEqual(
+        [now.body, now.headers.get("x-marker"), later.body, later.headers.get("x-marker")],
+        ["marked", "after 0 ms", "marked", "after 20 ms"]
+      )
+    })
+  )
+
+  it.scopedLive("a client that leaves during a streamed answer interrupts it; the request scope closes", () =>
+    Effect.gen(function* () {
+      const closed = yield* Deferred.make<Exit.Exit<unknown, unknown>>()
+      const scope = yield* Effect.scope
+      const { server } = yield* serveIn(scope, {
+        routes: HttpLayerRouter.add(
+          "GET",
+          "/forever",
+          Effect.gen(function* () {
+            yield* Effect.acquireRelease(Effect.void, (_, exit) => Deferred.succeed(closed, exit))
+            const ticks = Stream.repeatValue("tick\n").pipe(
+              Stream.schedule(Schedule.spaced("5 millis")),
+              Stream.encodeText
+            )
+            return HttpServerResponse.stream(ticks)
+          })
+        )
+      })
+      const firstChunk = yield* Effect.async<string>((resume) => {
+        const socket = Net.connect(server.address.port, "127.0.0.1", () => {
+          socket.write("GET /forever HTTP/1.1\r\nHost: test\r\n\r\n")
+        })
+        socket.once("data", (data) => {
+          socket.destroy()
+          resume(Effect.succeed(data.toString()))
+        })
+      })
+      assert.include(firstChunk, "200 OK")
+      const exit = yield* Deferred.await(closed).pipe(Effect.timeout("3 seconds"))
+      assert.isTrue(Exit.isInterrupted(exit))
     })
   )
 })

@@ -52,18 +52,14 @@ const nativeTracer = Effect.runSync(Effect.tracer)
 
 /**
  * The request scope, made real only when a handler adds a finalizer or forks from it: most requests never do,
- * and then it needs no closing at all. A real one is closed when the request's fiber ends (see `closeWhenDone`).
+ * and then it needs no closing at all. It is closed once the response is written (see `done`).
  */
 class RequestScope implements Scope.CloseableScope {
   readonly [Scope.ScopeTypeId]: Scope.ScopeTypeId = Scope.ScopeTypeId
   readonly [Scope.CloseableScopeTypeId]: Scope.CloseableScopeTypeId = Scope.CloseableScopeTypeId
   readonly strategy: ExecutionStrategy.ExecutionStrategy = ExecutionStrategy.sequential
   scope: Scope.CloseableScope | undefined = undefined
-  /** Set once the request's fiber exists; told when the scope becomes real after that. */
-  fiber: Fiber.RuntimeFiber<void, unknown> | undefined = undefined
   private closedWith: Exit.Exit<unknown, unknown> | undefined = undefined
-
-  constructor(private readonly onReal: (scope: RequestScope) => void) {}
 
   private get real(): Effect.Effect<Scope.CloseableScope> {
     if (this.scope !== undefined) return Effect.succeed(this.scope)
@@ -71,7 +67,6 @@ class RequestScope implements Scope.CloseableScope {
       if (this.scope !== undefined) return Effect.succeed(this.scope)
       this.scope = scope
       if (this.closedWith !== undefined) return Effect.as(Scope.close(scope, this.closedWith), scope)
-      if (this.fiber !== undefined) this.onReal(this)
       return Effect.succeed(scope)
     })
   }
@@ -92,9 +87,41 @@ class RequestScope implements Scope.CloseableScope {
     })
   }
 
+  /** Closes a scope that never became real, at once; `false` if it is real and needs `close` run. */
+  unsafeCloseIfUnused(exit: Exit.Exit<unknown, unknown>): boolean {
+    if (this.scope !== undefined) return false
+    this.closedWith ??= exit
+    return true
+  }
+
   pipe() {
     // biome-ignore lint/complexity/noArguments: Pipeable's own implementation
     return pipeArguments(this, arguments)
+  }
+}
+
+/** One request in flight: the fiber working for it (the handler's, then the one writing a streamed answer). */
+class Exchange {
+  readonly scope = new RequestScope()
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  private watched = false
+  constructor(readonly request: ServerRequest) {}
+
+  /** Interrupts the fiber working for the request if the client goes away before the answer is complete. */
+  watchClient(): void {
+    if (this.watched) return
+    this.watched = true
+    const upgrade = this.request.upgradeContext
+    if (upgrade !== undefined) {
+      upgrade.socket.on("close", () => {
+        if (!upgrade.upgraded) this.fiber?.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
+      })
+      return
+    }
+    const nodeResponse = this.request.resolvedResponse
+    nodeResponse.on("close", () => {
+      if (!nodeResponse.writableEnded) this.fiber?.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
+    })
   }
 }
 
@@ -140,30 +167,32 @@ export const make = (options: {
 }): Handler => {
   const { app, hub, index, runtime } = options
   const baseEntries = runtime.context.unsafeMap
+  const runtimeFlags = runtime.runtimeFlags
   const forkRequest = Fiber_.makeForker(runtime)
   const tracing = Runtime.runSync(runtime)(Effect.tracer) !== nativeTracer
   const routed = tracing ? withSpan(options.httpEffect) : options.httpEffect
+  const runInServer = Runtime.runFork(runtime)
 
+  /** What the platform's `HttpApp.toHandled` does with a response: pre-response handlers, then the write. */
   const respond = (
-    fiber: Fiber.RuntimeFiber<unknown, unknown>,
     request: ServerRequest,
     response: HttpServerResponse.HttpServerResponse
-  ): Effect.Effect<void, unknown> => {
-    const upgrade = request.upgradeContext
-    if (upgrade?.upgraded) return Effect.void
-    const preResponse = fiber.getFiberRef(HttpApp.currentPreResponseHandlers)
-    const write =
-      preResponse._tag === "None"
-        ? Response.write(request, request.resolvedResponse, response)
-        : Effect.flatMap(preResponse.value(request, response), (response) =>
-            Response.write(request, request.resolvedResponse, response)
-          )
-    if (!app.hasListeners("http.lifecycle.response")) return write
-    return Effect.zipRight(
-      Effect.ignore(app.dispatch("http.lifecycle.response", { context: { request, response }, inline: true })),
-      write
-    )
-  }
+  ): Effect.Effect<void, unknown> =>
+    Effect.withFiberRuntime((fiber) => {
+      if (request.upgradeContext?.upgraded) return Effect.void
+      const preResponse = fiber.getFiberRef(HttpApp.currentPreResponseHandlers)
+      const write =
+        preResponse._tag === "None"
+          ? Response.write(request, request.resolvedResponse, response)
+          : Effect.flatMap(preResponse.value(request, response), (response) =>
+              Response.write(request, request.resolvedResponse, response)
+            )
+      if (!app.hasListeners("http.lifecycle.response")) return write
+      return Effect.zipRight(
+        Effect.ignore(app.dispatch("http.lifecycle.response", { context: { request, response }, inline: true })),
+        write
+      )
+    })
 
   const reportCause = (request: ServerRequest, status: number, cause: Cause.Cause<unknown>) =>
     Effect.logError("Request failed", cause).pipe(
@@ -176,93 +205,26 @@ export const make = (options: {
       })
     )
 
-  // Made by factories: tsx names function expressions with a `defineProperty` call where they are written, which
-  // on a per-request object literal would run for every request.
-  const onSuccess =
-    (fiber: Fiber.RuntimeFiber<unknown, unknown>, request: ServerRequest) =>
-    (response: HttpServerResponse.HttpServerResponse) =>
-      respond(fiber, request, response)
-
-  const onFailure =
-    (fiber: Fiber.RuntimeFiber<unknown, unknown>, request: ServerRequest) => (cause: Cause.Cause<unknown>) =>
-      Effect.flatMap(HttpServerError.causeResponse(cause), ([response, stripped]) => {
-        const written = respond(fiber, request, response)
-        const upgraded = request.upgradeContext?.upgraded
-        return !upgraded && response.status >= 500 && !Cause.isEmptyType(stripped) && !Cause.isInterruptedOnly(stripped)
-          ? Effect.zipRight(reportCause(request, response.status, stripped), written)
-          : written
-      })
-
-  const handle = (
-    request: ServerRequest,
-    routed: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, any>
-  ): Effect.Effect<void, unknown, HttpServerRequest.HttpServerRequest | Scope.Scope> =>
-    Effect.withFiberRuntime((fiber) => {
-      const run = app.hasListeners("http.lifecycle.request")
-        ? Effect.zipRight(
-            Effect.ignore(app.dispatch("http.lifecycle.request", { context: { request }, inline: true })),
-            routed
-          )
-        : routed
-      return Effect.matchCauseEffect(run, {
-        onSuccess: onSuccess(fiber, request),
-        onFailure: onFailure(fiber, request)
-      })
+  const respondToFailure = (request: ServerRequest, cause: Cause.Cause<unknown>): Effect.Effect<void, unknown> =>
+    Effect.flatMap(HttpServerError.causeResponse(cause), ([response, stripped]) => {
+      const written = respond(request, response)
+      const upgraded = request.upgradeContext?.upgraded
+      return !upgraded && response.status >= 500 && !Cause.isEmptyType(stripped) && !Cause.isInterruptedOnly(stripped)
+        ? Effect.zipRight(reportCause(request, response.status, stripped), written)
+        : written
     })
 
-  const runInServer = Runtime.runFork(runtime)
-
-  /** Closes a request scope that became real, once the request's fiber has ended (finalizers count as in flight). */
-  const closeWhenDone = (scope: RequestScope): void => {
-    scope.fiber!.addObserver((exit) => {
-      if (ejectedScopes.has(scope)) return
-      inFlight++
-      runInServer(scope.close(exit)).addObserver(requestDone)
-    })
-  }
-
-  const settled = (request: ServerRequest) => (exit: Exit.Exit<void, unknown>) => settle(request, exit)
-
-  /** After the fiber: what writing the response could not do itself (a failure while writing). */
-  const settle = (request: ServerRequest, exit: Exit.Exit<void, unknown>): void => {
-    requestDone()
-    if (exit._tag === "Success" || Cause.isInterruptedOnly(exit.cause)) return
-    abort(request.resolvedResponse)
-    runInServer(reportCause(request, 500, exit.cause))
-  }
-
-  // The index is only trusted when nothing it cannot reproduce is in play.
-  const useIndex = index !== undefined && !index.hasGlobalMiddleware && !tracing
-
-  /** Forks the request's fiber: a route the index knows runs directly, anything else through the router. */
-  const fork = (
+  /** The handler's effect for one request, with `http.lifecycle.request` dispatched first when something listens. */
+  const handlerOf = (
     request: ServerRequest,
-    match: HttpLayerRouter.FindMyWay.FindResult<Entry> | undefined
-  ): Fiber.RuntimeFiber<void, unknown> => {
-    const scope = new RequestScope(closeWhenDone)
-    const run = match?.handler.run
-    let context: Context.Context<never>
-    let effect = routed
-    if (run !== undefined) {
-      const prefix = match!.handler.prefix
-      context = RequestContext.make(
-        baseEntries,
-        scope,
-        prefix === undefined
-          ? request
-          : request.modify({ url: request.url.length <= prefix.length ? "/" : request.url.slice(prefix.length) }),
-        match!.searchParams,
-        Router.routeContext(match!.handler, match!.params)
-      )
-      effect = run as HttpEffect
-    } else {
-      context = RequestContext.make(baseEntries, scope, request, undefined, undefined)
-    }
-    const fiber = forkRequest(context, handle(request, effect))
-    scope.fiber = fiber
-    if (scope.scope !== undefined) closeWhenDone(scope)
-    return fiber
-  }
+    effect: HttpEffect
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, any> =>
+    app.hasListeners("http.lifecycle.request")
+      ? Effect.zipRight(
+          Effect.ignore(app.dispatch("http.lifecycle.request", { context: { request }, inline: true })),
+          effect
+        )
+      : effect
 
   let inFlight = 0
   let idleWaiters: Array<() => void> = []
@@ -272,6 +234,97 @@ export const make = (options: {
       idleWaiters = []
       for (const waiter of waiters) waiter()
     }
+  }
+
+  /** The request is answered: its scope is closed (with the handler's failure, if it failed) and it leaves. */
+  const done = (exchange: Exchange, exit: Exit.Exit<unknown, unknown>): void => {
+    exchange.fiber = undefined
+    const scope = exchange.scope
+    if (scope.unsafeCloseIfUnused(exit) || ejectedScopes.has(scope)) requestDone()
+    else runInServer(scope.close(exit)).addObserver(requestDone)
+  }
+
+  /**
+   * The handler's fiber has ended. An in-memory response with nothing to run before it is written here and now;
+   * anything else (a failure, a streamed body, pre-response handlers, `http.lifecycle.response` listeners) is
+   * answered by a second fiber that starts from the handler's fiber refs, as if the handler had gone on.
+   */
+  const finish = (
+    exchange: Exchange,
+    fiber: Fiber.RuntimeFiber<HttpServerResponse.HttpServerResponse, unknown>,
+    exit: Exit.Exit<HttpServerResponse.HttpServerResponse, unknown>
+  ): void => {
+    const request = exchange.request
+    if (exit._tag === "Success") {
+      if (
+        request.upgradeContext?.upgraded ||
+        (fiber.getFiberRef(HttpApp.currentPreResponseHandlers)._tag === "None" &&
+          !app.hasListeners("http.lifecycle.response") &&
+          Response.writeNow(request, request.resolvedResponse, exit.value))
+      ) {
+        done(exchange, exit)
+        return
+      }
+    }
+    const answer = Runtime.runFork(
+      Runtime.make({ context: fiber.currentContext, fiberRefs: fiber.getFiberRefs(), runtimeFlags }),
+      exit._tag === "Success" ? respond(request, exit.value) : respondToFailure(request, exit.cause)
+    )
+    const written = answer.unsafePoll()
+    if (written !== null) {
+      answered(exchange, exit, written)
+      return
+    }
+    exchange.fiber = answer
+    exchange.watchClient()
+    answer.addObserver(answeredBy(exchange, exit))
+  }
+
+  const finishedBy =
+    (exchange: Exchange, fiber: Fiber.RuntimeFiber<HttpServerResponse.HttpServerResponse, unknown>) =>
+    (exit: Exit.Exit<HttpServerResponse.HttpServerResponse, unknown>) =>
+      finish(exchange, fiber, exit)
+
+  /** After a second fiber's answer: what writing it could not do itself (a failure while writing). */
+  const answered = (exchange: Exchange, exit: Exit.Exit<unknown, unknown>, written: Exit.Exit<void, unknown>) => {
+    if (written._tag === "Failure" && !Cause.isInterruptedOnly(written.cause)) {
+      if (exchange.request.upgradeContext === undefined) abort(exchange.request.resolvedResponse)
+      runInServer(reportCause(exchange.request, 500, written.cause))
+    }
+    done(exchange, exit._tag === "Failure" ? exit : written)
+  }
+
+  const answeredBy = (exchange: Exchange, exit: Exit.Exit<unknown, unknown>) => (written: Exit.Exit<void, unknown>) =>
+    answered(exchange, exit, written)
+
+  // The index is only trusted when nothing it cannot reproduce is in play.
+  const useIndex = index !== undefined && !index.hasGlobalMiddleware && !tracing
+
+  /** Starts the request's fiber: a route the index knows runs directly, anything else through the router. */
+  const start = (
+    exchange: Exchange,
+    match: HttpLayerRouter.FindMyWay.FindResult<Entry> | undefined
+  ): Fiber.RuntimeFiber<HttpServerResponse.HttpServerResponse, unknown> => {
+    const request = exchange.request
+    const run = match?.handler.run
+    let context: Context.Context<never>
+    let effect = routed
+    if (run !== undefined) {
+      const prefix = match!.handler.prefix
+      context = RequestContext.make(
+        baseEntries,
+        exchange.scope,
+        prefix === undefined
+          ? request
+          : request.modify({ url: request.url.length <= prefix.length ? "/" : request.url.slice(prefix.length) }),
+        match!.searchParams,
+        Router.routeContext(match!.handler, match!.params)
+      )
+      effect = run as HttpEffect
+    } else {
+      context = RequestContext.make(baseEntries, exchange.scope, request, undefined, undefined)
+    }
+    return forkRequest(context, handlerOf(request, effect))
   }
 
   const onRequest = (nodeRequest: Http.IncomingMessage, nodeResponse: Http.ServerResponse): void => {
@@ -290,21 +343,20 @@ export const make = (options: {
       }
     }
     inFlight++
-    const request = new ServerRequest(nodeRequest, nodeResponse, undefined)
-    const fiber = fork(request, match)
-    // Most handlers finish before `fork` returns: they need neither an observer nor an abort listener.
+    const exchange = new Exchange(new ServerRequest(nodeRequest, nodeResponse, undefined))
+    const fiber = start(exchange, match)
+    // Most handlers finish before `start` returns: they need neither an observer nor a close listener.
     const exit = fiber.unsafePoll()
     if (exit !== null) {
-      settle(request, exit)
+      finish(exchange, fiber, exit)
       return
     }
-    fiber.addObserver(settled(request))
-    nodeResponse.on("close", () => {
-      if (!nodeResponse.writableEnded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
-    })
+    exchange.fiber = fiber
+    exchange.watchClient()
+    fiber.addObserver(finishedBy(exchange, fiber))
   }
 
-  const upgrades = new Set<Fiber.RuntimeFiber<void, unknown>>()
+  const upgrades = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
 
   const onUpgrade = (nodeRequest: Http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     const upgrade = { hub, socket, head, upgraded: false }
@@ -323,17 +375,20 @@ export const make = (options: {
       socket.destroy()
       return
     }
-    const request = new ServerRequest(nodeRequest, response, upgrade)
-    const fiber = fork(request, useIndex ? index.find(nodeRequest.method!, nodeRequest.url!) : undefined)
+    inFlight++
+    const exchange = new Exchange(new ServerRequest(nodeRequest, response, upgrade))
+    exchange.watchClient()
+    const fiber = start(exchange, useIndex ? index.find(nodeRequest.method!, nodeRequest.url!) : undefined)
+    const exit = fiber.unsafePoll()
+    if (exit !== null) {
+      finish(exchange, fiber, exit)
+      return
+    }
+    exchange.fiber = fiber
     upgrades.add(fiber)
     fiber.addObserver((exit) => {
       upgrades.delete(fiber)
-      if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
-        runInServer(reportCause(request, 500, exit.cause))
-      }
-    })
-    socket.on("close", () => {
-      if (!upgrade.upgraded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
+      finish(exchange, fiber, exit)
     })
   }
 

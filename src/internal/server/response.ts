@@ -35,43 +35,53 @@ const isPipeable = (body: unknown): body is NodeJS.ReadableStream =>
   typeof body === "object" && body !== null && "pipe" in body && typeof body.pipe === "function"
 
 /**
- * Writes an `HttpServerResponse` to a node response. In-memory bodies are written synchronously and the returned
- * effect is `Effect.void`; only streamed bodies suspend.
+ * Writes a response whose body is in memory (or a HEAD answer) at once and tells whether it did; a streamed body
+ * is left untouched for {@link write}.
  */
+export const writeNow = (
+  request: HttpServerRequest.HttpServerRequest,
+  nodeResponse: Http.ServerResponse,
+  response: HttpServerResponse.HttpServerResponse
+): boolean => {
+  if (nodeResponse.writableEnded) return true
+  const body = response.body
+  if (request.method === "HEAD" || body._tag === "Empty") {
+    writeHead(nodeResponse, response)
+    nodeResponse.end()
+    return true
+  }
+  if (body._tag === "Uint8Array") {
+    writeHead(nodeResponse, response)
+    nodeResponse.end(body.body)
+    return true
+  }
+  if (body._tag === "Raw" && !isPipeable(body.body)) {
+    writeHead(nodeResponse, response)
+    nodeResponse.end(body.body as string | Uint8Array | undefined)
+    return true
+  }
+  return false
+}
+
+/** Writes an `HttpServerResponse` to a node response; only streamed bodies suspend. */
 export const write = (
   request: HttpServerRequest.HttpServerRequest,
   nodeResponse: Http.ServerResponse,
   response: HttpServerResponse.HttpServerResponse
 ): Effect.Effect<void, HttpServerError.ResponseError> => {
-  if (nodeResponse.writableEnded) return Effect.void
-  if (request.method === "HEAD") {
-    writeHead(nodeResponse, response)
-    nodeResponse.end()
-    return Effect.void
-  }
+  if (writeNow(request, nodeResponse, response)) return Effect.void
   const body = response.body
   switch (body._tag) {
-    case "Empty": {
-      writeHead(nodeResponse, response)
-      nodeResponse.end()
+    case "Empty":
+    case "Uint8Array":
       return Effect.void
-    }
-    case "Uint8Array": {
-      writeHead(nodeResponse, response)
-      nodeResponse.end(body.body)
-      return Effect.void
-    }
     case "Raw": {
       writeHead(nodeResponse, response)
-      if (isPipeable(body.body)) {
-        const source = body.body
-        return Effect.tryPromise({
-          try: (signal) => pipeline(source, nodeResponse, { signal, end: true }),
-          catch: (cause) => new HttpServerError.ResponseError({ request, response, reason: "Decode", cause })
-        }).pipe(Effect.interruptible, Effect.tapErrorCause(endOnFailure(nodeResponse, response)))
-      }
-      nodeResponse.end(body.body as string | Uint8Array | undefined)
-      return Effect.void
+      const source = body.body as NodeJS.ReadableStream
+      return Effect.tryPromise({
+        try: (signal) => pipeline(source, nodeResponse, { signal, end: true }),
+        catch: (cause) => new HttpServerError.ResponseError({ request, response, reason: "Decode", cause })
+      }).pipe(Effect.interruptible, Effect.tapErrorCause(endOnFailure(nodeResponse, response)))
     }
     case "FormData": {
       const web = new Response(body.formData)
