@@ -476,6 +476,63 @@ describe("events on the app", () => {
   )
 })
 
+describe("stops that race", () => {
+  it.scoped("a stop during the start cuts it short: the start fails, nothing runs, the app ends stopped", () =>
+    Effect.gen(function* () {
+      const app = yield* makeApp()
+      const entered = yield* Deferred.make<void>()
+      const afterStart = yield* Ref.make(false)
+      const task = yield* app.addTask(Effect.never, { name: "queued" })
+      yield* app.listener("before_server_start", Effect.zipRight(Deferred.succeed(entered, undefined), Effect.never))
+      yield* app.listener("after_server_start", Ref.set(afterStart, true))
+      const starting = yield* Effect.fork(app.start)
+      yield* Deferred.await(entered)
+      yield* app.stop
+      assert.strictEqual(yield* app.state, "stopped")
+      const exit = yield* Fiber.await(starting)
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(yield* app.state, "stopped", "the start did not come back to serving")
+      assert.isFalse(yield* Ref.get(afterStart))
+      assert.strictEqual(yield* task.status, "cancelled")
+      const late = yield* app.addTask(Effect.never, { name: "late" })
+      assert.strictEqual(yield* late.status, "cancelled")
+    })
+  )
+
+  it.scoped("an interrupted stop still ends every task", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const entered = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      yield* app.listener(
+        "before_server_stop",
+        Effect.zipRight(Deferred.succeed(entered, undefined), Deferred.await(release))
+      )
+      const task = yield* app.addTask(Effect.never, { name: "worker" })
+      const stopping = yield* Effect.fork(app.stop)
+      yield* Deferred.await(entered)
+      yield* Fiber.interruptFork(stopping)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.await(stopping)
+      yield* app.stop
+      assert.strictEqual(yield* app.state, "stopped")
+      assert.strictEqual(yield* task.status, "cancelled")
+    })
+  )
+
+  it.scoped("a task added once the app has stopped is cancelled at once, not left pending", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      yield* app.stop
+      const task = yield* app.addTask(Effect.succeed(1), { name: "too late" })
+      assert.strictEqual(yield* task.status, "cancelled")
+      const exit = yield* task.await
+      assert.isTrue(Exit.isInterrupted(exit))
+      assert.strictEqual(yield* app.purgeTasks, 1)
+    })
+  )
+})
+
 describe("bad options", () => {
   it.scoped("App.make refuses an empty name or a bad graceful timeout, and App.layer dies with the same error", () =>
     Effect.gen(function* () {

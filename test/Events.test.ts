@@ -843,3 +843,15 @@ describe("registry", () => {
     })
   )
 })
+
+describe("names from JS callers", () => {
+  it.scoped("dispatch(undefined) as the first call fails with InvalidEventName, not a defect", () =>
+    Effect.gen(function* () {
+      const registry = yield* make()
+      for (const name of [undefined, undefined, null]) {
+        const error = yield* Effect.flip(registry.dispatch(name as unknown as string))
+        assert.strictEqual(error._tag, "InvalidEventName")
+      }
+    })
+  )
+})

@@ -77,11 +77,17 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
     const tasksScope = yield* Scope.make()
     const fiberMap = yield* Scope.extend(FiberMap.make<string | number>(), tasksScope)
     const records = new Map<string, TaskRecord<any, any>>()
+    /** Registered records whose task has ended, so that purging costs what it drops, not what is recorded. */
+    const finished = new Set<TaskRecord<any, any>>()
     let queue: Array<PendingTask> = []
     let tasksLive = false
+    /** Set once the tasks have been ended: later tasks are cancelled as they are added. */
+    let tasksEnded = false
     let nextKey = 0
 
     let state: State = "idle"
+    /** The fiber running `startWith`, so that a stop during the start can cut it short. */
+    let starter: Fiber.RuntimeFiber<unknown, unknown> | undefined
     /** When the current stop must be over (epoch milliseconds on the Clock), once a serving app stops. */
     let stopDeadline: number | undefined
     /** The grace period of the current stop: the app's own, or the one its caller asked for. */
@@ -107,6 +113,15 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       transport: WorkersTransport.forApp(appName)
     })
 
+    const noteEnded = (record: TaskRecord<any, any>): void => {
+      if (record.name !== undefined && records.get(record.name) === record) finished.add(record)
+    }
+
+    const cancelPending = (record: TaskRecord<any, any>): void => {
+      record.cancelPending()
+      noteEnded(record)
+    }
+
     const startTask = (
       record: TaskRecord<any, any>,
       key: string | number,
@@ -122,6 +137,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       FiberMap.unsafeSet(fiberMap, key, fiber)
       fiber.addObserver((exit) => {
         record.end(exit)
+        noteEnded(record)
         if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
           const task = record.name ?? "(unnamed)"
           runInApp(report({ task }, `Task "${task}" failed`, exit.cause))
@@ -161,6 +177,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
             if (existing !== undefined) {
               if (existing.exit === undefined) return Effect.fail(new TaskNameInUse({ name }))
               records.delete(name)
+              finished.delete(existing)
             }
           }
         }
@@ -170,6 +187,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
         const effect = Effect.isEffect(task) ? task : Effect.suspend(() => task(service))
         if (tasksLive)
           startTask(record, key, effect, taskContext(parent.currentContext), parent.getFiberRefs(), record.addedAt)
+        else if (tasksEnded) cancelPending(record)
         else
           queue.push({
             record,
@@ -194,24 +212,28 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
         const record = records.get(name)
         if (record === undefined) return Effect.fail(new TaskNotFound({ name }))
         if (record.exit !== undefined) return Effect.void
-        const reason = cancelOptions?.reason
         const fiber = record.fiberOrUndefined
-        if (fiber === undefined) {
-          record.cancelPending(reason)
-          return Effect.void
-        }
-        record.cancelReason = reason
-        return Effect.asVoid(Fiber.interrupt(fiber))
+        const cancel =
+          fiber === undefined ? Effect.sync(() => cancelPending(record)) : Effect.asVoid(Fiber.interrupt(fiber))
+        const reason = cancelOptions?.reason
+        if (reason === undefined) return cancel
+        return Effect.zipRight(
+          cancel,
+          Effect.logInfo(`Task "${name}" cancelled: ${reason}`).pipe(
+            Effect.annotateLogs({ ...logAnnotations, task: name })
+          )
+        )
       })
 
     const purgeTasks = Effect.sync(() => {
       let purged = 0
-      for (const [name, record] of records) {
-        if (record.exit !== undefined) {
-          records.delete(name)
+      for (const record of finished) {
+        if (records.get(record.name!) === record) {
+          records.delete(record.name!)
           purged++
         }
       }
+      finished.clear()
       return purged
     })
 
@@ -290,7 +312,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
     const cancelQueued = () => {
       const pending = queue
       queue = []
-      for (const task of pending) task.record.cancelPending("the app stopped before the task started")
+      for (const task of pending) cancelPending(task.record)
     }
 
     const startWith = <E, R>(bind: Effect.Effect<void, E, R>): Effect.Effect<void, StartError | E, R> =>
@@ -301,13 +323,32 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
           )
         }
         state = "starting"
-        return runListeners("before_server_start").pipe(
-          Effect.zipRight(bind),
-          Effect.zipRight(Effect.sync(startQueued)),
-          Effect.zipRight(runListeners("after_server_start")),
-          Effect.zipRight(
+        // A stop during the start moves the state on: each step checks that the start still stands.
+        const stillStarting = (next: Effect.Effect<void>) =>
+          Effect.suspend(() =>
+            state === "starting"
+              ? next
+              : Effect.fail(new StartError({ reason: `the app "${appName}" was stopped while starting` }))
+          )
+        return Effect.withFiberRuntime<void, StartError | E, R>((fiber) => {
+          starter = fiber
+          return runListeners("before_server_start").pipe(
+            Effect.zipRight(stillStarting(Effect.void)),
+            Effect.zipRight(bind),
+            Effect.zipRight(stillStarting(Effect.sync(startQueued))),
+            Effect.zipRight(runListeners("after_server_start")),
+            Effect.zipRight(
+              stillStarting(
+                Effect.sync(() => {
+                  state = "serving"
+                })
+              )
+            )
+          )
+        }).pipe(
+          Effect.ensuring(
             Effect.sync(() => {
-              state = "serving"
+              starter = undefined
             })
           ),
           Effect.onError(() => endTasks(Duration.toMillis(grace)).pipe(Effect.ensuring(finish)))
@@ -324,6 +365,9 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       Effect.suspend(() => {
         tasksLive = false
         cancelQueued()
+        // Once closed, a FiberMap cannot even be iterated: end the tasks once.
+        if (tasksEnded) return Effect.void
+        tasksEnded = true
         const running = Array.from(fiberMap)
         if (running.length === 0) return Scope.close(tasksScope, Exit.void)
         return bounded(Scope.close(tasksScope, Exit.void), millis).pipe(
@@ -371,10 +415,18 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
           case "stopping":
           case "stopped":
             return Deferred.await(stopped)
-          case "idle":
-          case "starting": {
+          case "idle": {
             state = "stopping"
             return endTasks(0).pipe(Effect.ensuring(finish))
+          }
+          case "starting": {
+            // Cut the start short; its own clean-up ends the tasks and marks the app stopped. A start stuck
+            // where it cannot be interrupted gets the grace period, then the tasks are ended here.
+            state = "stopping"
+            starter?.unsafeInterruptAsFork(FiberId.none)
+            return bounded(Deferred.await(stopped), Duration.toMillis(grace)).pipe(
+              Effect.flatMap((ended) => (ended ? Effect.void : endTasks(0).pipe(Effect.ensuring(finish))))
+            )
           }
           case "serving":
             break
@@ -393,7 +445,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
             deadline,
             Duration.toMillis(minimumAfterStop)
           )
-        }).pipe(Effect.ensuring(finish))
+        }).pipe(Effect.ensuring(finish), Effect.uninterruptible)
       })
 
     yield* Effect.addFinalizer(() => stopWith(Effect.void))

@@ -654,7 +654,8 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
     }
 
     // Names from JS callers may be anything: only strings are cached. Callers often repeat one name in a row.
-    let lastEvent: string | undefined
+    // Starts as a value no caller can pass, so that `dispatch(undefined)` is not taken for a repeat.
+    let lastEvent: unknown = Symbol("no event yet")
     let lastSlot: Slot | undefined
     const lookup = (event: string): Slot => {
       if (event === lastEvent) return lastSlot!

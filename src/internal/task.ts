@@ -13,7 +13,6 @@ export class TaskRecord<A = unknown, E = unknown> implements Task<A, E> {
   exit: Exit.Exit<A, E> | undefined = undefined
   startedAt: number | undefined = undefined
   endedAt: number | undefined = undefined
-  cancelReason: string | undefined = undefined
   private waiters: Array<Waiter> | undefined = undefined
 
   constructor(
@@ -26,10 +25,6 @@ export class TaskRecord<A = unknown, E = unknown> implements Task<A, E> {
     if (exit === undefined) return this.fiberOrUndefined === undefined ? "pending" : "running"
     if (exit._tag === "Success") return "succeeded"
     return Cause.isInterruptedOnly(exit.cause) ? "cancelled" : "failed"
-  }
-
-  get isDone(): boolean {
-    return this.exit !== undefined
   }
 
   get status(): Effect.Effect<Status> {
@@ -76,8 +71,8 @@ export class TaskRecord<A = unknown, E = unknown> implements Task<A, E> {
     }
   }
 
-  cancelPending(reason: string | undefined): void {
-    this.cancelReason = reason
+  /** Ends a task that never started, as cancelled. */
+  cancelPending(): void {
     this.end(Exit.interrupt(FiberId.none))
   }
 
