@@ -38,6 +38,15 @@ describe("settings", () => {
     })
   )
 
+  it.effect("blank INSPECTOR variables count as unset", () =>
+    Effect.gen(function* () {
+      const resolved = yield* resolve(true, { INSPECTOR: " ", INSPECTOR_PORT: "", INSPECTOR_HOST: "" })
+      assert.isTrue(Option.isSome(resolved))
+      if (Option.isSome(resolved)) assert.strictEqual(resolved.value.port, 6457)
+      assert.isTrue(Option.isNone(yield* resolve(undefined, { INSPECTOR: "" })))
+    })
+  )
+
   it.effect("refuses a non-loopback host without an API key, with a clear error", () =>
     Effect.gen(function* () {
       const refused = yield* Effect.either(resolve({ host: "0.0.0.0" }))
@@ -255,6 +264,45 @@ describe("POST /shutdown", () => {
       assert.deepStrictEqual(JSON.parse(response.body), { shutdown: true })
       assert.isTrue(yield* Deferred.isDone(asked))
       assert.strictEqual((yield* request(address.port, "/shutdown")).status, 405)
+    }).pipe(quiet)
+  )
+
+  it.scopedLive("without a key, a foreign Origin or a non-loopback Host is refused with 403 and nothing happens", () =>
+    Effect.gen(function* () {
+      const asked = yield* Deferred.make<void>()
+      const scaled = yield* Deferred.make<number>()
+      const supervisor: Workers.Supervisor = {
+        mode: "primary",
+        app: "stub",
+        table: Effect.succeed([]),
+        tasks: Effect.succeed([]),
+        cancelTask: () => Effect.void,
+        restart: () => Effect.void,
+        scale: (replicas) => Deferred.succeed(scaled, replicas),
+        shutdown: Deferred.succeed(asked, undefined)
+      }
+      const address = yield* Inspector.serve(supervisor, { port: 0, host: "127.0.0.1", apiKey: Option.none() })
+      const foreign = [
+        { origin: "https://evil.example" },
+        { host: `attacker.example:${address.port}` },
+        { host: `attacker.example:${address.port}`, origin: `http://attacker.example:${address.port}` }
+      ]
+      for (const headers of foreign) {
+        assert.strictEqual((yield* request(address.port, "/shutdown", { method: "POST", headers })).status, 403)
+        assert.strictEqual((yield* request(address.port, "/", { headers })).status, 403)
+      }
+      assert.isFalse(yield* Deferred.isDone(asked))
+      const local = { origin: `http://localhost:${address.port}` }
+      const tooMany = yield* request(address.port, "/scale", {
+        method: "POST",
+        body: JSON.stringify({ replicas: 100_000 }),
+        headers: local
+      })
+      assert.strictEqual(tooMany.status, 400)
+      assert.isFalse(yield* Deferred.isDone(scaled))
+      const fine = yield* request(address.port, "/scale", { method: "POST", body: '{"replicas":3}', headers: local })
+      assert.strictEqual(fine.status, 200, fine.body)
+      assert.strictEqual(yield* Deferred.await(scaled), 3)
     }).pipe(quiet)
   )
 

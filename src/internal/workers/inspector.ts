@@ -7,13 +7,17 @@ import { Effect, Either, Option, ParseResult, type Redacted, Schema } from "effe
 import type { Address, Resolved } from "../../Inspector.js"
 import { InspectorError } from "../../Inspector.js"
 import type { Supervisor } from "../../Workers.js"
-import { authorized } from "./inspectorConfig.js"
+import { authorized, fromLoopbackClient } from "./inspectorConfig.js"
 
 const RestartBody = Schema.Struct({
   workers: Schema.optional(Schema.Array(Schema.String)),
   zeroDowntime: Schema.optional(Schema.Boolean)
 })
-const ScaleBody = Schema.Struct({ replicas: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)) })
+/** More workers than this is a typo, not a plan: forking them would take the machine down. */
+const maxReplicas = 256
+const ScaleBody = Schema.Struct({
+  replicas: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1), Schema.lessThanOrEqualTo(maxReplicas))
+})
 
 class BadRequest {
   readonly _tag = "BadRequest"
@@ -61,8 +65,12 @@ const actions = "GET /, GET /tasks, POST /tasks/<worker>/<name>/cancel, POST /re
 export const makeApp = (supervisor: Supervisor, apiKey: Option.Option<Redacted.Redacted>, startedAt: number) =>
   Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
-    if (Option.isSome(apiKey) && !authorized(request.headers.authorization, apiKey.value)) {
-      return error(401, "Bad API key", { "www-authenticate": 'Bearer realm="fiberapp inspector"' })
+    if (Option.isSome(apiKey)) {
+      if (!authorized(request.headers.authorization, apiKey.value)) {
+        return error(401, "Bad API key", { "www-authenticate": 'Bearer realm="fiberapp inspector"' })
+      }
+    } else if (!fromLoopbackClient(request.headers.host, request.headers.origin)) {
+      return error(403, "Without an API key the inspector answers only loopback clients, not pages of other sites.")
     }
     const path = request.url.split("?", 1)[0]!
     let segments: Array<string>

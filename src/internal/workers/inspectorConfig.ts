@@ -7,9 +7,34 @@ const loopbackHosts = new Set(["localhost", "127.0.0.1", "::1", "[::1]", "::ffff
 
 export const isLoopback = (host: string): boolean => loopbackHosts.has(host) || /^127(\.\d{1,3}){3}$/.test(host)
 
+/** The host name of a `Host` header or of an `Origin` URL: `"localhost:6457"`, `"[::1]:80"`, `"http://x:1"`. */
+const hostnameOf = (value: string): string | undefined => {
+  try {
+    return new URL(value.includes("://") ? value : `http://${value}`).hostname
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Without an API key the inspector trusts whoever reaches its loopback port, so it must not be reachable through a
+ * browser: a page on another site (an `Origin` that is not loopback) or a DNS-rebound name (a `Host` that is not
+ * loopback) is refused.
+ */
+export const fromLoopbackClient = (host: string | undefined, origin: string | undefined): boolean => {
+  const hostname = host === undefined ? undefined : hostnameOf(host)
+  if (hostname === undefined || !isLoopback(hostname)) return false
+  if (origin === undefined) return true
+  const originHost = hostnameOf(origin)
+  return originHost !== undefined && isLoopback(originHost)
+}
+
+/** An unset or blank variable leaves the option's value, as for `PORT` and `WORKERS`. */
 const setting = <A>(config: Config.Config<A>, name: string): Effect.Effect<Option.Option<A>, InspectorError> =>
   Effect.mapError(
-    Config.option(config),
+    Effect.flatMap(Config.option(Config.string(name)), (raw) =>
+      Option.isNone(raw) || raw.value.trim() === "" ? Effect.succeedNone : Config.option(config)
+    ),
     (error) =>
       new InspectorError({
         reason: `Invalid ${name} setting: ${ConfigError.isConfigError(error) ? String(error) : "unreadable"}.`,
