@@ -328,6 +328,27 @@ describe("connection", () => {
     })
   )
 
+  it.scopedLive("a healthy peer is kept while its messages wait for a handler that is not reading", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const { ws } = yield* serveIn(
+        scope,
+        WebSocket.route("/busy", () => Effect.never),
+        { websocket: { pingInterval: "50 millis", maxQueuedMessages: 4 } }
+      )
+      const client = yield* connect(`${ws}/busy`)
+      let pings = 0
+      client.ws.on("ping", () => pings++)
+      for (let i = 0; i < 10; i++) client.ws.send(`message ${i}`)
+      // Reading paused on the server: pongs wait unread, and must not count as a dead peer.
+      yield* eventually(
+        Effect.sync(() => pings >= 5 || client.ws.readyState !== WsClient.OPEN),
+        (done) => done
+      )
+      assert.strictEqual(client.ws.readyState, WsClient.OPEN, "the paused connection was dropped as dead")
+    })
+  )
+
   it.scopedLive("HttpServerRequest.upgrade gives the platform Socket, closed with 1001 when the server stops", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()

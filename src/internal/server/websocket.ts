@@ -190,7 +190,8 @@ export class ConnectionImpl implements Connection {
       this.ws.terminate()
       return
     }
-    this.alive = false
+    // While reading is paused for back-pressure, pongs sit unread: that says nothing about the peer.
+    this.alive = this.paused
     this.ws.ping()
   }
 
