@@ -151,6 +151,13 @@ export const serveProcess = <A, E, R>(
           }).pipe(Effect.flatten)
     })
 
+    // Once listening, an 'error' (accept failing with EMFILE, say) must not be an uncaught exception.
+    const logServerError = Runtime.runFork(yield* Effect.runtime<never>())
+    server.on("error", (error) => {
+      if (server.listening) {
+        logServerError(Effect.logError("HTTP server error", error).pipe(Effect.annotateLogs({ app: app.name })))
+      }
+    })
     yield* app.startWith(listen(server, resolved.port, resolved.host)).pipe(
       Effect.onError(() => forceClose),
       Effect.catchIf(
