@@ -672,6 +672,90 @@ describe("responses", () => {
     })
   )
 
+  it.scopedLive("one-step handlers (succeed, sync, a response, fail) answer as any other, HEAD and failures too", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: Layer.mergeAll(
+          HttpLayerRouter.add("GET", "/succeed", Effect.succeed(HttpServerResponse.text("succeed", { status: 201 }))),
+          HttpLayerRouter.add(
+            "GET",
+            "/sync",
+            Effect.sync(() => HttpServerResponse.text("sync", { headers: { "x-step": "yes" } }))
+          ),
+          HttpLayerRouter.add("GET", "/value", HttpServerResponse.text("value")),
+          HttpLayerRouter.add("GET", "/fail", Effect.fail("no")),
+          HttpLayerRouter.add(
+            "GET",
+            "/throws",
+            Effect.sync((): HttpServerResponse.HttpServerResponse => {
+              throw new Error("thrown")
+            })
+          )
+        )
+      })
+      const succeed = yield* fetchText(`${url}/succeed`)
+      const sync = yield* fetchText(`${url}/sync`)
+      const head = yield* fetchText(`${url}/sync`, { method: "HEAD" })
+      assert.deepStrictEqual(
+        [
+          succeed.status,
+          succeed.body,
+          sync.status,
+          sync.body,
+          sync.headers.get("x-step"),
+          sync.headers.get("content-length")
+        ],
+        [201, "succeed", 200, "sync", "yes", "4"]
+      )
+      assert.deepStrictEqual([head.status, head.body, head.headers.get("x-step")], [200, "", "yes"])
+      assert.strictEqual((yield* fetchText(`${url}/value`)).body, "value")
+      assert.strictEqual((yield* fetchText(`${url}/fail`)).status, 500)
+      assert.strictEqual((yield* fetchText(`${url}/throws`)).status, 500)
+      assert.strictEqual((yield* fetchText(`${url}/sync`)).body, "sync")
+    })
+  )
+
+  it.scopedLive("a response node refuses (a header with a newline) answers 500 and the server goes on", () =>
+    Effect.gen(function* () {
+      const bad = () => HttpServerResponse.text("bad", { headers: { "x-bad": "one\ntwo" } })
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: Layer.mergeAll(
+          HttpLayerRouter.add("GET", "/step", Effect.sync(bad)),
+          HttpLayerRouter.add("GET", "/fiber", Effect.map(Effect.yieldNow(), bad)),
+          HttpLayerRouter.add("GET", "/ok", Effect.succeed(HttpServerResponse.text("ok")))
+        )
+      })
+      assert.strictEqual((yield* fetchText(`${url}/step`)).status, 500)
+      assert.strictEqual((yield* fetchText(`${url}/fiber`)).status, 500)
+      assert.strictEqual((yield* fetchText(`${url}/ok`)).body, "ok")
+    })
+  )
+
+  it.scopedLive("pre-response handlers set around the server apply to every route, one-step ones included", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const { url } = yield* Effect.zipRight(
+        HttpApp.appendPreResponseHandler((_request, response) =>
+          Effect.succeed(HttpServerResponse.setHeader(response, "x-server", "yes"))
+        ),
+        serveIn(scope, {
+          routes: Layer.mergeAll(
+            HttpLayerRouter.add("GET", "/step", Effect.succeed(HttpServerResponse.text("step"))),
+            HttpLayerRouter.add("GET", "/fiber", Effect.as(Effect.yieldNow(), HttpServerResponse.text("fiber")))
+          )
+        })
+      )
+      const step = yield* fetchText(`${url}/step`)
+      const fiber = yield* fetchText(`${url}/fiber`)
+      assert.deepStrictEqual(
+        [step.body, step.headers.get("x-server"), fiber.body, fiber.headers.get("x-server")],
+        ["step", "yes", "fiber", "yes"]
+      )
+    })
+  )
+
   it.scopedLive("a client that leaves during a streamed answer interrupts it; the request scope closes", () =>
     Effect.gen(function* () {
       const closed = yield* Deferred.make<Exit.Exit<unknown, unknown>>()

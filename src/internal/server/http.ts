@@ -6,14 +6,15 @@ import type * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRefs from "effect/FiberRefs"
 import { globalValue } from "effect/GlobalValue"
 import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
@@ -100,12 +101,19 @@ class RequestScope implements Scope.CloseableScope {
   }
 }
 
-/** One request in flight: the fiber working for it (the handler's, then the one writing a streamed answer). */
+/**
+ * One request in flight: its route, its context once made, and the fiber working for it (the handler's, then the
+ * one writing an answer that cannot be written at once).
+ */
 class Exchange {
   readonly scope = new RequestScope()
+  context: Context.Context<never> | undefined = undefined
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
   private watched = false
-  constructor(readonly request: ServerRequest) {}
+  constructor(
+    readonly request: ServerRequest,
+    readonly match: HttpLayerRouter.FindMyWay.FindResult<Entry> | undefined
+  ) {}
 
   /** Interrupts the fiber working for the request if the client goes away before the answer is complete. */
   watchClient(): void {
@@ -168,10 +176,15 @@ export const make = (options: {
   const { app, hub, index, runtime } = options
   const baseEntries = runtime.context.unsafeMap
   const runtimeFlags = runtime.runtimeFlags
-  const forkRequest = Fiber_.makeForker(runtime)
+  const forker = Fiber_.makeForker(runtime)
   const tracing = Runtime.runSync(runtime)(Effect.tracer) !== nativeTracer
   const routed = tracing ? withSpan(options.httpEffect) : options.httpEffect
   const runInServer = Runtime.runFork(runtime)
+  // The index is only trusted when nothing it cannot reproduce is in play.
+  const useIndex = index !== undefined && !index.hasGlobalMiddleware && !tracing
+  // A one-step handler runs without a fiber only where a fiber would make no difference (see `Fiber.syncStep`).
+  const stepsRun =
+    forker.direct && FiberRefs.getOrDefault(runtime.fiberRefs, HttpApp.currentPreResponseHandlers)._tag === "None"
 
   /** What the platform's `HttpApp.toHandled` does with a response: pre-response handlers, then the write. */
   const respond = (
@@ -226,6 +239,25 @@ export const make = (options: {
         )
       : effect
 
+  /** The request's context: a route the index knows gets what the platform router would give it. */
+  const contextOf = (exchange: Exchange): Context.Context<never> => {
+    if (exchange.context !== undefined) return exchange.context
+    const { match, request } = exchange
+    if (match?.handler.run === undefined) {
+      return (exchange.context = RequestContext.make(baseEntries, exchange.scope, request, undefined, undefined))
+    }
+    const prefix = match.handler.prefix
+    return (exchange.context = RequestContext.make(
+      baseEntries,
+      exchange.scope,
+      prefix === undefined
+        ? request
+        : request.modify({ url: request.url.length <= prefix.length ? "/" : request.url.slice(prefix.length) }),
+      match.searchParams,
+      Router.routeContext(match.handler, match.params)
+    ))
+  }
+
   let inFlight = 0
   let idleWaiters: Array<() => void> = []
   const requestDone = () => {
@@ -245,29 +277,44 @@ export const make = (options: {
   }
 
   /**
-   * The handler's fiber has ended. An in-memory response with nothing to run before it is written here and now;
-   * anything else (a failure, a streamed body, pre-response handlers, `http.lifecycle.response` listeners) is
-   * answered by a second fiber that starts from the handler's fiber refs, as if the handler had gone on.
+   * The handler has ended (its fiber, or its one step when it ran without one). An in-memory response with nothing
+   * to run before it is written here and now; anything else (a failure, a streamed body, pre-response handlers,
+   * `http.lifecycle.response` listeners) is answered by a second fiber that starts from the handler's fiber refs,
+   * as if the handler had gone on. A response node refuses (an invalid header) is answered as a failed write.
    */
   const finish = (
     exchange: Exchange,
-    fiber: Fiber.RuntimeFiber<HttpServerResponse.HttpServerResponse, unknown>,
+    fiber: Fiber.RuntimeFiber<HttpServerResponse.HttpServerResponse, unknown> | undefined,
     exit: Exit.Exit<HttpServerResponse.HttpServerResponse, unknown>
   ): void => {
     const request = exchange.request
     if (exit._tag === "Success") {
-      if (
-        request.upgradeContext?.upgraded ||
-        (fiber.getFiberRef(HttpApp.currentPreResponseHandlers)._tag === "None" &&
-          !app.hasListeners("http.lifecycle.response") &&
-          Response.writeNow(request, request.resolvedResponse, exit.value))
-      ) {
+      if (request.upgradeContext?.upgraded) {
         done(exchange, exit)
         return
       }
+      if (
+        HttpServerResponse.isServerResponse(exit.value) &&
+        (fiber === undefined || fiber.getFiberRef(HttpApp.currentPreResponseHandlers)._tag === "None") &&
+        !app.hasListeners("http.lifecycle.response")
+      ) {
+        let written: boolean
+        try {
+          written = Response.writeNow(request.method, request.resolvedResponse, exit.value)
+        } catch (error) {
+          answered(exchange, exit, Exit.die(error))
+          return
+        }
+        if (written) {
+          done(exchange, exit)
+          return
+        }
+      }
     }
     const answer = Runtime.runFork(
-      Runtime.make({ context: fiber.currentContext, fiberRefs: fiber.getFiberRefs(), runtimeFlags }),
+      fiber === undefined
+        ? Runtime.make({ context: contextOf(exchange), fiberRefs: runtime.fiberRefs, runtimeFlags })
+        : Runtime.make({ context: fiber.currentContext, fiberRefs: fiber.getFiberRefs(), runtimeFlags }),
       exit._tag === "Success" ? respond(request, exit.value) : respondToFailure(request, exit.cause)
     )
     const written = answer.unsafePoll()
@@ -285,7 +332,7 @@ export const make = (options: {
     (exit: Exit.Exit<HttpServerResponse.HttpServerResponse, unknown>) =>
       finish(exchange, fiber, exit)
 
-  /** After a second fiber's answer: what writing it could not do itself (a failure while writing). */
+  /** After an answer that could not be written at once: what writing it could not do itself (a failed write). */
   const answered = (exchange: Exchange, exit: Exit.Exit<unknown, unknown>, written: Exit.Exit<void, unknown>) => {
     if (written._tag === "Failure" && !Cause.isInterruptedOnly(written.cause)) {
       if (exchange.request.upgradeContext === undefined) abort(exchange.request.resolvedResponse)
@@ -297,54 +344,48 @@ export const make = (options: {
   const answeredBy = (exchange: Exchange, exit: Exit.Exit<unknown, unknown>) => (written: Exit.Exit<void, unknown>) =>
     answered(exchange, exit, written)
 
-  // The index is only trusted when nothing it cannot reproduce is in play.
-  const useIndex = index !== undefined && !index.hasGlobalMiddleware && !tracing
-
   /** Starts the request's fiber: a route the index knows runs directly, anything else through the router. */
-  const start = (
-    exchange: Exchange,
-    match: HttpLayerRouter.FindMyWay.FindResult<Entry> | undefined
-  ): Fiber.RuntimeFiber<HttpServerResponse.HttpServerResponse, unknown> => {
-    const request = exchange.request
-    const run = match?.handler.run
-    let context: Context.Context<never>
-    let effect = routed
-    if (run !== undefined) {
-      const prefix = match!.handler.prefix
-      context = RequestContext.make(
-        baseEntries,
-        exchange.scope,
-        prefix === undefined
-          ? request
-          : request.modify({ url: request.url.length <= prefix.length ? "/" : request.url.slice(prefix.length) }),
-        match!.searchParams,
-        Router.routeContext(match!.handler, match!.params)
-      )
-      effect = run as HttpEffect
-    } else {
-      context = RequestContext.make(baseEntries, exchange.scope, request, undefined, undefined)
-    }
-    return forkRequest(context, handlerOf(request, effect))
+  const start = (exchange: Exchange): Fiber.RuntimeFiber<HttpServerResponse.HttpServerResponse, unknown> => {
+    const run = exchange.match?.handler.run
+    const effect = run === undefined ? routed : (run as HttpEffect)
+    return forker.fork(contextOf(exchange), handlerOf(exchange.request, effect))
   }
 
   const onRequest = (nodeRequest: Http.IncomingMessage, nodeResponse: Http.ServerResponse): void => {
     let match: HttpLayerRouter.FindMyWay.FindResult<Entry> | undefined
     if (useIndex) {
       match = index.find(nodeRequest.method!, nodeRequest.url!)
-      if (
-        match === undefined &&
-        !app.hasListeners("http.lifecycle.request") &&
-        !app.hasListeners("http.lifecycle.response")
-      ) {
-        // What the router's RouteNotFound turns into, without a fiber or an error to build.
-        nodeResponse.writeHead(404)
-        nodeResponse.end()
+      if (match === undefined) {
+        if (!app.hasListeners("http.lifecycle.request") && !app.hasListeners("http.lifecycle.response")) {
+          // What the router's RouteNotFound turns into, without a fiber or an error to build.
+          nodeResponse.writeHead(404)
+          nodeResponse.end()
+          return
+        }
+      } else if (match.handler.step !== undefined && stepsRun && !app.hasListeners("http.lifecycle.request")) {
+        const exit = match.handler.step()
+        let failedWrite: Exit.Exit<never, unknown> | undefined
+        if (
+          exit._tag === "Success" &&
+          HttpServerResponse.isServerResponse(exit.value) &&
+          !app.hasListeners("http.lifecycle.response")
+        ) {
+          try {
+            if (Response.writeNow(nodeRequest.method!, nodeResponse, exit.value)) return
+          } catch (error) {
+            failedWrite = Exit.die(error)
+          }
+        }
+        inFlight++
+        const exchange = new Exchange(new ServerRequest(nodeRequest, nodeResponse, undefined), match)
+        if (failedWrite === undefined) finish(exchange, undefined, exit)
+        else answered(exchange, exit, failedWrite)
         return
       }
     }
     inFlight++
-    const exchange = new Exchange(new ServerRequest(nodeRequest, nodeResponse, undefined))
-    const fiber = start(exchange, match)
+    const exchange = new Exchange(new ServerRequest(nodeRequest, nodeResponse, undefined), match)
+    const fiber = start(exchange)
     // Most handlers finish before `start` returns: they need neither an observer nor a close listener.
     const exit = fiber.unsafePoll()
     if (exit !== null) {
@@ -376,9 +417,12 @@ export const make = (options: {
       return
     }
     inFlight++
-    const exchange = new Exchange(new ServerRequest(nodeRequest, response, upgrade))
+    const exchange = new Exchange(
+      new ServerRequest(nodeRequest, response, upgrade),
+      useIndex ? index.find(nodeRequest.method!, nodeRequest.url!) : undefined
+    )
     exchange.watchClient()
-    const fiber = start(exchange, useIndex ? index.find(nodeRequest.method!, nodeRequest.url!) : undefined)
+    const fiber = start(exchange)
     const exit = fiber.unsafePoll()
     if (exit !== null) {
       finish(exchange, fiber, exit)

@@ -39,13 +39,13 @@ const isPipeable = (body: unknown): body is NodeJS.ReadableStream =>
  * is left untouched for {@link write}.
  */
 export const writeNow = (
-  request: HttpServerRequest.HttpServerRequest,
+  method: string,
   nodeResponse: Http.ServerResponse,
   response: HttpServerResponse.HttpServerResponse
 ): boolean => {
   if (nodeResponse.writableEnded) return true
   const body = response.body
-  if (request.method === "HEAD" || body._tag === "Empty") {
+  if (method === "HEAD" || body._tag === "Empty") {
     writeHead(nodeResponse, response)
     nodeResponse.end()
     return true
@@ -69,7 +69,7 @@ export const write = (
   nodeResponse: Http.ServerResponse,
   response: HttpServerResponse.HttpServerResponse
 ): Effect.Effect<void, HttpServerError.ResponseError> => {
-  if (writeNow(request, nodeResponse, response)) return Effect.void
+  if (writeNow(request.method, nodeResponse, response)) return Effect.void
   const body = response.body
   switch (body._tag) {
     case "Empty":

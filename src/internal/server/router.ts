@@ -1,21 +1,35 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpRouter from "@effect/platform/HttpRouter"
-import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import * as Fiber from "./fiber.js"
 
 /**
  * A route as the index keeps it. `run` is what the platform router would run for it (interruptible unless the
  * route says otherwise); it is `undefined` when route middleware applies, so only the platform router runs it.
+ * `step` is `run` as one synchronous step when it is no more than that (see `Fiber.syncStep`).
  */
 export interface Entry {
   readonly route: HttpLayerRouter.Route<unknown, unknown>
   readonly run: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, unknown> | undefined
+  readonly step: Fiber.Step<HttpServerResponse.HttpServerResponse> | undefined
   readonly prefix: string | undefined
+}
+
+const stepOf = (
+  run: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, unknown> | undefined
+): Fiber.Step<HttpServerResponse.HttpServerResponse> | undefined => {
+  if (run === undefined) return undefined
+  if (HttpServerResponse.isServerResponse(run)) {
+    const exit = Exit.succeed(run)
+    return () => exit
+  }
+  return Fiber.syncStep(run)
 }
 
 /**
@@ -38,13 +52,14 @@ export class RouteIndex {
   }
 
   record(route: HttpLayerRouter.Route<unknown, unknown>, withMiddleware: boolean): void {
-    const entry: Entry = {
-      route,
-      // The request fiber is interruptible already; the platform router marks routes interruptible only because it
-      // runs them inside an uninterruptible region.
-      run: withMiddleware ? undefined : route.uninterruptible ? Effect.uninterruptible(route.handler) : route.handler,
-      prefix: Option.getOrUndefined(route.prefix)
-    }
+    // The request fiber is interruptible already; the platform router marks routes interruptible only because it
+    // runs them inside an uninterruptible region.
+    const run = withMiddleware
+      ? undefined
+      : route.uninterruptible
+        ? Effect.uninterruptible(route.handler)
+        : route.handler
+    const entry: Entry = { route, run, step: stepOf(run), prefix: Option.getOrUndefined(route.prefix) }
     if (route.method === "*") this.router.all(route.path, entry)
     else this.router.on(route.method, route.path, entry)
   }
