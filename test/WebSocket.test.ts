@@ -1,6 +1,7 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Exit, Layer, Logger, LogLevel, Ref, Schedule, Scope, Stream } from "effect"
 import WsClient from "ws"
@@ -312,6 +313,54 @@ describe("connection", () => {
         Effect.sync(() => client.received().length),
         (n) => n === count
       )
+    })
+  )
+
+  it.scopedLive("echoes of a burst leave in a few socket writes, in order, and a close after them comes last", () =>
+    Effect.gen(function* () {
+      const burst = 200
+      let writes = 0
+      const scope = yield* Effect.scope
+      const { ws } = yield* serveIn(
+        scope,
+        WebSocket.route("/burst", (connection) =>
+          Effect.gen(function* () {
+            const socket = NodeHttpServerRequest.toIncomingMessage(connection.request).socket as unknown as {
+              _write: (...args: Array<unknown>) => void
+              _writev: (...args: Array<unknown>) => void
+            }
+            const write = socket._write.bind(socket)
+            const writev = socket._writev.bind(socket)
+            socket._write = (...args) => {
+              writes++
+              write(...args)
+            }
+            socket._writev = (...args) => {
+              writes++
+              writev(...args)
+            }
+            yield* connection.send("ready")
+            for (let i = 0; i < burst; i++) yield* Effect.flatMap(connection.receive, connection.send)
+            yield* connection.send(`writes ${writes}`)
+            yield* connection.close(4000, "done")
+          })
+        )
+      )
+      const client = yield* connect(`${ws}/burst`)
+      assert.strictEqual(yield* client.next, "ready")
+      const raw = (client.ws as unknown as { _socket: { cork: () => void; uncork: () => void } })._socket
+      raw.cork()
+      for (let i = 0; i < burst; i++) client.ws.send(`m${i}`)
+      raw.uncork()
+      const closed = yield* client.closed
+      const received = client.received()
+      assert.deepStrictEqual(
+        received.slice(1, burst + 1),
+        Array.from({ length: burst }, (_, i) => `m${i}`)
+      )
+      assert.deepStrictEqual(closed, { code: 4000, reason: "done" })
+      const counted = Number(received[burst + 1]!.split(" ")[1])
+      assert.isBelow(counted, burst / 10, `${counted} writes for ${burst} echoes`)
     })
   )
 

@@ -1,3 +1,4 @@
+import type { Duplex } from "node:stream"
 import type * as Headers from "@effect/platform/Headers"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -89,6 +90,12 @@ export class ConnectionImpl implements Connection {
   closedWith: WebSocketClosed | undefined = undefined
   closingBySelf = false
   alive = true
+  private corked = false
+  private readonly socket: Duplex | undefined
+  private readonly uncork = () => {
+    this.corked = false
+    this.socket!.uncork()
+  }
 
   constructor(
     readonly ws: WS.WebSocket,
@@ -96,6 +103,7 @@ export class ConnectionImpl implements Connection {
     private readonly options: ResolvedOptions,
     private readonly handlerFiber: Fiber.RuntimeFiber<unknown, unknown>
   ) {
+    this.socket = request.upgradeContext?.socket
     ws.on("message", (data: Buffer, isBinary: boolean) => this.onMessage(isBinary ? data : data.toString()))
     ws.on("pong", () => {
       this.alive = true
@@ -200,6 +208,12 @@ export class ConnectionImpl implements Connection {
       const ws = this.ws
       if (ws.readyState !== WS.WebSocket.OPEN) {
         return Exit.fail(this.closedWith ?? new WebSocketClosed({ code: 1006, reason: "the connection is closing" }))
+      }
+      // While received messages wait to be read, more sends are likely in this tick: they leave in one write.
+      if (!this.corked && this.queue.length > 0 && this.socket !== undefined) {
+        this.corked = true
+        this.socket.cork()
+        process.nextTick(this.uncork)
       }
       if (ws.bufferedAmount < this.options.maxBufferedBytes) {
         ws.send(message)
