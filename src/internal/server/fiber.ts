@@ -26,15 +26,9 @@ type FiberRuntimeClass = new (
 const ProbeTag = Context.GenericTag<"fiberapp/server/ProbeTag", number>("fiberapp/server/ProbeTag")
 
 /**
- * Effect's fiber class, which the package does not export, taken from a fiber. `undefined` if its constructor
- * no longer behaves as `Runtime.runFork` uses it (id, fiber refs, flags; `start` runs on the current stack).
+ * Effect's fiber class, which the package does not export, taken from a fiber; `undefined` if its constructor no
+ * longer behaves as `Runtime.runFork` uses it (id, fiber refs, flags; `start` runs on the current stack).
  */
-let fiberRuntimeClass: FiberRuntimeClass | null | undefined
-const getFiberRuntimeClass = (): FiberRuntimeClass | undefined => {
-  if (fiberRuntimeClass === undefined) fiberRuntimeClass = probeFiberRuntimeClass() ?? null
-  return fiberRuntimeClass ?? undefined
-}
-
 const probeFiberRuntimeClass = (): FiberRuntimeClass | undefined => {
   try {
     const probe = Effect.runFork(Effect.void)
@@ -49,6 +43,12 @@ const probeFiberRuntimeClass = (): FiberRuntimeClass | undefined => {
   } catch {
     return undefined
   }
+}
+
+let fiberRuntimeClass: FiberRuntimeClass | null | undefined
+const getFiberRuntimeClass = (): FiberRuntimeClass | undefined => {
+  if (fiberRuntimeClass === undefined) fiberRuntimeClass = probeFiberRuntimeClass() ?? null
+  return fiberRuntimeClass ?? undefined
 }
 
 /**
@@ -148,7 +148,8 @@ const probeSteps = (): boolean => {
 /**
  * The effect as one synchronous step, if it is nothing more: an `Effect.succeed`, `Effect.fail`, `Effect.sync`.
  * Such an effect cannot suspend, fork, read its context or a fiber ref, or add a finalizer, so it can be
- * evaluated without a fiber, as effect's own `Runtime.runSyncExit` does for `Effect.succeed` and `Effect.fail`.
+ * evaluated without a fiber, as effect's own `Runtime.runSyncExit` does for `Effect.succeed` and `Effect.fail`
+ * (the thunk of an `Effect.sync` sees no current fiber, and no fiber metrics count it).
  */
 export const syncStep = <A>(effect: Effect.Effect<A, unknown, unknown>): Step<A> | undefined =>
   (stepsWork ??= probeSteps()) ? (stepOf(effect) as Step<A> | undefined) : undefined

@@ -163,8 +163,10 @@ const withSpan = (httpEffect: HttpEffect): HttpEffect =>
   })
 
 /**
- * The piece between node:http and the router: one fiber per request, forked from a runtime captured once, with
- * the request wrapped lazily and the response written straight to the node response.
+ * The piece between node:http and the router. A request to a route the index knows runs that route's handler as a
+ * fiber built from the server's runtime (captured once) with the request's own context; a handler that is one
+ * synchronous step runs without a fiber; anything else runs the platform router's handler. The request is wrapped
+ * lazily, and an in-memory response is written straight to the node response once the handler has ended.
  */
 export const make = (options: {
   readonly app: AppService
