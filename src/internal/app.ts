@@ -77,8 +77,6 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
     const tasksScope = yield* Scope.make()
     const fiberMap = yield* Scope.extend(FiberMap.make<string | number>(), tasksScope)
     const records = new Map<string, TaskRecord<any, any>>()
-    /** Registered records whose task has ended, so that purging costs what it drops, not what is recorded. */
-    const finished = new Set<TaskRecord<any, any>>()
     let queue: Array<PendingTask> = []
     let tasksLive = false
     /** Set once the tasks have been ended: later tasks are cancelled as they are added. */
@@ -113,15 +111,6 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       transport: WorkersTransport.forApp(appName)
     })
 
-    const noteEnded = (record: TaskRecord<any, any>): void => {
-      if (record.name !== undefined && records.get(record.name) === record) finished.add(record)
-    }
-
-    const cancelPending = (record: TaskRecord<any, any>): void => {
-      record.cancelPending()
-      noteEnded(record)
-    }
-
     const startTask = (
       record: TaskRecord<any, any>,
       key: string | number,
@@ -137,7 +126,6 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       FiberMap.unsafeSet(fiberMap, key, fiber)
       fiber.addObserver((exit) => {
         record.end(exit)
-        noteEnded(record)
         if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
           const task = record.name ?? "(unnamed)"
           runInApp(report({ task }, `Task "${task}" failed`, exit.cause))
@@ -177,7 +165,6 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
             if (existing !== undefined) {
               if (existing.exit === undefined) return Effect.fail(new TaskNameInUse({ name }))
               records.delete(name)
-              finished.delete(existing)
             }
           }
         }
@@ -187,7 +174,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
         const effect = Effect.isEffect(task) ? task : Effect.suspend(() => task(service))
         if (tasksLive)
           startTask(record, key, effect, taskContext(parent.currentContext), parent.getFiberRefs(), record.addedAt)
-        else if (tasksEnded) cancelPending(record)
+        else if (tasksEnded) record.cancelPending()
         else
           queue.push({
             record,
@@ -214,7 +201,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
         if (record.exit !== undefined) return Effect.void
         const fiber = record.fiberOrUndefined
         const cancel =
-          fiber === undefined ? Effect.sync(() => cancelPending(record)) : Effect.asVoid(Fiber.interrupt(fiber))
+          fiber === undefined ? Effect.sync(() => record.cancelPending()) : Effect.asVoid(Fiber.interrupt(fiber))
         const reason = cancelOptions?.reason
         if (reason === undefined) return cancel
         return Effect.zipRight(
@@ -227,13 +214,12 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
 
     const purgeTasks = Effect.sync(() => {
       let purged = 0
-      for (const record of finished) {
-        if (records.get(record.name!) === record) {
-          records.delete(record.name!)
+      for (const [name, record] of records) {
+        if (record.exit !== undefined) {
+          records.delete(name)
           purged++
         }
       }
-      finished.clear()
       return purged
     })
 
@@ -312,7 +298,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
     const cancelQueued = () => {
       const pending = queue
       queue = []
-      for (const task of pending) cancelPending(task.record)
+      for (const task of pending) task.record.cancelPending()
     }
 
     const startWith = <E, R>(bind: Effect.Effect<void, E, R>): Effect.Effect<void, StartError | E, R> =>
