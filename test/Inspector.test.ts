@@ -244,20 +244,24 @@ describe("Server.layer with workers: 1", () => {
   )
 })
 
+/** A primary's supervisor that does nothing but what a test overrides. */
+const stubSupervisor = (overrides: Partial<Workers.Supervisor>): Workers.Supervisor => ({
+  mode: "primary",
+  app: "stub",
+  table: Effect.succeed([]),
+  tasks: Effect.succeed([]),
+  cancelTask: () => Effect.void,
+  restart: () => Effect.void,
+  scale: () => Effect.void,
+  shutdown: Effect.void,
+  ...overrides
+})
+
 describe("POST /shutdown", () => {
   it.scopedLive("answers 202 and asks the supervisor to shut down", () =>
     Effect.gen(function* () {
       const asked = yield* Deferred.make<void>()
-      const supervisor: Workers.Supervisor = {
-        mode: "primary",
-        app: "stub",
-        table: Effect.succeed([]),
-        tasks: Effect.succeed([]),
-        cancelTask: () => Effect.void,
-        restart: () => Effect.void,
-        scale: () => Effect.void,
-        shutdown: Deferred.succeed(asked, undefined)
-      }
+      const supervisor = stubSupervisor({ shutdown: Deferred.succeed(asked, undefined) })
       const address = yield* Inspector.serve(supervisor, { port: 0, host: "127.0.0.1", apiKey: Option.none() })
       const response = yield* request(address.port, "/shutdown", { method: "POST" })
       assert.strictEqual(response.status, 202)
@@ -271,16 +275,10 @@ describe("POST /shutdown", () => {
     Effect.gen(function* () {
       const asked = yield* Deferred.make<void>()
       const scaled = yield* Deferred.make<number>()
-      const supervisor: Workers.Supervisor = {
-        mode: "primary",
-        app: "stub",
-        table: Effect.succeed([]),
-        tasks: Effect.succeed([]),
-        cancelTask: () => Effect.void,
-        restart: () => Effect.void,
+      const supervisor = stubSupervisor({
         scale: (replicas) => Deferred.succeed(scaled, replicas),
         shutdown: Deferred.succeed(asked, undefined)
-      }
+      })
       const address = yield* Inspector.serve(supervisor, { port: 0, host: "127.0.0.1", apiKey: Option.none() })
       const foreign = [
         { origin: "https://evil.example" },
