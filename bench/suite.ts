@@ -227,6 +227,12 @@ export const cases: ReadonlyArray<Case> = [
   httpCase("http.fastify", "bench/servers/http-fastify.ts", { path: "/", status: 200, body: "Hello, World!" }),
   httpCase("http.platform", "bench/servers/http-platform.ts", { path: "/", status: 200, body: "Hello, World!" }),
   httpCase("http.runfork", "bench/servers/http-runfork.ts", { path: "/", status: 200, body: "Hello, World!" }),
+  httpCase(
+    "http.fiberappGen",
+    "bench/servers/http-fiberapp.ts",
+    { path: "/", status: 200, body: "Hello, World!" },
+    { HANDLER: "gen" }
+  ),
   httpCase("http.fiberapp404", "bench/servers/http-fiberapp.ts", { path: "/nowhere", status: 404 }),
 
   wsCase("ws.plain", "bench/servers/ws-plain.ts"),
@@ -364,13 +370,23 @@ export const targets: ReadonlyArray<Target> = [
   },
   {
     group: "http",
-    title: "HTTP hello world: fiberapp Server",
+    title: "HTTP hello world: fiberapp Server, Effect.sync handler",
     subject: m("http.fiberapp", "requestsPerSec"),
     baseline: m("http.node", "requestsPerSec"),
     unit: "/s",
     better: "higher",
     goal: 0.8,
-    note: "baseline: node:http"
+    note: "baseline: node:http; runs as one step, no fiber"
+  },
+  {
+    group: "http",
+    title: "HTTP hello world: fiberapp Server, Effect.gen handler",
+    subject: m("http.fiberappGen", "requestsPerSec"),
+    baseline: m("http.node", "requestsPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.8,
+    note: "baseline: node:http; reads App, state and the request: a fiber per request"
   },
   {
     group: "http",
@@ -386,6 +402,15 @@ export const targets: ReadonlyArray<Target> = [
     group: "http",
     title: "HTTP server CPU per request: fiberapp",
     subject: m("http.fiberapp", "serverCpuUsPerRequest"),
+    baseline: m("http.node", "serverCpuUsPerRequest"),
+    unit: "us",
+    better: "lower",
+    note: "server process CPU time / requests served"
+  },
+  {
+    group: "http",
+    title: "HTTP server CPU per request: fiberapp, Effect.gen handler",
+    subject: m("http.fiberappGen", "serverCpuUsPerRequest"),
     baseline: m("http.node", "serverCpuUsPerRequest"),
     unit: "us",
     better: "lower",

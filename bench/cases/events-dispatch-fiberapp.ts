@@ -4,16 +4,21 @@
  */
 import { Deferred, Effect, Exit } from "effect"
 import * as App from "../../src/App.js"
-import { intEnv, main, rates, stopwatch } from "../lib/measure.js"
+import { intEnv, type Lap, main, medianRates, rates, stopwatch } from "../lib/measure.js"
 
 const messages = intEnv("BENCH_MESSAGES", 500_000)
-const loops = intEnv("BENCH_LOOPS", 2_000_000)
+const loops = intEnv("BENCH_LOOPS", 1_000_000)
+const laps = intEnv("BENCH_LAPS", 5)
 
-const quiet = (app: App.AppService, count: number) =>
+const quiet = (app: App.AppService, count: number, times: number) =>
   Effect.gen(function* () {
-    const lap = stopwatch()
-    for (let i = 0; i < count; i++) yield* app.dispatch("bench.quiet.event")
-    return rates("quietPerSec", count, lap())
+    const measured: Array<Lap> = []
+    for (let lap = 0; lap < times; lap++) {
+      const stop = stopwatch()
+      for (let i = 0; i < count; i++) yield* app.dispatch("bench.quiet.event")
+      measured.push(stop())
+    }
+    return medianRates("quietPerSec", count, measured)
   })
 
 const oneHandler = (app: App.AppService, event: string, count: number) =>
@@ -36,12 +41,12 @@ const oneHandler = (app: App.AppService, event: string, count: number) =>
 const program = Effect.gen(function* () {
   const app = yield* App.make({ name: "bench" })
   yield* app.start
-  yield* quiet(app, 200_000)
+  yield* quiet(app, 200_000, 2)
   yield* oneHandler(app, "bench.warm.handler", 50_000)
   if (app.hasListeners("bench.quiet.event")) throw new Error("the quiet event has listeners")
-  const quietRate = yield* quiet(app, loops)
+  const quietRate = yield* quiet(app, loops, laps)
   const oneHandlerRate = yield* oneHandler(app, "bench.one.handler", messages)
-  return { messages, loops, ...quietRate, ...oneHandlerRate }
+  return { messages, loops, laps, ...quietRate, ...oneHandlerRate }
 })
 
 main(() => Effect.runPromise(Effect.scoped(program)))

@@ -4,10 +4,11 @@
  * listening".
  */
 import { Effect, Fiber, PubSub, Queue } from "effect"
-import { intEnv, main, rates, stopwatch } from "../lib/measure.js"
+import { intEnv, type Lap, main, medianRates, rates, stopwatch } from "../lib/measure.js"
 
 const messages = intEnv("BENCH_MESSAGES", 500_000)
-const loops = intEnv("BENCH_LOOPS", 2_000_000)
+const loops = intEnv("BENCH_LOOPS", 1_000_000)
+const laps = intEnv("BENCH_LAPS", 5)
 const context = { amount: 1 }
 
 const publishAndTake = (count: number) =>
@@ -27,35 +28,42 @@ const publishAndTake = (count: number) =>
     })
   )
 
-const emptyLoop = (count: number) =>
+const emptyLoop = (count: number, times: number) =>
   Effect.gen(function* () {
-    const lap = stopwatch()
-    for (let i = 0; i < count; i++) yield* Effect.void
-    return rates("loopPerSec", count, lap())
+    const measured: Array<Lap> = []
+    for (let lap = 0; lap < times; lap++) {
+      const stop = stopwatch()
+      for (let i = 0; i < count; i++) yield* Effect.void
+      measured.push(stop())
+    }
+    return medianRates("loopPerSec", count, measured)
   })
 
 // the cheapest effect that still looks at something when it runs: what a lazily checked quiet dispatch costs
-const syncLoop = (count: number) =>
+const syncLoop = (count: number, times: number) =>
   Effect.gen(function* () {
     let seen = 0
     const check = Effect.sync(() => {
       seen++
     })
-    const lap = stopwatch()
-    for (let i = 0; i < count; i++) yield* check
-    const rate = rates("syncLoopPerSec", count, lap())
-    if (seen !== count) throw new Error("the check did not run")
-    return rate
+    const measured: Array<Lap> = []
+    for (let lap = 0; lap < times; lap++) {
+      const stop = stopwatch()
+      for (let i = 0; i < count; i++) yield* check
+      measured.push(stop())
+    }
+    if (seen !== count * times) throw new Error("the check did not run")
+    return medianRates("syncLoopPerSec", count, measured)
   })
 
 const program = Effect.gen(function* () {
   yield* publishAndTake(50_000)
-  yield* emptyLoop(200_000)
-  yield* syncLoop(200_000)
+  yield* emptyLoop(200_000, 2)
+  yield* syncLoop(200_000, 2)
   const pubsub = yield* publishAndTake(messages)
-  const loop = yield* emptyLoop(loops)
-  const sync = yield* syncLoop(loops)
-  return { messages, loops, ...pubsub, ...loop, ...sync }
+  const loop = yield* emptyLoop(loops, laps)
+  const sync = yield* syncLoop(loops, laps)
+  return { messages, loops, laps, ...pubsub, ...loop, ...sync }
 })
 
 main(() => Effect.runPromise(program))

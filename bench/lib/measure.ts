@@ -39,6 +39,15 @@ export const rates = (name: string, count: number, lap: Lap): Result => ({
   [`${name}Wall`]: perSecond(count, lap.wallMs)
 })
 
+/**
+ * Like {@link rates}, over several laps of `count` each: the median lap. For loops of a few hundred nanoseconds a
+ * step, one lap mostly measures where the JIT and the collector happened to be.
+ */
+export const medianRates = (name: string, count: number, laps: ReadonlyArray<Lap>): Result => ({
+  [name]: perSecond(count, median(laps.map((lap) => lap.cpuMs))),
+  [`${name}Wall`]: perSecond(count, median(laps.map((lap) => lap.wallMs)))
+})
+
 /** `{ name: CPU ms, nameWall: wall ms }` */
 export const durations = (name: string, lap: Lap): Result => ({ [name]: lap.cpuMs, [`${name}Wall`]: lap.wallMs })
 

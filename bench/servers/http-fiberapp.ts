@@ -2,8 +2,11 @@
  * fiberapp's server: `Server.layer` with one `HttpLayerRouter` route whose handler is an Effect. Requests to
  * any other path get the router's 404. `WORKERS` sets `workers` (the workers case); while the server does not
  * support more than one, it prints a skip line instead of serving.
+ *
+ * `HANDLER=sync` (the default) answers with an `Effect.sync`, which the server runs as one step without a fiber;
+ * `HANDLER=gen` answers from an `Effect.gen` that reads `App` and the request, which needs a fiber.
  */
-import { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
+import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Logger, LogLevel } from "effect"
 import * as App from "../../src/App.js"
@@ -12,11 +15,19 @@ import { announce, helloBody, host, port } from "../lib/server.js"
 
 const workers = Number(process.env.WORKERS ?? 1)
 
-const Routes = HttpLayerRouter.add(
-  "GET",
-  "/",
-  Effect.sync(() => HttpServerResponse.text(helloBody))
-)
+const handlers = {
+  sync: Effect.sync(() => HttpServerResponse.text(helloBody)),
+  gen: Effect.gen(function* () {
+    const app = yield* App.App
+    const request = yield* HttpServerRequest.HttpServerRequest
+    if ((yield* app.state) !== "serving" || request.method !== "GET") return HttpServerResponse.empty({ status: 503 })
+    return HttpServerResponse.text(helloBody)
+  })
+}
+const handler = process.env.HANDLER ?? "sync"
+if (handler !== "sync" && handler !== "gen") throw new Error(`HANDLER must be "sync" or "gen", not ${handler}`)
+
+const Routes = HttpLayerRouter.add("GET", "/", handlers[handler])
 
 const Announce = Layer.effectDiscard(Effect.map(Server.Server, (server) => announce(server.address.port)))
 
