@@ -31,6 +31,8 @@ const writeHead = (nodeResponse: Http.ServerResponse, response: HttpServerRespon
   else nodeResponse.writeHead(response.status, response.statusText, headersOf(response))
 }
 
+const oneChunkLimit = 4096
+
 const isPipeable = (body: unknown): body is NodeJS.ReadableStream =>
   typeof body === "object" && body !== null && "pipe" in body && typeof body.pipe === "function"
 
@@ -52,7 +54,12 @@ export const writeNow = (
   }
   if (body._tag === "Uint8Array") {
     writeHead(nodeResponse, response)
-    nodeResponse.end(body.body)
+    const bytes = body.body
+    // node sends a string body in one chunk with the head, a byte body as a second chunk (a slower writev);
+    // latin1 maps every byte to one character, so a small body goes as the same bytes in one write.
+    if (bytes.length <= oneChunkLimit) {
+      nodeResponse.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1"), "latin1")
+    } else nodeResponse.end(bytes)
     return true
   }
   if (body._tag === "Raw" && !isPipeable(body.body)) {
