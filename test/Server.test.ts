@@ -564,6 +564,51 @@ describe("request fibers", () => {
     })
   )
 
+  it.scopedLive(
+    "a handler that begins without a fiber goes on in one where it needs it: refs, scope, sleep, failure",
+    () =>
+      Effect.gen(function* () {
+        const log: Array<string> = []
+        const scope = yield* Effect.scope
+        const routes = Layer.mergeAll(
+          HttpLayerRouter.add(
+            "GET",
+            "/halfway/:id",
+            Effect.gen(function* () {
+              const { id } = yield* HttpLayerRouter.params
+              const greeting = yield* Greeting
+              log.push(`begin ${id}`)
+              const inherited = yield* FiberRef.get(Inherited)
+              yield* Effect.addFinalizer(() => Effect.sync(() => log.push(`released ${id}`)))
+              yield* Effect.sleep("5 millis")
+              const request = yield* HttpServerRequest.HttpServerRequest
+              return HttpServerResponse.text(`${greeting} ${inherited} ${id} ${request.url}`)
+            })
+          ),
+          HttpLayerRouter.add(
+            "GET",
+            "/fails-later",
+            Effect.gen(function* () {
+              yield* Greeting
+              yield* Effect.yieldNow()
+              return yield* Effect.die(new Error("late failure"))
+            })
+          )
+        )
+        const { url } = yield* serveIn(scope, { routes }).pipe(
+          Effect.provideService(Greeting, "hello"),
+          Effect.locally(Inherited, "server")
+        )
+        const response = yield* fetchText(`${url}/halfway/7`)
+        assert.deepStrictEqual([response.status, response.body], [200, "hello server 7 /halfway/7"])
+        yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve))).pipe(
+          Effect.repeat({ until: () => log.includes("released 7"), times: 100 })
+        )
+        assert.deepStrictEqual(log, ["begin 7", "released 7"])
+        assert.strictEqual((yield* fetchText(`${url}/fails-later`)).status, 500)
+      })
+  )
+
   it.scopedLive("a supervisor of the server sees every request fiber", () =>
     Effect.gen(function* () {
       const started: Array<number> = []
@@ -622,6 +667,48 @@ describe("responses", () => {
         Effect.repeat({ until: () => log.includes("released"), times: 100 })
       )
       assert.deepStrictEqual(log, ["a", "b", "c", "released"])
+    })
+  )
+
+  it.scopedLive("byte bodies arrive byte for byte, small and large, from one-step and fiber handlers", () =>
+    Effect.gen(function* () {
+      const everyByte = Uint8Array.from({ length: 256 }, (_, i) => i)
+      const large = Uint8Array.from({ length: 10_000 }, (_, i) => (i * 7) % 256)
+      const text = "héllo, wörld: € 𝄞"
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: Layer.mergeAll(
+          HttpLayerRouter.add(
+            "GET",
+            "/small",
+            Effect.sync(() => HttpServerResponse.uint8Array(everyByte))
+          ),
+          HttpLayerRouter.add(
+            "GET",
+            "/large",
+            Effect.gen(function* () {
+              yield* Effect.yieldNow()
+              return HttpServerResponse.uint8Array(large)
+            })
+          ),
+          HttpLayerRouter.add(
+            "GET",
+            "/text",
+            Effect.map(App.App, () => HttpServerResponse.text(text))
+          )
+        )
+      })
+      const bytesOf = (path: string) =>
+        Effect.promise(async () => {
+          const response = await fetch(`${url}${path}`)
+          return { length: response.headers.get("content-length"), bytes: new Uint8Array(await response.arrayBuffer()) }
+        })
+      const small = yield* bytesOf("/small")
+      assert.deepStrictEqual([small.length, Array.from(small.bytes)], ["256", Array.from(everyByte)])
+      const big = yield* bytesOf("/large")
+      assert.deepStrictEqual([big.length, Array.from(big.bytes)], ["10000", Array.from(large)])
+      const answer = yield* fetchText(`${url}/text`)
+      assert.deepStrictEqual([answer.status, answer.body], [200, text])
     })
   )
 

@@ -343,7 +343,7 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
         assert.strictEqual(restarted.status, 200, restarted.body)
         const all = yield* Ref.get(answers)
         assert.deepStrictEqual(
-          all.filter((a) => a.error !== undefined),
+          all.filter((a) => a.error !== undefined).map((a) => `${a.error} at ${a.at}`),
           []
         )
         assert.isAbove(all.length, 10)

@@ -187,6 +187,8 @@ export const make = (options: {
   // A one-step handler runs without a fiber only where a fiber would make no difference (see `Fiber.syncStep`).
   const stepsRun =
     forker.direct && FiberRefs.getOrDefault(runtime.fiberRefs, HttpApp.currentPreResponseHandlers)._tag === "None"
+  // So does a handler's beginning, up to the first step that needs a fiber (see `Fiber.runWithoutFiber`).
+  const withoutFiber = stepsRun && Fiber_.canRunWithoutFiber()
 
   /** What the platform's `HttpApp.toHandled` does with a response: pre-response handlers, then the write. */
   const respond = (
@@ -387,8 +389,17 @@ export const make = (options: {
     }
     inFlight++
     const exchange = new Exchange(new ServerRequest(nodeRequest, nodeResponse, undefined), match)
-    const fiber = start(exchange)
-    // Most handlers finish before `start` returns: they need neither an observer nor a close listener.
+    let fiber: Fiber.RuntimeFiber<HttpServerResponse.HttpServerResponse, unknown>
+    const run = match?.handler.run
+    if (run !== undefined && withoutFiber && !app.hasListeners("http.lifecycle.request")) {
+      const result = Fiber_.runWithoutFiber(run, () => contextOf(exchange))
+      if (!(result instanceof Fiber_.NeedsFiber)) {
+        finish(exchange, undefined, result as Exit.Exit<HttpServerResponse.HttpServerResponse, unknown>)
+        return
+      }
+      fiber = forker.fork(contextOf(exchange), result.rest as HttpEffect)
+    } else fiber = start(exchange)
+    // Most handlers finish before their fiber's first step returns: they need neither an observer nor a close listener.
     const exit = fiber.unsafePoll()
     if (exit !== null) {
       finish(exchange, fiber, exit)
