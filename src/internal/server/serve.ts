@@ -18,6 +18,7 @@ import { App, StartError } from "../../App.js"
 import type { Address, Options, ServerService } from "../../Server.js"
 import { ServeError } from "../../Server.js"
 import * as Workers from "../workers/run.js"
+import * as WorkersState from "../workers/state.js"
 import * as Config from "./config.js"
 import * as HttpHandler from "./http.js"
 import * as Router from "./router.js"
@@ -132,11 +133,16 @@ export const serveProcess = <A, E, R>(
     })
     yield* Effect.addFinalizer(() => forceClose)
 
+    // In a worker, connections node:cluster handed over just before the close must reach it before it exits.
+    const listenerClosed = Effect.suspend(() => WorkersState.state.listenerClosed ?? Effect.void)
     const drain = Effect.suspend(() => {
       draining = true
       hub.stopHeartbeat()
       server.close(() => Deferred.unsafeDone(closed, Exit.void))
-      const drained = Effect.all([handler.closeUpgrades, handler.idle], { concurrency: 2, discard: true }).pipe(
+      const drained = Effect.all([handler.closeUpgrades, handler.idle, listenerClosed], {
+        concurrency: "unbounded",
+        discard: true
+      }).pipe(
         Effect.zipRight(Effect.sync(() => server.closeIdleConnections())),
         Effect.zipRight(Deferred.await(closed)),
         Effect.onInterrupt(() => forceClose)

@@ -116,6 +116,9 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           if (message.app === app.name) runFork(Effect.ignore(app.dispatch(message.event, dispatchOptions(message))))
           return
         }
+        case "fiberapp.closed":
+          send(proc, { _tag: "fiberapp.closedSeen" })
+          return
         case "fiberapp.reply": {
           const pending = proc.pending.get(message.id)
           if (pending !== undefined) {

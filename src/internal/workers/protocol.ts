@@ -60,10 +60,18 @@ export type Answer = typeof Answer.Type
 export const Reply = Schema.TaggedStruct(tag("reply"), { id: Schema.Number, answer: Answer })
 export type Reply = typeof Reply.Type
 
-export const ToPrimary = Schema.Union(Hello, Ready, Event, Reply)
+/**
+ * The worker has closed its listening socket and asks the primary to confirm. Connections node:cluster handed to
+ * it before the primary saw the close come back ahead of the answer, so the worker bounces them to the others
+ * instead of exiting with them unanswered.
+ */
+export const Closed = Schema.TaggedStruct(tag("closed"), {})
+export const ClosedSeen = Schema.TaggedStruct(tag("closedSeen"), {})
+
+export const ToPrimary = Schema.Union(Hello, Ready, Event, Reply, Closed)
 export type ToPrimary = typeof ToPrimary.Type
 
-export const ToWorker = Schema.Union(Init, Stop, Event, Request)
+export const ToWorker = Schema.Union(Init, Stop, Event, Request, ClosedSeen)
 export type ToWorker = typeof ToWorker.Type
 
 const decodeToPrimary = Schema.decodeUnknownEither(ToPrimary)

@@ -19,6 +19,8 @@ export interface ProcessState {
   sharedSealed: boolean
   publisher: Publisher | undefined
   supervisor: Supervisor | undefined
+  /** In a worker: after its server stops listening, waits until the primary has seen it (bounded). */
+  listenerClosed: Effect.Effect<void> | undefined
 }
 
 export const state: ProcessState = GlobalValue.globalValue(Symbol.for("fiberapp/Workers/state"), () => ({
@@ -26,7 +28,8 @@ export const state: ProcessState = GlobalValue.globalValue(Symbol.for("fiberapp/
   sharedReadOnly: false,
   sharedSealed: false,
   publisher: undefined,
-  supervisor: undefined
+  supervisor: undefined,
+  listenerClosed: undefined
 }))
 
 export const workerName = (): string | undefined => {

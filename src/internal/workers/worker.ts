@@ -10,6 +10,7 @@ import { receive } from "./shared.js"
 import { state } from "./state.js"
 
 const initTimeout = Duration.seconds(10)
+const closedTimeout = Duration.seconds(1)
 
 /** Throws when the message does not serialise (an event context holding a bigint or a cycle). */
 const send = (message: Protocol.ToPrimary): void => {
@@ -54,6 +55,16 @@ export const run = <A extends Served, E, R>(
       yield* app.stop.pipe(Effect.ensuring(Effect.sync(() => process.exit(0))))
     })
 
+    let closedWaiters: Array<() => void> = []
+    const listenerClosed = Effect.async<void>((resume) => {
+      const waiter = () => resume(Effect.void)
+      closedWaiters.push(waiter)
+      send({ _tag: "fiberapp.closed" })
+      return Effect.sync(() => {
+        closedWaiters = closedWaiters.filter((w) => w !== waiter)
+      })
+    }).pipe(Effect.timeoutTo({ duration: closedTimeout, onSuccess: () => undefined, onTimeout: () => undefined }))
+
     const onMessage = (raw: unknown): void => {
       const read = Protocol.readToWorker(raw)
       if (read === undefined) return
@@ -66,6 +77,12 @@ export const run = <A extends Served, E, R>(
         case "fiberapp.init":
           Deferred.unsafeDone(init, Exit.succeed(message.shared))
           return
+        case "fiberapp.closedSeen": {
+          const waiting = closedWaiters
+          closedWaiters = []
+          for (const resume of waiting) resume()
+          return
+        }
         case "fiberapp.stop":
           runFork(stop)
           return
@@ -111,10 +128,12 @@ export const run = <A extends Served, E, R>(
     yield* Effect.acquireRelease(
       Effect.sync(() => {
         state.publisher = publish
+        state.listenerClosed = listenerClosed
       }),
       () =>
         Effect.sync(() => {
           if (state.publisher === publish) state.publisher = undefined
+          if (state.listenerClosed === listenerClosed) state.listenerClosed = undefined
         })
     )
 
