@@ -3,7 +3,8 @@
  *
  * Runs every selected case once per repetition, each in a fresh process, rotating the order of the
  * cases of a group from one repetition to the next; takes medians; prints the targets as ratios against
- * baselines measured in the same run; writes `bench/results.json` (a subset updates its own entries).
+ * baselines measured in the same run (the median of the ratios within each repetition); writes
+ * `bench/results.json` (a subset updates its own entries).
  * In-process cases are compared on CPU time (`--wall`: on wall-clock time); HTTP and websockets on wall clock.
  * `--build` only builds the server processes (see `lib/bundle.ts`) and prints their paths, for profiling.
  */
@@ -21,6 +22,8 @@ interface CaseRecord {
   readonly id: string
   readonly group: Group
   samples: Array<Result>
+  /** The repetition each sample comes from, so that a ratio can pair samples taken close together. */
+  reps: Array<number>
   errors: Array<string>
   skipped?: string
   medians: Record<string, number>
@@ -43,8 +46,8 @@ interface TargetRecord {
 
 const resultsPath = join(root, "bench/results.json")
 
-/** In-process cases are cheap and noisy (GC, the other engineers' test runs on the same 2 cores): more repetitions. */
-const defaultReps: Record<Group, number> = { tasks: 3, events: 3, http: 3, ws: 3, workers: 3 }
+/** HTTP cases share the 2 cores with their load generator and swing most from run to run: more repetitions. */
+const defaultReps: Record<Group, number> = { tasks: 3, events: 3, http: 5, ws: 3, workers: 3 }
 
 const parseArgs = (argv: ReadonlyArray<string>) => {
   let reps: number | undefined = process.env.BENCH_REPS === undefined ? undefined : Number(process.env.BENCH_REPS)
@@ -95,6 +98,7 @@ const runCase = async (c: Case, record: CaseRecord, rep: number): Promise<void> 
       return
     }
     record.samples.push(result)
+    record.reps.push(rep)
     log(`  rep ${rep + 1} ${c.id} (${((Date.now() - started) / 1000).toFixed(1)} s): ${summary(result)}`)
   } catch (error) {
     if (error instanceof SkipCase) {
@@ -123,6 +127,35 @@ const metricOf = (record: CaseRecord | undefined, metric: string, wall: boolean)
       ? (record.medians[`${metric}Wall`] ?? record.medians[metric])
       : record.medians[metric]
 
+const sampleOf = (record: CaseRecord, rep: number, metric: string, wall: boolean): number | undefined => {
+  const index = record.reps.indexOf(rep)
+  if (index < 0) return undefined
+  const sample = record.samples[index]!
+  const value = wall ? (sample[`${metric}Wall`] ?? sample[metric]) : sample[metric]
+  return typeof value === "number" ? value : undefined
+}
+
+/**
+ * The median of the ratios of samples from the same repetition: a subject and its baseline measured minutes apart
+ * on a shared machine differ by the neighbours' load as much as by their own cost. Falls back to the ratio of the
+ * medians when no repetition has both.
+ */
+const pairedRatio = (
+  subject: CaseRecord,
+  subjectMetric: string,
+  baseline: CaseRecord,
+  baselineMetric: string,
+  wall: boolean
+): number | undefined => {
+  const ratios: Array<number> = []
+  for (const rep of subject.reps) {
+    const s = sampleOf(subject, rep, subjectMetric, wall)
+    const b = sampleOf(baseline, rep, baselineMetric, wall)
+    if (s !== undefined && b !== undefined && b !== 0) ratios.push(s / b)
+  }
+  return ratios.length === 0 ? undefined : median(ratios)
+}
+
 const evaluate = (
   target: Target,
   records: ReadonlyMap<string, CaseRecord>,
@@ -139,7 +172,11 @@ const evaluate = (
       : contextMetric !== undefined
         ? metricOf(records.get(contextMetric.case), contextMetric.metric, wall)
         : undefined
-  const ratio = target.baseline !== undefined && subject !== undefined && baseline ? subject / baseline : undefined
+  const ratio =
+    target.baseline !== undefined && subject !== undefined && baseline
+      ? (pairedRatio(subjectCase, target.subject.metric, baselineCase!, target.baseline.metric, wall) ??
+        subject / baseline)
+      : undefined
   const goal =
     target.goal === undefined
       ? "—"
@@ -208,7 +245,7 @@ const method = (info: ReturnType<typeof machine>, wall: boolean, reps: string): 
   [
     `Measured on ${info.cpu}, ${info.cores} cores, Node ${info.node}, ${info.date.slice(0, 10)}. ` +
       `Every figure is a median over runs (${reps}), each in a fresh process, fiberapp and its baselines ` +
-      "interleaved in the same run; the ratio is fiberapp / baseline.",
+      "interleaved in the same run; the ratio is the median of fiberapp / baseline within each run.",
     wall
       ? "- Tasks and events: wall-clock time."
       : "- Tasks and events: CPU time of the benchmark process (user + system), which other load on the machine " +
@@ -270,7 +307,7 @@ const main = async () => {
   const records = new Map<string, CaseRecord>()
   const measuredAt = new Date().toISOString()
   for (const c of selected) {
-    records.set(c.id, { id: c.id, group: c.group, samples: [], errors: [], medians: {}, measuredAt })
+    records.set(c.id, { id: c.id, group: c.group, samples: [], reps: [], errors: [], medians: {}, measuredAt })
   }
   const reps = Math.max(...selected.map((c) => repsOf(c.group)))
   const repsByGroup = Object.fromEntries(groups.map((g) => [g, repsOf(g)]))

@@ -233,6 +233,12 @@ export const cases: ReadonlyArray<Case> = [
     { path: "/", status: 200, body: "Hello, World!" },
     { HANDLER: "gen" }
   ),
+  httpCase(
+    "http.fiberappFiber",
+    "bench/servers/http-fiberapp.ts",
+    { path: "/", status: 200, body: "Hello, World!" },
+    { HANDLER: "fiber" }
+  ),
   httpCase("http.fiberapp404", "bench/servers/http-fiberapp.ts", { path: "/nowhere", status: 404 }),
 
   wsCase("ws.plain", "bench/servers/ws-plain.ts"),
@@ -386,7 +392,16 @@ export const targets: ReadonlyArray<Target> = [
     unit: "/s",
     better: "higher",
     goal: 0.8,
-    note: "baseline: node:http; reads App, state and the request: a fiber per request"
+    note: "baseline: node:http; reads App, its state and the request: runs without a fiber"
+  },
+  {
+    group: "http",
+    title: "HTTP hello world: fiberapp Server, handler that needs a fiber",
+    subject: m("http.fiberappFiber", "requestsPerSec"),
+    baseline: m("http.node", "requestsPerSec"),
+    unit: "/s",
+    better: "higher",
+    note: "baseline: node:http; the Effect.gen handler also reads a FiberRef: goes on in a fiber"
   },
   {
     group: "http",
@@ -411,6 +426,15 @@ export const targets: ReadonlyArray<Target> = [
     group: "http",
     title: "HTTP server CPU per request: fiberapp, Effect.gen handler",
     subject: m("http.fiberappGen", "serverCpuUsPerRequest"),
+    baseline: m("http.node", "serverCpuUsPerRequest"),
+    unit: "us",
+    better: "lower",
+    note: "server process CPU time / requests served"
+  },
+  {
+    group: "http",
+    title: "HTTP server CPU per request: fiberapp, handler that needs a fiber",
+    subject: m("http.fiberappFiber", "serverCpuUsPerRequest"),
     baseline: m("http.node", "serverCpuUsPerRequest"),
     unit: "us",
     better: "lower",

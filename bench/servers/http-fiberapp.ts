@@ -3,12 +3,13 @@
  * any other path get the router's 404. `WORKERS` sets `workers` (the workers case); while the server does not
  * support more than one, it prints a skip line instead of serving.
  *
- * `HANDLER=sync` (the default) answers with an `Effect.sync`, which the server runs as one step without a fiber;
- * `HANDLER=gen` answers from an `Effect.gen` that reads `App` and the request, which needs a fiber.
+ * `HANDLER=sync` (the default) answers with an `Effect.sync`, which the server runs as one step;
+ * `HANDLER=gen` answers from an `Effect.gen` that reads `App`, its state and the request, which the server also runs
+ * without a fiber; `HANDLER=fiber` reads a fiber ref as well, so its request goes on in a fiber from that step.
  */
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer, Logger, LogLevel } from "effect"
+import { Effect, FiberRef, Layer, Logger, LogLevel } from "effect"
 import * as App from "../../src/App.js"
 import * as Server from "../../src/Server.js"
 import { announce, helloBody, host, port } from "../lib/server.js"
@@ -22,10 +23,21 @@ const handlers = {
     const request = yield* HttpServerRequest.HttpServerRequest
     if ((yield* app.state) !== "serving" || request.method !== "GET") return HttpServerResponse.empty({ status: 503 })
     return HttpServerResponse.text(helloBody)
+  }),
+  fiber: Effect.gen(function* () {
+    const app = yield* App.App
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const level = yield* FiberRef.get(FiberRef.currentMinimumLogLevel)
+    if ((yield* app.state) !== "serving" || request.method !== "GET" || level === LogLevel.All) {
+      return HttpServerResponse.empty({ status: 503 })
+    }
+    return HttpServerResponse.text(helloBody)
   })
 }
 const handler = process.env.HANDLER ?? "sync"
-if (handler !== "sync" && handler !== "gen") throw new Error(`HANDLER must be "sync" or "gen", not ${handler}`)
+if (handler !== "sync" && handler !== "gen" && handler !== "fiber") {
+  throw new Error(`HANDLER must be "sync", "gen" or "fiber", not ${handler}`)
+}
 
 const Routes = HttpLayerRouter.add("GET", "/", handlers[handler])
 
