@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Context, Effect, Either, Equal, Exit, FiberRef, Option } from "effect"
+import { Cause, Context, Effect, Fiber as EffectFiber, Either, Equal, Exit, FiberRef, Option } from "effect"
 import * as fc from "fast-check"
 import * as Fiber from "../src/internal/server/fiber.js"
 
@@ -46,19 +46,23 @@ const program: fc.Arbitrary<Program> = fc.letrec<{ program: Program }>((tie) => 
   )
 })).program
 
-/** Runs a program as the server does: without a fiber, then on one for whatever needs it. */
-const runAsServer = (effect: Program): Promise<Exit.Exit<number, number>> => {
-  const result = Fiber.runWithoutFiber(effect, () => context as Context.Context<never>)
-  if (!(result instanceof Fiber.NeedsFiber)) return Promise.resolve(result as Exit.Exit<number, number>)
-  return Effect.runPromiseExit(Effect.provide(result.rest as Program, context).pipe(Effect.locally(Marker, 5)))
+/** The server's forker for a runtime whose `Marker` is `marker`. */
+const forkerWith = (marker: number) =>
+  Fiber.makeForker(Effect.runSync(Effect.locally(Effect.runtime<never>(), Marker, marker)))
+
+/** Runs a program as the server does: a request fiber whose first steps run in the lean loop. */
+const runAsServer = <A, E>(effect: Effect.Effect<A, E, Base>, marker = 5): Promise<Exit.Exit<A, E>> => {
+  const fiber = forkerWith(marker).fork(context as Context.Context<never>, effect)
+  return Effect.runPromise(EffectFiber.await(fiber))
 }
 
-describe("handlers run without a fiber", () => {
-  it("effect's primitives still look as the server reads them", () => {
-    assert.isTrue(Fiber.canRunWithoutFiber())
+describe("request fibers' first steps", () => {
+  it("run in the lean loop here: effect's primitives still look as the server reads them", () => {
+    assert.isTrue(Fiber.canStartLean())
+    assert.isTrue(forkerWith(5).direct)
   })
 
-  it.effect("end as they end on a fiber, for any mix of steps (property)", () =>
+  it.effect("end as they end on a plain fiber, for any mix of steps (property)", () =>
     Effect.promise(() =>
       fc.assert(
         fc.asyncProperty(program, async (effect) => {
@@ -71,35 +75,54 @@ describe("handlers run without a fiber", () => {
     )
   )
 
-  it("a long synchronous handler is handed to a fiber rather than run to its end", () => {
-    let steps = 0
-    const long = Effect.gen(function* () {
-      for (let i = 0; i < 10_000; i++) yield* Effect.sync(() => steps++)
-      return steps
+  it.effect("see the request fiber as the current fiber, in the lean loop and after it", () =>
+    Effect.gen(function* () {
+      const handler = Effect.gen(function* () {
+        const first = yield* Effect.sync(() => EffectFiber.getCurrentFiber())
+        yield* Effect.yieldNow()
+        const later = yield* Effect.sync(() => EffectFiber.getCurrentFiber())
+        return [first, later] as const
+      })
+      const fiber = forkerWith(5).fork(context as Context.Context<never>, handler)
+      const [first, later] = yield* EffectFiber.join(fiber)
+      assert.strictEqual(Option.getOrUndefined(first), fiber)
+      assert.strictEqual(Option.getOrUndefined(later), fiber)
+      assert.isTrue(
+        Option.isNone(EffectFiber.getCurrentFiber()) || Option.getOrUndefined(EffectFiber.getCurrentFiber()) !== fiber
+      )
     })
-    const result = Fiber.runWithoutFiber(long, () => context as Context.Context<never>)
-    assert.instanceOf(result, Fiber.NeedsFiber)
-    const handedOver = steps
-    assert.isBelow(handedOver, 10_000)
-    const exit = Effect.runSyncExit((result as Fiber.NeedsFiber).rest as Effect.Effect<number>)
-    assert.deepStrictEqual(exit, Exit.succeed(10_000))
-  })
+  )
 
-  it("a fiber ref read or a log in the middle hands the rest over at that step, once", () => {
-    const log: Array<string> = []
-    const handler = Effect.gen(function* () {
-      log.push("before")
-      const base = yield* Base
-      const marker = yield* FiberRef.get(Marker)
-      log.push("after")
-      return base + marker
+  it.effect("a long synchronous handler leaves the lean loop for the fiber's own, which can yield", () =>
+    Effect.gen(function* () {
+      let steps = 0
+      const long = Effect.gen(function* () {
+        for (let i = 0; i < 10_000; i++) yield* Effect.sync(() => steps++)
+        return steps
+      })
+      const evaluated = Fiber.evaluate(long, context as Context.Context<never>)
+      assert.instanceOf(evaluated, Fiber.NeedsFiber)
+      assert.isBelow(steps, 10_000)
+      steps = 0
+      assert.deepStrictEqual(yield* Effect.promise(() => runAsServer(long)), Exit.succeed(10_000))
     })
-    const result = Fiber.runWithoutFiber(handler, () => context as Context.Context<never>)
-    assert.deepStrictEqual(log, ["before"])
-    assert.instanceOf(result, Fiber.NeedsFiber)
-    const exit = Effect.runSyncExit(
-      Effect.provide((result as Fiber.NeedsFiber).rest as typeof handler, context).pipe(Effect.locally(Marker, 7))
-    )
-    assert.deepStrictEqual([exit, log], [Exit.succeed(17), ["before", "after"]])
-  })
+  )
+
+  it.effect("a fiber ref read in the middle hands the rest to the fiber at that step, nothing run twice", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const handler = Effect.gen(function* () {
+        log.push("before")
+        const base = yield* Base
+        const marker = yield* FiberRef.get(Marker)
+        log.push("after")
+        return base + marker
+      })
+      assert.instanceOf(Fiber.evaluate(handler, context as Context.Context<never>), Fiber.NeedsFiber)
+      assert.deepStrictEqual(log, ["before"])
+      log.length = 0
+      assert.deepStrictEqual(yield* Effect.promise(() => runAsServer(handler, 7)), Exit.succeed(17))
+      assert.deepStrictEqual(log, ["before", "after"])
+    })
+  )
 })

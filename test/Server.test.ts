@@ -18,7 +18,7 @@ import {
   Deferred,
   Effect,
   Exit,
-  type Fiber,
+  Fiber,
   FiberRef,
   Layer,
   Logger,
@@ -667,6 +667,34 @@ describe("responses", () => {
         Effect.repeat({ until: () => log.includes("released"), times: 100 })
       )
       assert.deepStrictEqual(log, ["a", "b", "c", "released"])
+    })
+  )
+
+  it.scopedLive("a handler's synchronous steps see their request fiber: HttpApp.unsafeEjectStreamScope works", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const { url } = yield* serveIn(scope, {
+        routes: Layer.mergeAll(
+          HttpLayerRouter.add(
+            "GET",
+            "/ejected",
+            Effect.gen(function* () {
+              const request = yield* HttpServerRequest.HttpServerRequest
+              return HttpApp.unsafeEjectStreamScope(
+                HttpServerResponse.stream(Stream.make("ejected ", request.url).pipe(Stream.encodeText))
+              )
+            })
+          ),
+          HttpLayerRouter.add(
+            "GET",
+            "/current",
+            Effect.sync(() => HttpServerResponse.text(String(Option.isSome(Fiber.getCurrentFiber()))))
+          )
+        )
+      })
+      const ejected = yield* fetchText(`${url}/ejected`)
+      assert.deepStrictEqual([ejected.status, ejected.body], [200, "ejected /ejected"])
+      assert.strictEqual((yield* fetchText(`${url}/current`)).body, "true")
     })
   )
 

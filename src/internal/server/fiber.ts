@@ -2,7 +2,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
@@ -52,11 +52,14 @@ const getFiberRuntimeClass = (): FiberRuntimeClass | undefined => {
   return fiberRuntimeClass ?? undefined
 }
 
+type RequestFiber = Fiber.RuntimeFiber<any, any> & { start(effect: Effect.Effect<any, any, any>): void }
+
 /**
  * A {@link Forker} for one runtime. `Runtime.runFork` re-derives the fiber refs for every fiber (a fork patch per
  * ref, a copy of the map) and registers it among the global roots; when the runtime's refs do not change on fork
  * and no supervisor watches, a request fiber needs neither: it is built directly with the runtime's refs and its
- * own context (`direct`). Otherwise, and if effect's fiber class cannot be used so, this is `Runtime.runFork`.
+ * own context (`direct`), and its first steps run in {@link startLean}'s loop. Otherwise, and if effect's fiber
+ * class cannot be used so, this is `Runtime.runFork`.
  */
 export const makeForker = (runtime: Runtime.Runtime<never>): { readonly fork: Forker; readonly direct: boolean } => {
   const { fiberRefs, runtimeFlags } = runtime
@@ -74,88 +77,33 @@ export const makeForker = (runtime: Runtime.Runtime<never>): { readonly fork: Fo
     if (forked.locals.get(fiberRef) !== stack) return runFork
     if (fiberRef !== FiberRef.currentContext) inherited.push([fiberRef, stack])
   }
+  const lean = canStartLean()
   const fork: Forker = (context, effect) => {
     const id = FiberId.unsafeMake()
     const locals = new Map(inherited as Iterable<readonly [FiberRef.FiberRef<any>, any]>)
     locals.set(FiberRef.currentContext, [[id, context]])
     const fiber = new FiberRuntime(id, FiberRefs.unsafeMake(locals), runtimeFlags)
-    fiber.start(effect)
+    if (lean) startLean(fiber, effect)
+    else fiber.start(effect)
     return fiber
   }
   return { fork, direct: true }
 }
 
-/** What evaluating a one-step effect gave: its exit, built as the fiber's run loop would build it. */
+/** What evaluating a one-step effect gave: its exit. */
 export type Step<A> = () => Exit.Exit<A, unknown>
 
-interface Primitive {
-  readonly _op: string
-  readonly effect_instruction_i0: unknown
-}
-
-const stepOf = (effect: Effect.Effect<unknown, unknown, unknown>): Step<unknown> | undefined => {
-  const op = effect as unknown as Primitive
-  switch (op._op) {
-    case "Success":
-    case "Failure":
-      return () => effect as unknown as Exit.Exit<unknown, unknown>
-    case "Sync": {
-      const thunk = op.effect_instruction_i0 as () => unknown
-      return () => {
-        try {
-          return Exit.succeed(thunk())
-        } catch (error) {
-          return Cause.isInterruptedException(error)
-            ? Exit.failCause(Cause.sequential(Cause.die(error), Cause.interrupt(FiberId.none)))
-            : Exit.die(error)
-        }
-      }
-    }
-  }
-  return undefined
-}
-
-let stepsWork: boolean | undefined
-/** Whether effect's primitives still look as `stepOf` reads them (as effect's own `runSyncExit` fast path does). */
-const probeSteps = (): boolean => {
-  try {
-    const value = {}
-    const thrown = new Error("probe")
-    const succeeded = stepOf(Effect.succeed(value))?.()
-    const synced = stepOf(Effect.sync(() => value))?.()
-    const died = stepOf(
-      Effect.sync(() => {
-        throw thrown
-      })
-    )?.()
-    return (
-      succeeded !== undefined &&
-      Exit.isSuccess(succeeded) &&
-      succeeded.value === value &&
-      synced !== undefined &&
-      Exit.isSuccess(synced) &&
-      synced.value === value &&
-      died !== undefined &&
-      Exit.isFailure(died) &&
-      Option.getOrUndefined(Cause.dieOption(died.cause)) === thrown &&
-      stepOf(Effect.map(Effect.succeed(value), (a) => a)) === undefined &&
-      stepOf(Effect.async(() => {})) === undefined
-    )
-  } catch {
-    return false
-  }
-}
-
 /**
- * The effect as one synchronous step, if it is nothing more: an `Effect.succeed`, `Effect.fail`, `Effect.sync`.
- * Such an effect cannot suspend, fork, read its context or a fiber ref, or add a finalizer, so it can be
- * evaluated without a fiber, as effect's own `Runtime.runSyncExit` does for `Effect.succeed` and `Effect.fail`
- * (the thunk of an `Effect.sync` sees no current fiber, and no fiber metrics count it).
+ * The effect's exit, when it is one already (`Effect.succeed`, `Effect.fail` of a plain value, `Effect.void`):
+ * nothing of it runs, so it needs no fiber at all, as effect's own `Runtime.runSyncExit` takes it.
  */
-export const syncStep = <A>(effect: Effect.Effect<A, unknown, unknown>): Step<A> | undefined =>
-  (stepsWork ??= probeSteps()) ? (stepOf(effect) as Step<A> | undefined) : undefined
+export const exitStep = <A>(effect: Effect.Effect<A, unknown, unknown>): Step<A> | undefined => {
+  if (!Exit.isExit(effect)) return undefined
+  const exit = effect as Exit.Exit<A, unknown>
+  return () => exit
+}
 
-/** What {@link runWithoutFiber} gives back when the effect turns out to need a fiber: the rest of it, to run on one. */
+/** What {@link evaluate} gives back at the first step its loop does not take: the rest of the effect. */
 export class NeedsFiber {
   constructor(readonly rest: Effect.Effect<unknown, unknown, any>) {}
 }
@@ -179,10 +127,11 @@ const effectVersion = (Effect.void as unknown as Op)[EffectTypeId]?._V
 /** Beyond this many steps the effect goes on in a fiber, whose scheduler lets other work in. */
 const maxSteps = 1024
 
-const defect = (error: unknown): Exit.Exit<never, unknown> =>
+// As the fiber's run loop turns a throw into a failure: `Effect.die` keeps the current span with the defect.
+const defect = (error: unknown): Effect.Effect<never> =>
   Cause.isInterruptedException(error)
     ? Exit.failCause(Cause.sequential(Cause.die(error), Cause.interrupt(FiberId.none)))
-    : Exit.die(error)
+    : Effect.die(error)
 
 /** An iterator that gives `value` to the first `next`, so that a suspended generator resumes where it stopped. */
 const resumeWith = (iterator: Iterator<unknown, unknown, unknown>, value: unknown): Iterator<unknown> => {
@@ -224,9 +173,14 @@ const rebuild = (current: unknown, stack: ReadonlyArray<Frame>): Effect.Effect<u
   return rest
 }
 
-const evaluate = (
+/**
+ * Runs `effect` for as long as it is made of steps whose outcome does not depend on the loop running them:
+ * successes, failures, `Effect.sync`, services read from `context`, `flatMap`/`catchAll`/`match` and `Effect.gen`.
+ * Gives its exit or, at the first other step (async, fiber refs, flags, forks, a log...), the rest of it.
+ */
+export const evaluate = (
   effect: Effect.Effect<unknown, unknown, unknown>,
-  context: () => Context.Context<never>
+  context: Context.Context<never>
 ): Exit.Exit<unknown, unknown> | NeedsFiber => {
   const stack: Array<Frame> = []
   let current: unknown = effect
@@ -260,7 +214,7 @@ const evaluate = (
           value = op.effect_instruction_i0()
           break
         case "Tag":
-          value = Context.unsafeGet(context(), op as unknown as Context.Tag<unknown, unknown>)
+          value = Context.unsafeGet(context, op as unknown as Context.Tag<unknown, unknown>)
           break
         case "Commit":
           current = op.commit()
@@ -318,60 +272,93 @@ const evaluate = (
 
 class ProbeService extends Context.Tag("fiberapp/server/ProbeService")<ProbeService, { readonly base: number }>() {}
 
-let withoutFiberWorks: boolean | undefined
+const currentFiberKey = "effect/FiberCurrent"
+const globals = globalThis as unknown as Record<string, unknown>
+
 /**
- * Whether {@link evaluate} still reads effect's primitives as effect's run loop does: a program of every kind of
- * step it takes, and one that needs a fiber halfway, must end as they end on a fiber.
+ * Starts a fiber built but not yet started: its first steps run in {@link evaluate}'s loop, with the fiber as the
+ * current one (so `Fiber.getCurrentFiber` sees it, as `HttpApp.unsafeEjectStreamScope` needs), then the fiber runs
+ * the exit or the rest, and ends as it would have.
  */
-const probeWithoutFiber = (): boolean => {
+const startLean = (fiber: RequestFiber, effect: Effect.Effect<unknown, unknown, unknown>): void => {
+  const previous = globals[currentFiberKey]
+  globals[currentFiberKey] = fiber
+  let result: Exit.Exit<unknown, unknown> | NeedsFiber
   try {
+    result = evaluate(effect, fiber.currentContext)
+  } finally {
+    globals[currentFiberKey] = previous
+  }
+  fiber.start(result instanceof NeedsFiber ? result.rest : result)
+}
+
+let leanWorks: boolean | undefined
+/**
+ * Whether {@link startLean} still reads effect's primitives as effect's run loop does, and still sets the current
+ * fiber where effect keeps it: a program of every kind of step the loop takes, and one that needs the fiber's own
+ * loop halfway, must end on a fiber as they end on `Effect.runSyncExit`.
+ */
+const probeLean = (): boolean => {
+  try {
+    const FiberRuntime = getFiberRuntimeClass()
+    if (FiberRuntime === undefined) return false
     const context = Context.make(ProbeService, { base: 40 })
     const boom = new Error("probe")
-    const program = (halfway: Effect.Effect<number>) =>
+    // A throw, like anything that needs the fiber's own loop, ends the lean loop.
+    const program = (halfway: Effect.Effect<number>, throws: boolean) =>
       Effect.gen(function* () {
         const { base } = yield* ProbeService
         const recovered = yield* Effect.catchAll(Effect.fail(1), (n) => Effect.succeed(n))
         const rescued = yield* Effect.sync((): number => {
-          throw boom
+          if (throws) throw boom
+          return 1
         }).pipe(
           Effect.catchAllCause((cause) =>
             Effect.succeed(Option.getOrUndefined(Cause.dieOption(cause)) === boom ? 1 : 0)
           )
         )
+        const current = yield* Effect.sync(() => Option.getOrUndefined(Fiber.getCurrentFiber()))
         const more = yield* Effect.map(halfway, (n) => n + recovered + rescued)
         return yield* Effect.matchEffect(Effect.fail(base + more), {
-          onFailure: (n) => Effect.succeed(n),
-          onSuccess: () => Effect.succeed(-1)
+          onFailure: (n) => Effect.succeed([n, current] as const),
+          onSuccess: () => Effect.succeed([-1, current] as const)
         })
       })
-    const same = (effect: Effect.Effect<number, never, ProbeService>, expectFiber: boolean) => {
+    const same = (effect: ReturnType<typeof program>, expectRest: boolean) => {
       const expected = Effect.runSyncExit(Effect.provide(effect, context))
-      const result = evaluate(effect, () => context as Context.Context<never>)
-      if (result instanceof NeedsFiber !== expectFiber) return false
-      const exit =
-        result instanceof NeedsFiber
-          ? Effect.runSyncExit(Effect.provide(result.rest as typeof effect, context))
-          : result
-      return Exit.isSuccess(exit) && Exit.isSuccess(expected) && exit.value === expected.value && exit.value === 42
+      const evaluated = evaluate(effect, context as Context.Context<never>)
+      if (evaluated instanceof NeedsFiber !== expectRest) return false
+      const id = FiberId.unsafeMake()
+      const locals = new Map(Effect.runSync(Effect.getFiberRefs).locals)
+      locals.set(FiberRef.currentContext, [[id, context]])
+      const fiber = new FiberRuntime(id, FiberRefs.unsafeMake(locals), Runtime.defaultRuntime.runtimeFlags)
+      startLean(fiber, effect)
+      const exit = fiber.unsafePoll()
+      return (
+        exit !== null &&
+        Exit.isSuccess(exit) &&
+        Exit.isSuccess(expected) &&
+        exit.value[0] === 42 &&
+        expected.value[0] === 42 &&
+        exit.value[1] === fiber &&
+        expected.value[1] !== undefined
+      )
     }
     return (
-      same(program(Effect.succeed(0)), false) && same(program(Effect.withFiberRuntime(() => Effect.succeed(0))), true)
+      same(program(Effect.succeed(0), false), false) &&
+      same(program(Effect.succeed(0), true), true) &&
+      same(
+        program(
+          Effect.withFiberRuntime(() => Effect.succeed(0)),
+          false
+        ),
+        true
+      )
     )
   } catch {
     return false
   }
 }
 
-/** Whether {@link runWithoutFiber} may be used: effect's primitives still look as it reads them. */
-export const canRunWithoutFiber = (): boolean => (withoutFiberWorks ??= probeWithoutFiber())
-
-/**
- * Runs `effect` without a fiber for as long as it is made of steps that cannot tell the difference: successes,
- * failures, `Effect.sync`, services read from `context`, `flatMap`/`catchAll`/`match` and `Effect.gen`. Gives its
- * exit or, at the first step that needs a fiber (async, fiber refs, flags, forks, a log...), the rest of it as an
- * effect for one. Only where {@link canRunWithoutFiber}.
- */
-export const runWithoutFiber: (
-  effect: Effect.Effect<unknown, unknown, unknown>,
-  context: () => Context.Context<never>
-) => Exit.Exit<unknown, unknown> | NeedsFiber = evaluate
+/** Whether request fibers start in {@link evaluate}'s loop: effect's primitives still look as it reads them. */
+export const canStartLean = (): boolean => (leanWorks ??= probeLean())

@@ -164,9 +164,10 @@ const withSpan = (httpEffect: HttpEffect): HttpEffect =>
 
 /**
  * The piece between node:http and the router. A request to a route the index knows runs that route's handler as a
- * fiber built from the server's runtime (captured once) with the request's own context; a handler that is one
- * synchronous step runs without a fiber; anything else runs the platform router's handler. The request is wrapped
- * lazily, and an in-memory response is written straight to the node response once the handler has ended.
+ * fiber built from the server's runtime (captured once) with the request's own context, its first steps in a lean
+ * loop (see `Fiber.makeForker`); a handler that is an exit already needs no fiber; anything else runs the platform
+ * router's handler. The request is wrapped lazily, and an in-memory response is written straight to the node
+ * response once the handler has ended.
  */
 export const make = (options: {
   readonly app: AppService
@@ -184,11 +185,9 @@ export const make = (options: {
   const runInServer = Runtime.runFork(runtime)
   // The index is only trusted when nothing it cannot reproduce is in play.
   const useIndex = index !== undefined && !index.hasGlobalMiddleware && !tracing
-  // A one-step handler runs without a fiber only where a fiber would make no difference (see `Fiber.syncStep`).
+  // A handler that is an exit already is answered without a fiber where a fiber would make no difference.
   const stepsRun =
     forker.direct && FiberRefs.getOrDefault(runtime.fiberRefs, HttpApp.currentPreResponseHandlers)._tag === "None"
-  // So does a handler's beginning, up to the first step that needs a fiber (see `Fiber.runWithoutFiber`).
-  const withoutFiber = stepsRun && Fiber_.canRunWithoutFiber()
 
   /** What the platform's `HttpApp.toHandled` does with a response: pre-response handlers, then the write. */
   const respond = (
@@ -389,17 +388,8 @@ export const make = (options: {
     }
     inFlight++
     const exchange = new Exchange(new ServerRequest(nodeRequest, nodeResponse, undefined), match)
-    let fiber: Fiber.RuntimeFiber<HttpServerResponse.HttpServerResponse, unknown>
-    const run = match?.handler.run
-    if (run !== undefined && withoutFiber && !app.hasListeners("http.lifecycle.request")) {
-      const result = Fiber_.runWithoutFiber(run, () => contextOf(exchange))
-      if (!(result instanceof Fiber_.NeedsFiber)) {
-        finish(exchange, undefined, result as Exit.Exit<HttpServerResponse.HttpServerResponse, unknown>)
-        return
-      }
-      fiber = forker.fork(contextOf(exchange), result.rest as HttpEffect)
-    } else fiber = start(exchange)
-    // Most handlers finish before their fiber's first step returns: they need neither an observer nor a close listener.
+    const fiber = start(exchange)
+    // Most handlers finish before `start` returns: they need neither an observer nor a close listener.
     const exit = fiber.unsafePoll()
     if (exit !== null) {
       finish(exchange, fiber, exit)

@@ -12,7 +12,7 @@ import * as Fiber from "./fiber.js"
 /**
  * A route as the index keeps it. `run` is what the platform router would run for it (interruptible unless the
  * route says otherwise); it is `undefined` when route middleware applies, so only the platform router runs it.
- * `step` is `run` as one synchronous step when it is no more than that (see `Fiber.syncStep`).
+ * `step` gives `run`'s exit when it is an exit already, or a response value (see `Fiber.exitStep`).
  */
 export interface Entry {
   readonly route: HttpLayerRouter.Route<unknown, unknown>
@@ -29,7 +29,7 @@ const stepOf = (
     const exit = Exit.succeed(run)
     return () => exit
   }
-  return Fiber.syncStep(run)
+  return Fiber.exitStep(run)
 }
 
 /**
