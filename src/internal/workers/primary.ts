@@ -117,7 +117,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           return
         }
         case "fiberapp.closed":
-          send(proc, { _tag: "fiberapp.closedSeen" })
+          send(proc, { _tag: "fiberapp.closedSeen", id: message.id })
           return
         case "fiberapp.reply": {
           const pending = proc.pending.get(message.id)

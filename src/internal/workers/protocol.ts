@@ -65,8 +65,8 @@ export type Reply = typeof Reply.Type
  * it before the primary saw the close come back ahead of the answer, so the worker bounces them to the others
  * instead of exiting with them unanswered.
  */
-export const Closed = Schema.TaggedStruct(tag("closed"), {})
-export const ClosedSeen = Schema.TaggedStruct(tag("closedSeen"), {})
+export const Closed = Schema.TaggedStruct(tag("closed"), { id: Schema.Number })
+export const ClosedSeen = Schema.TaggedStruct(tag("closedSeen"), { id: Schema.Number })
 
 export const ToPrimary = Schema.Union(Hello, Ready, Event, Reply, Closed)
 export type ToPrimary = typeof ToPrimary.Type

@@ -55,13 +55,15 @@ export const run = <A extends Served, E, R>(
       yield* app.stop.pipe(Effect.ensuring(Effect.sync(() => process.exit(0))))
     })
 
-    let closedWaiters: Array<() => void> = []
+    const closedWaiters = new Map<number, () => void>()
+    let closedIds = 0
     const listenerClosed = Effect.async<void>((resume) => {
-      const waiter = () => resume(Effect.void)
-      closedWaiters.push(waiter)
-      send({ _tag: "fiberapp.closed" })
+      if (process.send === undefined || !process.connected) return resume(Effect.void)
+      const id = ++closedIds
+      closedWaiters.set(id, () => resume(Effect.void))
+      send({ _tag: "fiberapp.closed", id })
       return Effect.sync(() => {
-        closedWaiters = closedWaiters.filter((w) => w !== waiter)
+        closedWaiters.delete(id)
       })
     }).pipe(Effect.timeoutTo({ duration: closedTimeout, onSuccess: () => undefined, onTimeout: () => undefined }))
 
@@ -78,9 +80,9 @@ export const run = <A extends Served, E, R>(
           Deferred.unsafeDone(init, Exit.succeed(message.shared))
           return
         case "fiberapp.closedSeen": {
-          const waiting = closedWaiters
-          closedWaiters = []
-          for (const resume of waiting) resume()
+          const resume = closedWaiters.get(message.id)
+          closedWaiters.delete(message.id)
+          resume?.()
           return
         }
         case "fiberapp.stop":
