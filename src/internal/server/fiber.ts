@@ -180,15 +180,18 @@ const rebuild = (current: unknown, stack: ReadonlyArray<Frame>): Effect.Effect<u
  */
 export const evaluate = (
   effect: Effect.Effect<unknown, unknown, unknown>,
-  context: Context.Context<never>
+  context: Context.Context<never>,
+  messages: ReadonlyArray<unknown> = noMessages
 ): Exit.Exit<unknown, unknown> | NeedsFiber => {
   const stack: Array<Frame> = []
   let current: unknown = effect
   for (let steps = 0; ; steps++) {
     const op = current as Op
-    // Tags declared as classes are functions.
+    // Tags declared as classes are functions. A message for the fiber (an interruption sent from one of the steps)
+    // is for its own loop, which reads its messages before every step.
     if (
       steps >= maxSteps ||
+      messages.length > 0 ||
       op === null ||
       (typeof op !== "object" && typeof op !== "function") ||
       op[EffectTypeId]?._V !== effectVersion
@@ -273,20 +276,32 @@ export const evaluate = (
 class ProbeService extends Context.Tag("fiberapp/server/ProbeService")<ProbeService, { readonly base: number }>() {}
 
 const currentFiberKey = "effect/FiberCurrent"
+const noMessages: ReadonlyArray<unknown> = []
+
+/** What of effect's fiber the lean loop stands in for: its inbox, and whether its own loop is on it. */
+interface FiberInternals {
+  _queue: Array<unknown>
+  _running: boolean
+}
 const globals = globalThis as unknown as Record<string, unknown>
 
 /**
  * Starts a fiber built but not yet started: its first steps run in {@link evaluate}'s loop, with the fiber as the
  * current one (so `Fiber.getCurrentFiber` sees it, as `HttpApp.unsafeEjectStreamScope` needs), then the fiber runs
- * the exit or the rest, and ends as it would have.
+ * the exit or the rest, and ends as it would have. One difference is left: a handler that interrupts its own fiber
+ * in its very last step ends interrupted, where effect's loop, already winding down, would keep the value.
  */
 const startLean = (fiber: RequestFiber, effect: Effect.Effect<unknown, unknown, unknown>): void => {
+  const internals = fiber as unknown as FiberInternals
   const previous = globals[currentFiberKey]
   globals[currentFiberKey] = fiber
+  // Running as far as its messages know: one sent from a step waits for the fiber's loop, as it would in it.
+  internals._running = true
   let result: Exit.Exit<unknown, unknown> | NeedsFiber
   try {
-    result = evaluate(effect, fiber.currentContext)
+    result = evaluate(effect, fiber.currentContext, internals._queue)
   } finally {
+    internals._running = false
     globals[currentFiberKey] = previous
   }
   fiber.start(result instanceof NeedsFiber ? result.rest : result)
@@ -295,8 +310,9 @@ const startLean = (fiber: RequestFiber, effect: Effect.Effect<unknown, unknown, 
 let leanWorks: boolean | undefined
 /**
  * Whether {@link startLean} still reads effect's primitives as effect's run loop does, and still sets the current
- * fiber where effect keeps it: a program of every kind of step the loop takes, and one that needs the fiber's own
- * loop halfway, must end on a fiber as they end on `Effect.runSyncExit`.
+ * fiber where effect keeps it, and its inbox: a program of every kind of step the loop takes, and one that needs
+ * the fiber's own loop halfway, must end on a fiber as they end on `Effect.runSyncExit`; a fiber that interrupts
+ * itself stops at the next step.
  */
 const probeLean = (): boolean => {
   try {
@@ -324,14 +340,20 @@ const probeLean = (): boolean => {
           onSuccess: () => Effect.succeed([-1, current] as const)
         })
       })
-    const same = (effect: ReturnType<typeof program>, expectRest: boolean) => {
-      const expected = Effect.runSyncExit(Effect.provide(effect, context))
-      const evaluated = evaluate(effect, context as Context.Context<never>)
-      if (evaluated instanceof NeedsFiber !== expectRest) return false
+    const fiberFor = () => {
       const id = FiberId.unsafeMake()
       const locals = new Map(Effect.runSync(Effect.getFiberRefs).locals)
       locals.set(FiberRef.currentContext, [[id, context]])
       const fiber = new FiberRuntime(id, FiberRefs.unsafeMake(locals), Runtime.defaultRuntime.runtimeFlags)
+      const internals = fiber as unknown as FiberInternals
+      if (!Array.isArray(internals._queue) || internals._running !== false) throw new Error("unknown fiber internals")
+      return fiber
+    }
+    const same = (effect: ReturnType<typeof program>, expectRest: boolean) => {
+      const expected = Effect.runSyncExit(Effect.provide(effect, context))
+      const evaluated = evaluate(effect, context as Context.Context<never>)
+      if (evaluated instanceof NeedsFiber !== expectRest) return false
+      const fiber = fiberFor()
       startLean(fiber, effect)
       const exit = fiber.unsafePoll()
       return (
@@ -344,7 +366,23 @@ const probeLean = (): boolean => {
         expected.value[1] !== undefined
       )
     }
+    let after = false
+    const interrupted = fiberFor()
+    startLean(
+      interrupted,
+      Effect.gen(function* () {
+        const self = yield* Effect.sync(() => Option.getOrThrow(Fiber.getCurrentFiber()))
+        yield* Effect.sync(() => self.unsafeInterruptAsFork(FiberId.none))
+        yield* Effect.sync(() => {
+          after = true
+        })
+      })
+    )
+    const interruptedExit = interrupted.unsafePoll()
     return (
+      interruptedExit !== null &&
+      Exit.isInterrupted(interruptedExit) &&
+      !after &&
       same(program(Effect.succeed(0), false), false) &&
       same(program(Effect.succeed(0), true), true) &&
       same(
