@@ -87,6 +87,12 @@ const runAsServer = <A, E>(effect: Effect.Effect<A, E, Base>, marker = 5): Promi
   return Effect.runPromise(EffectFiber.await(fiber))
 }
 
+/** As the server runs a route's handler: the lean loop first, and a fiber only if something needs one. */
+const runLazily = <A, E>(effect: Effect.Effect<A, E, Base>, marker = 5): Promise<Exit.Exit<A, E>> => {
+  const started = forkerWith(marker).run(context as Context.Context<never>, effect)
+  return Exit.isExit(started) ? Promise.resolve(started) : Effect.runPromise(EffectFiber.await(started))
+}
+
 describe("request fibers' first steps", () => {
   it("run in the lean loop here: effect's primitives still look as the server reads them", () => {
     assert.isTrue(Fiber.canStartLean())
@@ -98,8 +104,10 @@ describe("request fibers' first steps", () => {
       fc.assert(
         fc.asyncProperty(program, async (effect) => {
           const expected = await runPlain(effect)
-          const actual = await runAsServer(effect)
-          assert.isTrue(Equal.equals(actual, expected), `${String(actual)} !== ${String(expected)}`)
+          const eager = await runAsServer(effect)
+          assert.isTrue(Equal.equals(eager, expected), `${String(eager)} !== ${String(expected)}`)
+          const lazy = await runLazily(effect)
+          assert.isTrue(Equal.equals(lazy, expected), `lazily: ${String(lazy)} !== ${String(expected)}`)
         }),
         { numRuns: 2000 }
       )
@@ -121,6 +129,29 @@ describe("request fibers' first steps", () => {
       assert.isTrue(
         Option.isNone(EffectFiber.getCurrentFiber()) || Option.getOrUndefined(EffectFiber.getCurrentFiber()) !== fiber
       )
+    })
+  )
+
+  it.effect("run lazily, they get their fiber when they ask for the current one, and only then", () =>
+    Effect.gen(function* () {
+      const quiet = forkerWith(5).run(
+        context as Context.Context<never>,
+        Effect.map(Base, (n) => n + 1)
+      )
+      assert.deepStrictEqual(quiet, Exit.succeed(11))
+      const asking = Effect.gen(function* () {
+        const first = yield* Effect.sync(() => Option.getOrThrow(EffectFiber.getCurrentFiber()))
+        const base = Context.unsafeGet(first.currentContext, Base)
+        const firstId = first.id()
+        yield* Effect.yieldNow()
+        const later = yield* Effect.sync(() => Option.getOrThrow(EffectFiber.getCurrentFiber()))
+        return [base, firstId, later] as const
+      })
+      const started = forkerWith(5).run(context as Context.Context<never>, asking)
+      assert.isFalse(Exit.isExit(started))
+      const fiber = started as EffectFiber.RuntimeFiber<readonly [number, unknown, EffectFiber.RuntimeFiber<any, any>]>
+      const [base, firstId, later] = yield* EffectFiber.join(fiber)
+      assert.deepStrictEqual([base, firstId, later], [10, fiber.id(), fiber])
     })
   )
 

@@ -61,13 +61,24 @@ type RequestFiber = Fiber.RuntimeFiber<any, any> & { start(effect: Effect.Effect
  * own context (`direct`), and its first steps run in {@link startLean}'s loop. Otherwise, and if effect's fiber
  * class cannot be used so, this is `Runtime.runFork`.
  */
-export const makeForker = (runtime: Runtime.Runtime<never>): { readonly fork: Forker; readonly direct: boolean } => {
+export interface RequestForker {
+  readonly fork: Forker
+  /**
+   * Like `fork`, but the fiber is made only when the effect needs one: its exit when its steps all ran in the lean
+   * loop and nothing asked for the current fiber (see {@link runLazily}).
+   */
+  readonly run: <A, E>(
+    context: Context.Context<never>,
+    effect: Effect.Effect<A, E, any>
+  ) => Fiber.RuntimeFiber<A, E> | Exit.Exit<A, E>
+  readonly direct: boolean
+}
+
+export const makeForker = (runtime: Runtime.Runtime<never>): RequestForker => {
   const { fiberRefs, runtimeFlags } = runtime
-  const runFork = {
-    fork: ((context, effect) =>
-      Runtime.runFork(Runtime.make({ context, fiberRefs, runtimeFlags }), effect as Effect.Effect<any, any>)) as Forker,
-    direct: false
-  }
+  const forkWithRunFork = ((context, effect) =>
+    Runtime.runFork(Runtime.make({ context, fiberRefs, runtimeFlags }), effect as Effect.Effect<any, any>)) as Forker
+  const runFork: RequestForker = { fork: forkWithRunFork, run: forkWithRunFork, direct: false }
   const FiberRuntime = getFiberRuntimeClass()
   if (FiberRuntime === undefined) return runFork
   if (FiberRefs.getOrDefault(fiberRefs, FiberRef.currentSupervisor) !== Supervisor.none) return runFork
@@ -78,16 +89,20 @@ export const makeForker = (runtime: Runtime.Runtime<never>): { readonly fork: Fo
     if (fiberRef !== FiberRef.currentContext) inherited.push([fiberRef, stack])
   }
   const lean = canStartLean()
-  const fork: Forker = (context, effect) => {
+  const make = (context: Context.Context<never>): RequestFiber => {
     const id = FiberId.unsafeMake()
     const locals = new Map(inherited as Iterable<readonly [FiberRef.FiberRef<any>, any]>)
     locals.set(FiberRef.currentContext, [[id, context]])
-    const fiber = new FiberRuntime(id, FiberRefs.unsafeMake(locals), runtimeFlags)
+    return new FiberRuntime(id, FiberRefs.unsafeMake(locals), runtimeFlags)
+  }
+  const fork: Forker = (context, effect) => {
+    const fiber = make(context)
     if (lean) startLean(fiber, effect)
     else fiber.start(effect)
     return fiber
   }
-  return { fork, direct: true }
+  const run = lean ? (((context, effect) => runLazily(make, context, effect)) as RequestForker["run"]) : fork
+  return { fork, run, direct: true }
 }
 
 /** What evaluating a one-step effect gave: its exit. */
@@ -181,7 +196,7 @@ const rebuild = (current: unknown, stack: ReadonlyArray<Frame>): Effect.Effect<u
 export const evaluate = (
   effect: Effect.Effect<unknown, unknown, unknown>,
   context: Context.Context<never>,
-  messages: ReadonlyArray<unknown> = noMessages
+  messages: { readonly length: number } = noMessages
 ): Exit.Exit<unknown, unknown> | NeedsFiber => {
   const stack: Array<Frame> = []
   let current: unknown = effect
@@ -305,6 +320,71 @@ const startLean = (fiber: RequestFiber, effect: Effect.Effect<unknown, unknown, 
     globals[currentFiberKey] = previous
   }
   fiber.start(result instanceof NeedsFiber ? result.rest : result)
+}
+
+/**
+ * A request's fiber before it exists: it stands in as the current fiber while the lean loop runs, and builds the
+ * real one the first time anything looks at it (`HttpApp.unsafeEjectStreamScope` and `HttpApiBuilder`'s handlers
+ * read the current fiber's context). It also serves as the loop's view of that fiber's inbox.
+ */
+class LazyFiber {
+  fiber: RequestFiber | undefined = undefined
+  readonly standIn: RequestFiber
+  constructor(
+    private readonly make: (context: Context.Context<never>) => RequestFiber,
+    private readonly context: Context.Context<never>
+  ) {
+    this.standIn = new Proxy(this, standInHandler) as unknown as RequestFiber
+  }
+
+  materialize(): RequestFiber {
+    if (this.fiber === undefined) {
+      this.fiber = this.make(this.context)
+      ;(this.fiber as unknown as FiberInternals)._running = true
+    }
+    return this.fiber
+  }
+
+  get length(): number {
+    return this.fiber === undefined ? 0 : (this.fiber as unknown as FiberInternals)._queue.length
+  }
+}
+
+const standInHandler: ProxyHandler<LazyFiber> = {
+  get: (lazy, key) => {
+    const fiber = lazy.materialize()
+    const value = Reflect.get(fiber, key, fiber)
+    return typeof value === "function" ? value.bind(fiber) : value
+  },
+  set: (lazy, key, value) => Reflect.set(lazy.materialize(), key, value),
+  has: (lazy, key) => Reflect.has(lazy.materialize(), key),
+  getPrototypeOf: (lazy) => Reflect.getPrototypeOf(lazy.materialize())
+}
+
+/**
+ * Runs a request's effect in the lean loop before any fiber exists. Its exit, if the loop took every step and
+ * nothing asked for the current fiber; otherwise its fiber, made at that moment, running the rest. A request
+ * answered without a fiber is not counted in effect's fiber metrics.
+ */
+const runLazily = <A, E>(
+  make: (context: Context.Context<never>) => RequestFiber,
+  context: Context.Context<never>,
+  effect: Effect.Effect<A, E, any>
+): Fiber.RuntimeFiber<A, E> | Exit.Exit<A, E> => {
+  const lazy = new LazyFiber(make, context)
+  const previous = globals[currentFiberKey]
+  globals[currentFiberKey] = lazy.standIn
+  let result: Exit.Exit<unknown, unknown> | NeedsFiber
+  try {
+    result = evaluate(effect, context, lazy)
+  } finally {
+    globals[currentFiberKey] = previous
+    if (lazy.fiber !== undefined) (lazy.fiber as unknown as FiberInternals)._running = false
+  }
+  if (lazy.fiber === undefined && !(result instanceof NeedsFiber)) return result as Exit.Exit<A, E>
+  const fiber = lazy.fiber ?? make(context)
+  fiber.start(result instanceof NeedsFiber ? result.rest : result)
+  return fiber as Fiber.RuntimeFiber<A, E>
 }
 
 let leanWorks: boolean | undefined

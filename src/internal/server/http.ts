@@ -185,7 +185,8 @@ export const make = (options: {
   const runInServer = Runtime.runFork(runtime)
   // The index is only trusted when nothing it cannot reproduce is in play.
   const useIndex = index !== undefined && !index.hasGlobalMiddleware && !tracing
-  // A handler that is an exit already is answered without a fiber where a fiber would make no difference.
+  // Where a fiber would make no difference, a handler that is an exit already is answered without one, and a handler
+  // gets its fiber only when it needs one (see `Fiber.makeForker`).
   const stepsRun =
     forker.direct && FiberRefs.getOrDefault(runtime.fiberRefs, HttpApp.currentPreResponseHandlers)._tag === "None"
 
@@ -348,10 +349,18 @@ export const make = (options: {
     answered(exchange, exit, written)
 
   /** Starts the request's fiber: a route the index knows runs directly, anything else through the router. */
-  const start = (exchange: Exchange): Fiber.RuntimeFiber<HttpServerResponse.HttpServerResponse, unknown> => {
+  /**
+   * Starts the request's handler: its fiber, or, where its steps all ran in the lean loop without anything asking
+   * for a fiber, its exit.
+   */
+  const start = (
+    exchange: Exchange
+  ):
+    | Fiber.RuntimeFiber<HttpServerResponse.HttpServerResponse, unknown>
+    | Exit.Exit<HttpServerResponse.HttpServerResponse, unknown> => {
     const run = exchange.match?.handler.run
     const effect = run === undefined ? routed : (run as HttpEffect)
-    return forker.fork(contextOf(exchange), handlerOf(exchange.request, effect))
+    return (stepsRun ? forker.run : forker.fork)(contextOf(exchange), handlerOf(exchange.request, effect))
   }
 
   const onRequest = (nodeRequest: Http.IncomingMessage, nodeResponse: Http.ServerResponse): void => {
@@ -389,6 +398,10 @@ export const make = (options: {
     inFlight++
     const exchange = new Exchange(new ServerRequest(nodeRequest, nodeResponse, undefined), match)
     const fiber = start(exchange)
+    if (Exit.isExit(fiber)) {
+      finish(exchange, undefined, fiber)
+      return
+    }
     // Most handlers finish before `start` returns: they need neither an observer nor a close listener.
     const exit = fiber.unsafePoll()
     if (exit !== null) {
@@ -426,6 +439,10 @@ export const make = (options: {
     )
     exchange.watchClient()
     const fiber = start(exchange)
+    if (Exit.isExit(fiber)) {
+      finish(exchange, undefined, fiber)
+      return
+    }
     const exit = fiber.unsafePoll()
     if (exit !== null) {
       finish(exchange, fiber, exit)
