@@ -155,6 +155,27 @@ describe("request fibers' first steps", () => {
     })
   )
 
+  it.effect("a stand-in kept untouched is the request's fiber later, whether the fiber was needed or not", () =>
+    Effect.gen(function* () {
+      let kept: EffectFiber.RuntimeFiber<any, any> | undefined
+      const keep = Effect.sync(() => {
+        kept = Option.getOrThrow(EffectFiber.getCurrentFiber())
+      })
+      const needing = Effect.gen(function* () {
+        yield* keep
+        yield* Effect.sleep("1 millis")
+        return Option.getOrThrow(EffectFiber.getCurrentFiber()).id()
+      })
+      const started = forkerWith(5).run(context as Context.Context<never>, needing)
+      const fiber = started as EffectFiber.RuntimeFiber<FiberId.FiberId>
+      const id = yield* EffectFiber.join(fiber)
+      assert.deepStrictEqual([kept!.id(), id], [fiber.id(), fiber.id()])
+      const quiet = forkerWith(5).run(context as Context.Context<never>, Effect.as(keep, 3))
+      assert.deepStrictEqual(quiet, Exit.succeed(3))
+      assert.deepStrictEqual(yield* EffectFiber.await(kept!), Exit.succeed(3))
+    })
+  )
+
   it.effect("a long synchronous handler leaves the lean loop for the fiber's own, which can yield", () =>
     Effect.gen(function* () {
       let steps = 0

@@ -329,6 +329,10 @@ const startLean = (fiber: RequestFiber, effect: Effect.Effect<unknown, unknown, 
  */
 class LazyFiber {
   fiber: RequestFiber | undefined = undefined
+  /** While the lean loop runs: a fiber made now counts as running, so that messages sent to it wait for its loop. */
+  looping = true
+  /** The exit the lean loop ended with, when it needed no fiber: a fiber made later (from a kept stand-in) ends so. */
+  exit: Exit.Exit<unknown, unknown> | undefined = undefined
   readonly standIn: RequestFiber
   constructor(
     private readonly make: (context: Context.Context<never>) => RequestFiber,
@@ -339,8 +343,9 @@ class LazyFiber {
 
   materialize(): RequestFiber {
     if (this.fiber === undefined) {
-      this.fiber = this.make(this.context)
-      ;(this.fiber as unknown as FiberInternals)._running = true
+      const fiber = (this.fiber = this.make(this.context))
+      if (this.looping) (fiber as unknown as FiberInternals)._running = true
+      else if (this.exit !== undefined) fiber.start(this.exit)
     }
     return this.fiber
   }
@@ -350,6 +355,7 @@ class LazyFiber {
   }
 }
 
+/** Everything goes to the real fiber, made on first use: the stand-in is not the fiber (`!==`), but acts as it. */
 const standInHandler: ProxyHandler<LazyFiber> = {
   get: (lazy, key) => {
     const fiber = lazy.materialize()
@@ -358,7 +364,15 @@ const standInHandler: ProxyHandler<LazyFiber> = {
   },
   set: (lazy, key, value) => Reflect.set(lazy.materialize(), key, value),
   has: (lazy, key) => Reflect.has(lazy.materialize(), key),
-  getPrototypeOf: (lazy) => Reflect.getPrototypeOf(lazy.materialize())
+  getPrototypeOf: (lazy) => Reflect.getPrototypeOf(lazy.materialize()),
+  ownKeys: (lazy) => Reflect.ownKeys(lazy.materialize()),
+  getOwnPropertyDescriptor: (lazy, key) => {
+    const descriptor = Reflect.getOwnPropertyDescriptor(lazy.materialize(), key)
+    // A proxy may not report a property as non-configurable unless its target has it so.
+    return descriptor === undefined ? undefined : { ...descriptor, configurable: true }
+  },
+  defineProperty: (lazy, key, descriptor) => Reflect.defineProperty(lazy.materialize(), key, descriptor),
+  deleteProperty: (lazy, key) => Reflect.deleteProperty(lazy.materialize(), key)
 }
 
 /**
@@ -379,10 +393,14 @@ const runLazily = <A, E>(
     result = evaluate(effect, context, lazy)
   } finally {
     globals[currentFiberKey] = previous
+    lazy.looping = false
     if (lazy.fiber !== undefined) (lazy.fiber as unknown as FiberInternals)._running = false
   }
-  if (lazy.fiber === undefined && !(result instanceof NeedsFiber)) return result as Exit.Exit<A, E>
-  const fiber = lazy.fiber ?? make(context)
+  if (lazy.fiber === undefined && !(result instanceof NeedsFiber)) {
+    lazy.exit = result
+    return result as Exit.Exit<A, E>
+  }
+  const fiber = lazy.materialize()
   fiber.start(result instanceof NeedsFiber ? result.rest : result)
   return fiber as Fiber.RuntimeFiber<A, E>
 }
