@@ -208,7 +208,10 @@ export const soak = (options: SoakOptions): Effect.Effect<SoakReport, Error, Sco
             let opened = false
             let closing = false
             const hold = 1_000 + ((index * 379 + round * 997) % 2_000)
+            // A connection node:cluster handed to a worker as it was killed is never answered: give up on it.
+            const unanswered = setTimeout(() => socket.terminate(), 10_000)
             socket.on("open", () => {
+              clearTimeout(unanswered)
               opened = true
               counts.websocketConnections++
               setTimeout(() => {
@@ -220,10 +223,14 @@ export const soak = (options: SoakOptions): Effect.Effect<SoakReport, Error, Sco
             socket.on("message", () => counts.websocketMessages++)
             socket.on("error", () => {})
             socket.on("close", (code) => {
+              clearTimeout(unanswered)
               if (closing) resume(Effect.succeed(undefined))
               else resume(Effect.succeed(opened ? `websocket dropped with ${code}` : "websocket did not open"))
             })
-            return Effect.sync(() => socket.terminate())
+            return Effect.sync(() => {
+              clearTimeout(unanswered)
+              socket.terminate()
+            })
           })
           if (outcome !== undefined) {
             if (byKill(since, Date.now())) counts.websocketsDroppedByKills++
