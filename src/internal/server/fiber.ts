@@ -308,18 +308,27 @@ const globals = globalThis as unknown as Record<string, unknown>
  */
 const startLean = (fiber: RequestFiber, effect: Effect.Effect<unknown, unknown, unknown>): void => {
   const internals = fiber as unknown as FiberInternals
-  const previous = globals[currentFiberKey]
-  globals[currentFiberKey] = fiber
   // Running as far as its messages know: one sent from a step waits for the fiber's loop, as it would in it.
   internals._running = true
-  let result: Exit.Exit<unknown, unknown> | NeedsFiber
+  const result = evaluateAs(fiber, effect, fiber.currentContext, internals._queue)
+  internals._running = false
+  fiber.start(result instanceof NeedsFiber ? result.rest : result)
+}
+
+/** {@link evaluate}, with `current` as the current fiber meanwhile (effect keeps it in a global). */
+const evaluateAs = (
+  current: RequestFiber,
+  effect: Effect.Effect<unknown, unknown, unknown>,
+  context: Context.Context<never>,
+  messages: { readonly length: number }
+): Exit.Exit<unknown, unknown> | NeedsFiber => {
+  const previous = globals[currentFiberKey]
+  globals[currentFiberKey] = current
   try {
-    result = evaluate(effect, fiber.currentContext, internals._queue)
+    return evaluate(effect, context, messages)
   } finally {
-    internals._running = false
     globals[currentFiberKey] = previous
   }
-  fiber.start(result instanceof NeedsFiber ? result.rest : result)
 }
 
 /**
@@ -386,16 +395,9 @@ const runLazily = <A, E>(
   effect: Effect.Effect<A, E, any>
 ): Fiber.RuntimeFiber<A, E> | Exit.Exit<A, E> => {
   const lazy = new LazyFiber(make, context)
-  const previous = globals[currentFiberKey]
-  globals[currentFiberKey] = lazy.standIn
-  let result: Exit.Exit<unknown, unknown> | NeedsFiber
-  try {
-    result = evaluate(effect, context, lazy)
-  } finally {
-    globals[currentFiberKey] = previous
-    lazy.looping = false
-    if (lazy.fiber !== undefined) (lazy.fiber as unknown as FiberInternals)._running = false
-  }
+  const result = evaluateAs(lazy.standIn, effect, context, lazy)
+  lazy.looping = false
+  if (lazy.fiber !== undefined) (lazy.fiber as unknown as FiberInternals)._running = false
   if (lazy.fiber === undefined && !(result instanceof NeedsFiber)) {
     lazy.exit = result
     return result as Exit.Exit<A, E>

@@ -363,6 +363,27 @@ export const make = (options: {
     return (stepsRun ? forker.run : forker.fork)(contextOf(exchange), handlerOf(exchange.request, effect))
   }
 
+  /**
+   * Starts the handler and answers at once if it has already ended, as most handlers have: they need neither an
+   * observer nor a close listener. The fiber still working for the request otherwise.
+   */
+  const startRunning = (
+    exchange: Exchange
+  ): Fiber.RuntimeFiber<HttpServerResponse.HttpServerResponse, unknown> | undefined => {
+    const started = start(exchange)
+    if (Exit.isExit(started)) {
+      finish(exchange, undefined, started)
+      return undefined
+    }
+    const exit = started.unsafePoll()
+    if (exit !== null) {
+      finish(exchange, started, exit)
+      return undefined
+    }
+    exchange.fiber = started
+    return started
+  }
+
   const onRequest = (nodeRequest: Http.IncomingMessage, nodeResponse: Http.ServerResponse): void => {
     let match: HttpLayerRouter.FindMyWay.FindResult<Entry> | undefined
     if (useIndex) {
@@ -397,18 +418,8 @@ export const make = (options: {
     }
     inFlight++
     const exchange = new Exchange(new ServerRequest(nodeRequest, nodeResponse, undefined), match)
-    const fiber = start(exchange)
-    if (Exit.isExit(fiber)) {
-      finish(exchange, undefined, fiber)
-      return
-    }
-    // Most handlers finish before `start` returns: they need neither an observer nor a close listener.
-    const exit = fiber.unsafePoll()
-    if (exit !== null) {
-      finish(exchange, fiber, exit)
-      return
-    }
-    exchange.fiber = fiber
+    const fiber = startRunning(exchange)
+    if (fiber === undefined) return
     exchange.watchClient()
     fiber.addObserver(finishedBy(exchange, fiber))
   }
@@ -438,17 +449,8 @@ export const make = (options: {
       useIndex ? index.find(nodeRequest.method!, nodeRequest.url!) : undefined
     )
     exchange.watchClient()
-    const fiber = start(exchange)
-    if (Exit.isExit(fiber)) {
-      finish(exchange, undefined, fiber)
-      return
-    }
-    const exit = fiber.unsafePoll()
-    if (exit !== null) {
-      finish(exchange, fiber, exit)
-      return
-    }
-    exchange.fiber = fiber
+    const fiber = startRunning(exchange)
+    if (fiber === undefined) return
     upgrades.add(fiber)
     fiber.addObserver((exit) => {
       upgrades.delete(fiber)
