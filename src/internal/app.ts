@@ -21,7 +21,8 @@ import { InvalidTaskName, TaskNameInUse, TaskNotFound, validateName } from "../T
 import { decodeNonNegative, durationHint } from "./duration.js"
 import * as Events from "./events.js"
 import { TaskRecord } from "./task.js"
-import * as WorkersTransport from "./workers/transport.js"
+import type { Hooks, SharedValues, Transport } from "./hooks.js"
+import { HooksTypeId } from "./hooks.js"
 
 interface PendingTask {
   readonly record: TaskRecord<any, any>
@@ -94,6 +95,20 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
     const listeners: Array<Listener> = []
     let listenerSeq = 0
 
+    /** Where `scope: "all"` dispatches go beyond this process; bound by the server of a primary or a worker. */
+    let transport: Transport | undefined
+    const useTransport = (next: Transport) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          transport = next
+        }),
+        () =>
+          Effect.sync(() => {
+            if (transport === next) transport = undefined
+          })
+      )
+    const shared: SharedValues = { values: new Map(), mode: "open" }
+
     const report = (context: EventContext, message: string, cause: Cause.Cause<unknown>) =>
       Effect.logError(message, cause).pipe(
         Effect.annotateLogs({ ...logAnnotations, ...context }),
@@ -108,7 +123,10 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
               Effect.annotateLogs({ ...logAnnotations, event })
             )
           : report({ event }, `Handler for event "${event}" failed`, cause),
-      transport: WorkersTransport.forApp(appName)
+      transport: {
+        publish: (event, dispatchOptions) =>
+          Effect.suspend(() => (transport === undefined ? Effect.void : transport.publish(event, dispatchOptions)))
+      }
     })
 
     const startTask = (
@@ -459,6 +477,17 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
         Effect.provideService(registry.signal(event, handler, signalOptions), App, service),
       hasListeners: registry.hasListeners
     }
+    const hooks: Hooks = {
+      startWith,
+      stopWith,
+      runListeners,
+      hasListeners: registry.hasListeners,
+      unsafeTasks,
+      dispatchLocal: registry.dispatchLocal,
+      useTransport,
+      shared
+    }
+    Object.defineProperty(service, HooksTypeId, { value: hooks })
     return service
   })
 

@@ -1,0 +1,59 @@
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { AppService, ListenerKind, StartError } from "../App.js"
+import type { DispatchOptions, InvalidEventName } from "../Events.js"
+import type { Task } from "../Task.js"
+
+/**
+ * The key under which an app keeps the hooks that the server and the workers use. They are not part of the app's
+ * public service: users start and stop an app with `start`/`stop` or `Server.layer`.
+ */
+export const HooksTypeId: unique symbol = Symbol.for("fiberapp/App/Hooks")
+
+/** Carries dispatches made with `scope: "all"` out of this process. */
+export interface Transport {
+  readonly publish: (event: string, options: DispatchOptions) => Effect.Effect<void>
+}
+
+/** The values `Workers.shared` carries from the primary to the workers, encoded with their schemas. */
+export interface SharedValues {
+  readonly values: Map<string, unknown>
+  /** `open` in a primary before the workers fork; `sealed` after; `readOnly` in a worker. */
+  mode: "open" | "sealed" | "readOnly"
+}
+
+/** What the server and the workers need of an app, beyond its public service. */
+export interface Hooks {
+  /**
+   * `start` with a step between the `before_server_start` listeners and the queued tasks: the server binds there.
+   * If anything fails, what was started is stopped and the app ends `stopped`.
+   */
+  readonly startWith: <E, R>(bind: Effect.Effect<void, E, R>) => Effect.Effect<void, StartError | E, R>
+  /**
+   * `stop` with a step between the `before_server_stop` listeners and ending the tasks: the server drains there.
+   * `timeout` replaces the app's `gracefulShutdownTimeout` for this stop.
+   */
+  readonly stopWith: (
+    drain: Effect.Effect<void>,
+    options?: { readonly timeout?: Duration.DurationInput | undefined }
+  ) => Effect.Effect<void>
+  /** Runs the listeners of one kind (start kinds fail with `StartError`; stop kinds report failures). */
+  readonly runListeners: (kind: ListenerKind) => Effect.Effect<void, StartError>
+  /** Whether any handler or waiter could match `event`: lets hot paths skip building a dispatch. */
+  readonly hasListeners: (event: string) => boolean
+  /** The recorded tasks, synchronously. */
+  readonly unsafeTasks: () => ReadonlyArray<Task>
+  /** Delivers a dispatch that arrived from another process to this process's waiters and handlers only. */
+  readonly dispatchLocal: (event: string, options?: DispatchOptions) => Effect.Effect<void, InvalidEventName>
+  /** Sends `scope: "all"` dispatches through `transport` while the scope is open. */
+  readonly useTransport: (transport: Transport) => Effect.Effect<void, never, Scope.Scope>
+  readonly shared: SharedValues
+}
+
+/** The hooks of an app made by `App.make`. */
+export const hooksOf = (app: AppService): Hooks => {
+  const hooks = (app as unknown as { readonly [HooksTypeId]?: Hooks })[HooksTypeId]
+  if (hooks === undefined) throw new Error(`The app "${app.name}" was not made by App.make.`)
+  return hooks
+}
