@@ -2,11 +2,27 @@
  * The application: named background tasks on an app-scoped `FiberMap`, events, and lifecycle listeners.
  * Tasks reach the app, and the app reaches tasks, through the `App` service.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { App } from "fiberapp"
+ *
+ * const program = Effect.gen(function* () {
+ *   // queued until the app starts, then started (on every worker when served with workers)
+ *   yield* App.addTask(Effect.log("slow work"), { name: "slow_work" })
+ *   yield* App.start
+ *   yield* App.cancelTask("slow_work")
+ *   return yield* App.purgeTasks
+ * })
+ *
+ * Effect.runPromise(Effect.scoped(Effect.provide(program, App.layer({ name: "demo" }))))
+ * ```
+ *
  * @since 0.1.0
  */
 
-import type { Cause, Duration, Option, Scope } from "effect"
-import { Context, Data, Effect, Layer } from "effect"
+import type { Duration, Option, Scope } from "effect"
+import { Effect, Layer } from "effect"
 import type {
   DispatchOptions,
   EventContext,
@@ -18,7 +34,8 @@ import type {
   SignalOptions,
   WaitOptions
 } from "./Events.js"
-import * as internal from "./internal/app.js"
+import * as internal from "./internal/app/make.js"
+import * as service from "./internal/app/service.js"
 import type { InvalidTaskName, Task, TaskNameInUse, TaskNotFound } from "./Task.js"
 
 /**
@@ -53,6 +70,8 @@ export type ListenerKind =
 export type TaskInput<A, E, R> = Effect.Effect<A, E, R> | ((app: AppService) => Effect.Effect<A, E, R>)
 
 /**
+ * Options of `addTask`: a name, and whether a named task is recorded.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -63,6 +82,8 @@ export interface AddTaskOptions {
 }
 
 /**
+ * Options of `App.make` and `App.layer`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -73,32 +94,54 @@ export interface MakeOptions {
 }
 
 /**
- * The app could not start: it was not idle, or a start listener failed.
+ * The app could not start: it was not idle (`NotIdle`), it was stopped while starting (`StoppedWhileStarting`), or a
+ * start listener failed (`ListenerFailed`, with `listener`, `position` and `cause`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class StartError extends Data.TaggedError("StartError")<{
-  readonly reason: string
-  readonly listener?: ListenerKind | undefined
-  readonly cause?: Cause.Cause<unknown> | undefined
-}> {
-  override get message(): string {
-    return `The app could not start: ${this.reason}`
-  }
-}
+export const StartError: typeof service.StartError = service.StartError
 
 /**
- * The options given to `App.make` or `App.layer` are unusable. `App.layer` dies with it, as its type has no error.
+ * The type of a `StartError` value.
  *
  * @since 0.1.0
  * @category errors
  */
-export class InvalidAppOptions extends Data.TaggedError("InvalidAppOptions")<{ readonly reason: string }> {
-  override get message(): string {
-    return `Invalid app options: ${this.reason}`
-  }
-}
+export type StartError = service.StartError
+
+/**
+ * Why an app did not start.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StartErrorReason = service.StartErrorReason
+
+/**
+ * The options given to `App.make` or `App.layer` are unusable (`InvalidName`, `InvalidGracefulShutdownTimeout`, with
+ * the `value` given). `App.layer` dies with it, as its type has no error.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const InvalidAppOptions: typeof service.InvalidAppOptions = service.InvalidAppOptions
+
+/**
+ * The type of a `InvalidAppOptions` value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidAppOptions = service.InvalidAppOptions
+
+/**
+ * Which option given to `App.make` is unusable.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InvalidAppOptionsReason = service.InvalidAppOptionsReason
 
 /**
  * The application service.
@@ -107,69 +150,70 @@ export class InvalidAppOptions extends Data.TaggedError("InvalidAppOptions")<{ r
  * @category models
  */
 export interface AppService {
+  /** The app's name, as given to `App.make`; logs carry it as the `app` annotation. */
   readonly name: string
+  /** How long a stop may take before the tasks still running are abandoned. */
   readonly gracefulShutdownTimeout: Duration.Duration
+  /** Where the app is in its life. */
   readonly state: Effect.Effect<State>
-  /** `idle` to `serving`: start listeners, then the queued tasks. */
+  /** `idle` to `serving`: start listeners, then the queued tasks. `Server.layer` does this for you. */
   readonly start: Effect.Effect<void, StartError>
   /** `serving` to `stopped`: stop listeners, every task interrupted, within the graceful timeout. */
   readonly stop: Effect.Effect<void>
-  /**
-   * `start` with a step between the `before_server_start` listeners and the queued tasks: the server binds there.
-   * If anything fails, what was started is stopped and the app ends `stopped`.
-   */
-  readonly startWith: <E, R>(bind: Effect.Effect<void, E, R>) => Effect.Effect<void, StartError | E, R>
-  /**
-   * `stop` with a step between the `before_server_stop` listeners and ending the tasks: the server drains there.
-   * `timeout` replaces the app's `gracefulShutdownTimeout` for this stop.
-   */
-  readonly stopWith: (
-    drain: Effect.Effect<void>,
-    options?: { readonly timeout?: Duration.DurationInput | undefined }
-  ) => Effect.Effect<void>
-  /**
-   * Runs the listeners of one kind: start kinds by priority then registration order, stop kinds in reverse.
-   * A failing start listener fails with `StartError`; a failing stop listener is reported and the others still run.
-   */
-  readonly runListeners: (kind: ListenerKind) => Effect.Effect<void, StartError>
+  /** Registers a lifecycle listener; it runs with the services in context here, the app among them. */
   readonly listener: <R>(
     kind: ListenerKind,
     effect: Effect.Effect<unknown, unknown, R>,
     options?: { readonly priority?: number | undefined }
   ) => Effect.Effect<void, never, Exclude<R, App>>
+  /** Adds a background task: started now while serving, queued until the start otherwise. */
   readonly addTask: <A, E, R>(
     task: TaskInput<A, E, R>,
     options?: AddTaskOptions
   ) => Effect.Effect<Task<A, E>, TaskNameInUse | InvalidTaskName, Exclude<R, App>>
+  /** The registered task with this name, or `TaskNotFound`. */
   readonly getTask: (name: string) => Effect.Effect<Task, TaskNotFound>
+  /** The registered task with this name, if any. */
   readonly findTask: (name: string) => Effect.Effect<Option.Option<Task>>
+  /** Interrupts the task and returns once its finalizers have run; its record stays until purged. */
   readonly cancelTask: (
     name: string,
     options?: { readonly reason?: string | undefined }
   ) => Effect.Effect<void, TaskNotFound>
+  /** Drops the records of finished tasks and says how many it dropped. */
   readonly purgeTasks: Effect.Effect<number>
+  /** The recorded tasks, in the order they were added. */
   readonly tasks: Effect.Effect<ReadonlyArray<Task>>
-  /** The recorded tasks, synchronously, for inspectors. */
-  readonly unsafeTasks: () => ReadonlyArray<Task>
+  /** Wakes the waiters of `event` and runs its handlers (see `Events`). */
   readonly dispatch: (event: string, options?: DispatchOptions) => Effect.Effect<void, InvalidEventName>
+  /** Waits for the next dispatch of `event` and gives its context. */
   readonly event: (
     event: string,
     options?: WaitOptions
   ) => Effect.Effect<EventContext, EventTimeout | InvalidEventName | InvalidEventTimeout>
+  /** Registers a handler for `event`; succeeds with the effect that removes it. */
   readonly signal: <R>(
     event: string,
     handler: Handler<R>,
     options?: SignalOptions
   ) => Effect.Effect<Effect.Effect<void>, InvalidEventName | ReservedEventName, Exclude<R, App>>
-  /** Whether any handler or waiter could match `event`: lets hot paths skip building a dispatch. */
-  readonly hasListeners: (event: string) => boolean
 }
 
 /**
+ * The application service's tag: what tasks, listeners and handlers ask for to reach the app.
+ *
  * @since 0.1.0
  * @category tags
  */
-export class App extends Context.Tag("fiberapp/App")<App, AppService>() {}
+export const App: typeof service.App = service.App
+
+/**
+ * The type of a `App` value.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export type App = service.App
 
 /**
  * Builds an app in the current scope. Closing the scope stops it. Fails with `InvalidAppOptions` for an empty name
@@ -181,30 +225,40 @@ export class App extends Context.Tag("fiberapp/App")<App, AppService>() {}
 export const make: (options: MakeOptions) => Effect.Effect<AppService, InvalidAppOptions, Scope.Scope> = internal.make
 
 /**
+ * The app as a layer: built with `App.make` in the layer's scope (closing it stops a serving app).
+ *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (options: MakeOptions): Layer.Layer<App> => Layer.scoped(App, Effect.orDie(make(options)))
 
 /**
+ * The app's state.
+ *
  * @since 0.1.0
  * @category accessors
  */
 export const state: Effect.Effect<State, never, App> = Effect.flatMap(App, (app) => app.state)
 
 /**
+ * Starts the app: `before_server_start` listeners, the queued tasks, `after_server_start` listeners.
+ *
  * @since 0.1.0
  * @category accessors
  */
 export const start: Effect.Effect<void, StartError, App> = Effect.flatMap(App, (app) => app.start)
 
 /**
+ * Stops the app: stop listeners, every task interrupted, within the graceful timeout.
+ *
  * @since 0.1.0
  * @category accessors
  */
 export const stop: Effect.Effect<void, never, App> = Effect.flatMap(App, (app) => app.stop)
 
 /**
+ * Adds a background task to the app in context (see `AppService.addTask`).
+ *
  * @since 0.1.0
  * @category accessors
  */
@@ -215,6 +269,8 @@ export const addTask = <A, E, R>(
   Effect.flatMap(App, (app) => app.addTask(task, options))
 
 /**
+ * The registered task with this name, or `TaskNotFound`.
+ *
  * @since 0.1.0
  * @category accessors
  */
@@ -222,6 +278,8 @@ export const getTask = (name: string): Effect.Effect<Task, TaskNotFound, App> =>
   Effect.flatMap(App, (app) => app.getTask(name))
 
 /**
+ * The registered task with this name, if any.
+ *
  * @since 0.1.0
  * @category accessors
  */
@@ -229,6 +287,8 @@ export const findTask = (name: string): Effect.Effect<Option.Option<Task>, never
   Effect.flatMap(App, (app) => app.findTask(name))
 
 /**
+ * Cancels the registered task with this name and waits for its finalizers.
+ *
  * @since 0.1.0
  * @category accessors
  */
@@ -238,18 +298,24 @@ export const cancelTask = (
 ): Effect.Effect<void, TaskNotFound, App> => Effect.flatMap(App, (app) => app.cancelTask(name, options))
 
 /**
+ * Drops the records of finished tasks; succeeds with how many it dropped.
+ *
  * @since 0.1.0
  * @category accessors
  */
 export const purgeTasks: Effect.Effect<number, never, App> = Effect.flatMap(App, (app) => app.purgeTasks)
 
 /**
+ * The recorded tasks, in the order they were added.
+ *
  * @since 0.1.0
  * @category accessors
  */
 export const tasks: Effect.Effect<ReadonlyArray<Task>, never, App> = Effect.flatMap(App, (app) => app.tasks)
 
 /**
+ * Registers a lifecycle listener on the app in context.
+ *
  * @since 0.1.0
  * @category accessors
  */
@@ -261,6 +327,8 @@ export const listener = <R>(
   Effect.flatMap(App, (app) => app.listener(kind, effect, options))
 
 /**
+ * Dispatches an event on the app in context (see `Events`).
+ *
  * @since 0.1.0
  * @category accessors
  */
@@ -268,6 +336,8 @@ export const dispatch = (event: string, options?: DispatchOptions): Effect.Effec
   Effect.flatMap(App, (app) => app.dispatch(event, options))
 
 /**
+ * Waits for the next dispatch of an event on the app in context.
+ *
  * @since 0.1.0
  * @category accessors
  */
@@ -278,6 +348,8 @@ export const event = (
   Effect.flatMap(App, (app) => app.event(name, options))
 
 /**
+ * Registers an event handler on the app in context; succeeds with its remover.
+ *
  * @since 0.1.0
  * @category accessors
  */

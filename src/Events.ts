@@ -17,12 +17,29 @@
  * owned by the app, so a slow handler delays only the later handlers of its own dispatch. A handler
  * runs with the services that were in context where `signal` was called.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { App } from "fiberapp"
+ *
+ * const program = Effect.gen(function* () {
+ *   const app = yield* App.App
+ *   yield* app.signal("orders.paid.<amount:int>", (context) => Effect.log(`paid ${context.amount}`))
+ *   const waiter = yield* Effect.fork(app.event("orders.paid.*", { timeout: "5 seconds" }))
+ *   yield* Effect.yieldNow()
+ *   yield* app.dispatch("orders.paid.9", { context: { by: "card" }, inline: true })
+ *   return yield* waiter.await
+ * })
+ *
+ * Effect.runPromise(Effect.scoped(Effect.provide(program, App.layer({ name: "shop" }))))
+ * ```
+ *
  * @since 0.1.0
  */
 import type { Duration, Effect, Either } from "effect"
-import { Data, Duration as Durations } from "effect"
-import { durationHint } from "./internal/duration.js"
-import * as internal from "./internal/events.js"
+import * as errors from "./internal/events/errors.js"
+import * as names from "./internal/events/names.js"
+import * as transport from "./internal/events/transport.js"
 
 /**
  * The context a dispatch carries, merged with the dynamic parts of the name for waiters and handlers.
@@ -51,6 +68,8 @@ export type Handler<R = never> = (context: EventContext) => Effect.Effect<unknow
 export type DispatchScope = "local" | "all"
 
 /**
+ * Options of `dispatch`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -66,6 +85,8 @@ export interface DispatchOptions {
 }
 
 /**
+ * Options of `event` (waiting for the next dispatch).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -79,6 +100,8 @@ export interface WaitOptions {
 }
 
 /**
+ * Options of `signal` (registering a handler).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -119,24 +142,11 @@ export interface EventName {
  * @since 0.1.0
  * @category constants
  */
-export const builtinEvents = [
-  "server.init.before",
-  "server.init.after",
-  "server.shutdown.before",
-  "server.shutdown.after",
-  "server.exception.report",
-  "http.lifecycle.request",
-  "http.lifecycle.response",
-  "http.routing.before",
-  "http.routing.after",
-  "http.handler.before",
-  "http.handler.after",
-  "websocket.handler.before",
-  "websocket.handler.after",
-  "websocket.handler.exception"
-] as const
+export const builtinEvents: typeof names.builtinEvents = names.builtinEvents
 
 /**
+ * One of the built-in events.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -148,7 +158,7 @@ export type BuiltinEvent = (typeof builtinEvents)[number]
  * @since 0.1.0
  * @category constants
  */
-export const reservedNamespaces: ReadonlyArray<string> = ["server", "http", "websocket"]
+export const reservedNamespaces: ReadonlyArray<string> = names.reservedNamespaces
 
 /**
  * Parses an event name, once per distinct name (results are cached). Never throws: anything that is
@@ -157,7 +167,7 @@ export const reservedNamespaces: ReadonlyArray<string> = ["server", "http", "web
  * @since 0.1.0
  * @category parsing
  */
-export const parse = (name: unknown): Either.Either<EventName, InvalidEventName> => internal.parse(name)
+export const parse = (name: unknown): Either.Either<EventName, InvalidEventName> => names.parse(name)
 
 /**
  * Whether `name` may be given to `signal`: it is valid and, in a reserved namespace, a built-in event
@@ -167,26 +177,31 @@ export const parse = (name: unknown): Either.Either<EventName, InvalidEventName>
  * @category parsing
  */
 export const validateSignalName = (name: unknown): Either.Either<EventName, InvalidEventName | ReservedEventName> =>
-  internal.parseForSignal(name)
+  names.parseForSignal(name)
 
 /**
- * The event name is not of a valid form.
+ * The event name is not of a valid form; `reason` says which rule it breaks, `detail` and `message` say it in words.
  *
  * @since 0.1.0
  * @category errors
  */
-export class InvalidEventName extends Data.TaggedError("InvalidEventName")<{
-  readonly event: unknown
-  readonly reason: string
-}> {
-  override get message(): string {
-    return (
-      `Invalid event name ${describe(this.event)}: ${this.reason}. ` +
-      `A valid name is one word ("ready") or three dot-separated parts ("my.custom.event"), ` +
-      `where only the third part may be dynamic ("orders.paid.<id>", "orders.paid.<amount:int>").`
-    )
-  }
-}
+export const InvalidEventName: typeof errors.InvalidEventName = errors.InvalidEventName
+
+/**
+ * The type of a `InvalidEventName` value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidEventName = errors.InvalidEventName
+
+/**
+ * Which rule of the name grammar an event name breaks.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InvalidEventNameReason = errors.InvalidEventNameReason
 
 /**
  * The event name is in a namespace reserved for built-in events (`server`, `http`, `websocket`).
@@ -194,40 +209,31 @@ export class InvalidEventName extends Data.TaggedError("InvalidEventName")<{
  * @since 0.1.0
  * @category errors
  */
-export class ReservedEventName extends Data.TaggedError("ReservedEventName")<{ readonly event: string }> {
-  override get message(): string {
-    return (
-      `Cannot declare reserved event "${this.event}": the namespaces "server", "http" and "websocket" ` +
-      `hold only the built-in events (for example "server.init.before"). Use your own namespace, ` +
-      `such as "app.${this.event.split(".").slice(1).join(".")}".`
-    )
-  }
-}
+export const ReservedEventName: typeof errors.ReservedEventName = errors.ReservedEventName
 
 /**
- * No matching dispatch arrived within the timeout.
+ * The type of a `ReservedEventName` value.
  *
  * @since 0.1.0
  * @category errors
  */
-export class EventTimeout extends Data.TaggedError("EventTimeout")<{
-  readonly event: string
-  readonly timeout: Duration.Duration
-}> {
-  override get message(): string {
-    return `Timed out after ${Durations.format(this.timeout)} waiting for event "${this.event}".`
-  }
-}
+export type ReservedEventName = errors.ReservedEventName
 
-const describe = (value: unknown): string => {
-  if (typeof value === "string") return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
-  if (value === null || typeof value !== "object") return String(value)
-  try {
-    return String(value)
-  } catch {
-    return "[object]"
-  }
-}
+/**
+ * No matching dispatch arrived within the timeout given to `event`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const EventTimeout: typeof errors.EventTimeout = errors.EventTimeout
+
+/**
+ * The type of a `EventTimeout` value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type EventTimeout = errors.EventTimeout
 
 /**
  * The `timeout` given to `event` is not a non-negative duration.
@@ -235,11 +241,38 @@ const describe = (value: unknown): string => {
  * @since 0.1.0
  * @category errors
  */
-export class InvalidEventTimeout extends Data.TaggedError("InvalidEventTimeout")<{
-  readonly event: string
-  readonly timeout: unknown
-}> {
-  override get message(): string {
-    return `Invalid timeout ${describe(this.timeout)} waiting for event "${this.event}": use ${durationHint}.`
-  }
-}
+export const InvalidEventTimeout: typeof errors.InvalidEventTimeout = errors.InvalidEventTimeout
+
+/**
+ * The type of a `InvalidEventTimeout` value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidEventTimeout = errors.InvalidEventTimeout
+
+/**
+ * Where dispatches made with `scope: "all"` go beyond this process. Optional: provide it to `App.layer` to carry
+ * events to other processes or machines; without it, a server with workers carries them between its workers.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const Transport: typeof transport.Transport = transport.Transport
+
+/**
+ * The type of a `Transport` value.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export type Transport = transport.Transport
+
+/**
+ * What a `Transport` does: publish a dispatch to the other processes, which deliver it to their own waiters and
+ * handlers only.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TransportService = transport.TransportService

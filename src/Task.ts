@@ -1,11 +1,29 @@
 /**
  * Named background tasks: the handle that `App.addTask` returns and `App.getTask` finds again.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { App, Task } from "fiberapp"
+ *
+ * const program = Effect.gen(function* () {
+ *   const app = yield* App.App
+ *   yield* app.start
+ *   const task: Task.Task<string> = yield* app.addTask(Effect.succeed("done"), { name: "job" })
+ *   const result = yield* task.join // "done"
+ *   const status = yield* task.status // "succeeded"
+ *   return { result, status, info: Task.info(task) }
+ * })
+ *
+ * Effect.runPromise(Effect.scoped(Effect.provide(program, App.layer({ name: "example" }))))
+ * ```
+ *
  * @since 0.1.0
  */
 
 import type { Effect, Exit, Fiber, Option } from "effect"
-import { Data } from "effect"
+import * as errors from "./internal/task/errors.js"
+import * as record from "./internal/task/record.js"
 
 /**
  * Where a task is in its life. `pending` tasks were added before the app started and wait for it.
@@ -60,62 +78,76 @@ export interface Info {
 }
 
 /**
+ * A task as a plain, serialisable record: name, status and times, never its result or error.
+ *
  * @since 0.1.0
  * @category utils
  */
-export const info = (task: Task): Info => ({
-  name: task.name,
-  status: task.unsafeStatus(),
-  addedAt: task.addedAt,
-  startedAt: task.startedAt,
-  endedAt: task.endedAt
-})
+export const info: (task: Task) => Info = record.info
 
 /**
+ * Whether a status is final: `succeeded`, `failed` or `cancelled`.
+ *
  * @since 0.1.0
  * @category utils
  */
-export const isDone = (status: Status): boolean =>
-  status === "succeeded" || status === "failed" || status === "cancelled"
+export const isDone: (status: Status) => boolean = record.isDone
 
 /**
- * No registered task has this name.
+ * No registered task has this name: `Registered task named "X" not found.`
  *
  * @since 0.1.0
  * @category errors
  */
-export class TaskNotFound extends Data.TaggedError("TaskNotFound")<{ readonly name: string }> {
-  override get message(): string {
-    return `Registered task named "${text(this.name)}" not found.`
-  }
-}
+export const TaskNotFound: typeof errors.TaskNotFound = errors.TaskNotFound
 
 /**
- * A task that has not finished already holds this name.
+ * The type of a `TaskNotFound` value.
  *
  * @since 0.1.0
  * @category errors
  */
-export class TaskNameInUse extends Data.TaggedError("TaskNameInUse")<{ readonly name: string }> {
-  override get message(): string {
-    return `A task named "${text(this.name)}" is still running; cancel it first or choose another name.`
-  }
-}
+export type TaskNotFound = errors.TaskNotFound
 
 /**
- * The name given for a task is not a usable name.
+ * A task that has not finished already holds this name; a finished task's name may be reused.
  *
  * @since 0.1.0
  * @category errors
  */
-export class InvalidTaskName extends Data.TaggedError("InvalidTaskName")<{
-  readonly name: unknown
-  readonly reason: string
-}> {
-  override get message(): string {
-    return `Invalid task name ${describe(this.name)}: ${this.reason}.`
-  }
-}
+export const TaskNameInUse: typeof errors.TaskNameInUse = errors.TaskNameInUse
+
+/**
+ * The type of a `TaskNameInUse` value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type TaskNameInUse = errors.TaskNameInUse
+
+/**
+ * The name given for a task is not usable; `reason` says why (`NotAString`, `Empty`, `TooLong`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const InvalidTaskName: typeof errors.InvalidTaskName = errors.InvalidTaskName
+
+/**
+ * The type of a `InvalidTaskName` value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidTaskName = errors.InvalidTaskName
+
+/**
+ * Why a task name is refused.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InvalidTaskNameReason = errors.InvalidTaskNameReason
 
 /**
  * The longest task name accepted, in UTF-16 code units.
@@ -123,32 +155,12 @@ export class InvalidTaskName extends Data.TaggedError("InvalidTaskName")<{
  * @since 0.1.0
  * @category constants
  */
-export const maxNameLength = 256
+export const maxNameLength: number = errors.maxNameLength
 
 /**
- * Checks a task name, giving the reason it is refused, if it is.
+ * Checks a task name: the reason it is refused, or `undefined` when it is usable.
  *
  * @since 0.1.0
  * @category utils
  */
-export const validateName = (name: unknown): string | undefined => {
-  if (typeof name !== "string") return `a task name must be a string, got ${typeof name}`
-  if (name.length === 0) return "a task name must not be empty"
-  if (name.length > maxNameLength) return `a task name must be at most ${maxNameLength} characters, got ${name.length}`
-  return undefined
-}
-
-// Names come from JS callers too: a message must not throw for a value that has no string form.
-const text = (value: unknown): string => {
-  try {
-    return String(value)
-  } catch {
-    return Object.prototype.toString.call(value)
-  }
-}
-
-const describe = (name: unknown): string => {
-  if (typeof name !== "string") return text(name)
-  const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name
-  return JSON.stringify(shown)
-}
+export const validateName: (name: unknown) => InvalidTaskNameReason | undefined = errors.validateName

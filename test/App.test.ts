@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, type Duration, Effect, Exit, Fiber, Option, Ref, TestClock } from "effect"
 import * as App from "../src/App.js"
+import { hooksOf } from "../src/internal/hooks.js"
 import type * as Task from "../src/Task.js"
 import { untilSleeping } from "./utils.js"
 
@@ -332,7 +333,7 @@ describe("lifecycle", () => {
         { name: "stubborn" }
       )
       yield* Deferred.await(running)
-      const stopping = yield* Effect.fork(app.stopWith(Effect.void, { timeout: "1 second" }))
+      const stopping = yield* Effect.fork(hooksOf(app).stopWith(Effect.void, { timeout: "1 second" }))
       yield* untilSleeping(2)
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(stopping)
@@ -448,7 +449,7 @@ describe("events on the app", () => {
       const app = yield* started()
       const waiter = yield* Effect.fork(app.event("orders.paid.*"))
       yield* Effect.repeat(
-        Effect.sync(() => app.hasListeners("orders.paid.7")),
+        Effect.sync(() => hooksOf(app).hasListeners("orders.paid.7")),
         { until: (b) => b }
       )
       yield* app.signal("orders.paid.<id:int>", (context) =>
@@ -559,7 +560,7 @@ describe("bad options", () => {
         assert.strictEqual(error._tag, "InvalidEventTimeout")
         assert.include(error.message, "non-negative duration")
       }
-      assert.isFalse(app.hasListeners("a.b.c"))
+      assert.isFalse(hooksOf(app).hasListeners("a.b.c"))
     })
   )
 })

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import * as fc from "fast-check"
 import * as Events from "../src/Events.js"
-import * as Registry from "../src/internal/events.js"
+import * as Registry from "../src/internal/events/registry.js"
 
 // An oracle for the grammar, written as one regular expression rather than the parser's steps.
 const word = String.raw`[^\s\p{Cc}.<>*]+`

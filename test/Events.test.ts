@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Either, Exit, Fiber, Logger, Option, Scope, TestClock } from "effect"
 import * as Events from "../src/Events.js"
-import * as Registry from "../src/internal/events.js"
+import * as Registry from "../src/internal/events/registry.js"
 import { untilSleeping } from "./utils.js"
 
 type Failure = { readonly event: string; readonly cause: Cause.Cause<unknown> }
@@ -95,7 +95,7 @@ describe("event names", () => {
 
   it.effect("the reason says what is wrong", () =>
     Effect.sync(() => {
-      const reason = (name: unknown) => Either.getLeft(Events.parse(name)).pipe(Option.getOrThrow).reason
+      const reason = (name: unknown) => Either.getLeft(Events.parse(name)).pipe(Option.getOrThrow).message
       assert.include(reason("foo.bar"), "2 parts")
       assert.include(reason("foo.<bar>.baz"), "only the third part may be dynamic")
       assert.include(reason("foo.bar.<baz:float>"), `unknown type "float"`)

@@ -31,8 +31,9 @@ describe("task names (property)", () => {
               } else {
                 assert.isTrue(Either.isLeft(result))
                 if (Either.isLeft(result)) {
-                  assert.strictEqual(result.left._tag, "InvalidTaskName")
-                  assert.include(result.left.message, reason)
+                  const error = result.left
+                  assert.strictEqual(error._tag, "InvalidTaskName")
+                  if (error._tag === "InvalidTaskName") assert.strictEqual(error.reason, reason)
                 }
               }
             }),

@@ -4,6 +4,7 @@
  */
 import { Deferred, Effect, Exit } from "effect"
 import * as App from "../../src/App.js"
+import { hooksOf } from "../../src/internal/hooks.js"
 import { intEnv, type Lap, main, medianRates, rates, stopwatch } from "../lib/measure.js"
 
 const messages = intEnv("BENCH_MESSAGES", 500_000)
@@ -45,7 +46,7 @@ const program = Effect.gen(function* () {
   // Generator loops reach their steady tier only after a few million steps.
   yield* quiet(app, loops, warmupLaps)
   yield* oneHandler(app, "bench.warm.handler", 50_000)
-  if (app.hasListeners("bench.quiet.event")) throw new Error("the quiet event has listeners")
+  if (hooksOf(app).hasListeners("bench.quiet.event")) throw new Error("the quiet event has listeners")
   const quietRate = yield* quiet(app, loops, laps)
   const oneHandlerRate = yield* oneHandler(app, "bench.one.handler", messages)
   return { messages, loops, laps, ...quietRate, ...oneHandlerRate }

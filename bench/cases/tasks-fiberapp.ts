@@ -4,6 +4,7 @@
  */
 import { Effect } from "effect"
 import * as App from "../../src/App.js"
+import { hooksOf } from "../../src/internal/hooks.js"
 import { heapUsed, intEnv, main, names, rates, stopwatch } from "../lib/measure.js"
 
 const count = intEnv("BENCH_TASKS", 100_000)
@@ -26,7 +27,7 @@ const program = Effect.gen(function* () {
   yield* Effect.yieldNow()
   const spawned = spawn()
   const heapAfter = heapUsed()
-  const running = app.unsafeTasks().filter((task) => task.unsafeStatus() === "running").length
+  const running = hooksOf(app).unsafeTasks().filter((task) => task.unsafeStatus() === "running").length
   if (running !== count) throw new Error(`${running} of ${count} tasks running`)
 
   const get = stopwatch()
@@ -38,7 +39,7 @@ const program = Effect.gen(function* () {
   const cancel = stopwatch()
   for (let i = 0; i < count; i++) yield* app.cancelTask(keys[i]!)
   const cancelled = cancel()
-  const cancelledCount = app.unsafeTasks().filter((task) => task.unsafeStatus() === "cancelled").length
+  const cancelledCount = hooksOf(app).unsafeTasks().filter((task) => task.unsafeStatus() === "cancelled").length
   if (cancelledCount !== count) throw new Error(`${cancelledCount} of ${count} tasks cancelled`)
 
   return {

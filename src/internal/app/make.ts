@@ -1,0 +1,150 @@
+import type * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import type { AppService, ListenerKind, MakeOptions, TaskInput } from "../../App.js"
+import type { EventContext, Handler, SignalOptions } from "../../Events.js"
+import { decodeNonNegative } from "../duration.js"
+import * as Registry from "../events/registry.js"
+import { Transport } from "../events/transport.js"
+import type { Hooks, SharedValues, Transport as TransportService } from "../hooks.js"
+import { HooksTypeId } from "../hooks.js"
+import * as Lifecycle from "./lifecycle.js"
+import * as Listeners from "./listeners.js"
+import { App, InvalidAppOptions } from "./service.js"
+import * as Tasks from "./tasks.js"
+
+export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidAppOptions, Scope.Scope> =>
+  Effect.gen(function* () {
+    const name = options.name
+    if (typeof name !== "string" || name.trim() === "") {
+      return yield* new InvalidAppOptions({ reason: "InvalidName", value: name })
+    }
+    const decodedGrace = decodeNonNegative(options.gracefulShutdownTimeout ?? "15 seconds")
+    if (Option.isNone(decodedGrace)) {
+      return yield* new InvalidAppOptions({
+        reason: "InvalidGracefulShutdownTimeout",
+        value: options.gracefulShutdownTimeout
+      })
+    }
+    const grace = decodedGrace.value
+    const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.annotateLogs(effect, "app", name)
+    const runInApp = Runtime.runFork(yield* annotate(Effect.runtime<never>()))
+    const clock = yield* Effect.clock
+
+    // Where `scope: "all"` dispatches go beyond this process: a Transport service if one is provided, or what the
+    // server of a primary or a worker binds through the hooks.
+    let transport: TransportService | undefined = Option.getOrUndefined(yield* Effect.serviceOption(Transport))
+    const useTransport = (next: TransportService) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const previous = transport
+          transport = next
+          return previous
+        }),
+        (previous) =>
+          Effect.sync(() => {
+            if (transport === next) transport = previous
+          })
+      ).pipe(Effect.asVoid)
+    const shared: SharedValues = { values: new Map(), mode: "open" }
+
+    const report = (context: EventContext, message: string, cause: Cause.Cause<unknown>) =>
+      annotate(Effect.logError(message, cause).pipe(Effect.annotateLogs(context))).pipe(
+        Effect.zipRight(registry.dispatch("server.exception.report", { context: { ...context, cause } })),
+        Effect.ignore
+      )
+
+    const registry: Registry.Registry = yield* Registry.make({
+      onHandlerFailure: (event, cause) =>
+        event === "server.exception.report"
+          ? annotate(Effect.logError(`Handler for event "${event}" failed`, cause).pipe(Effect.annotateLogs({ event })))
+          : report({ event }, `Handler for event "${event}" failed`, cause),
+      transport: {
+        publish: (event, dispatchOptions) =>
+          Effect.suspend(() => (transport === undefined ? Effect.void : transport.publish(event, dispatchOptions)))
+      }
+    })
+
+    const tasks = yield* Tasks.make({
+      clock,
+      app: () => service,
+      onFailure: (task, cause) => {
+        runInApp(report({ task }, `Task "${task}" failed`, cause))
+      }
+    })
+    const listeners = Listeners.make()
+    const lifecycle = yield* Lifecycle.make({
+      app: name,
+      grace,
+      clock,
+      tasks,
+      listeners,
+      dispatch: registry.dispatch,
+      report,
+      annotate
+    })
+    yield* Effect.addFinalizer(() => lifecycle.stopWith(Effect.void))
+
+    const withApp = <R>(context: Context.Context<R>): Context.Context<R | App> =>
+      Option.isSome(Context.getOption(context, App))
+        ? (context as Context.Context<R | App>)
+        : Context.add(context, App, service)
+
+    const listener = <R>(
+      kind: ListenerKind,
+      effect: Effect.Effect<unknown, unknown, R>,
+      listenerOptions?: { readonly priority?: number | undefined }
+    ) =>
+      Effect.contextWith((context: Context.Context<Exclude<R, App>>) => {
+        listeners.add(
+          kind,
+          Effect.provide(effect, withApp(context) as Context.Context<R>),
+          listenerOptions?.priority ?? 0
+        )
+      })
+
+    const cancelTask = (task: string, cancelOptions?: { readonly reason?: string | undefined }) => {
+      const reason = cancelOptions?.reason
+      const cancel = tasks.cancel(task)
+      if (reason === undefined) return cancel
+      return Effect.zipRight(
+        cancel,
+        annotate(Effect.logInfo(`Task "${task}" cancelled: ${reason}`).pipe(Effect.annotateLogs({ task })))
+      )
+    }
+
+    const service: AppService = {
+      name,
+      gracefulShutdownTimeout: grace,
+      state: lifecycle.state,
+      start: lifecycle.startWith(Effect.void),
+      stop: lifecycle.stopWith(Effect.void),
+      listener,
+      addTask: <A, E, R>(task: TaskInput<A, E, R>, addOptions?: Parameters<AppService["addTask"]>[1]) =>
+        tasks.add(task, addOptions),
+      getTask: tasks.get,
+      findTask: tasks.find,
+      cancelTask,
+      purgeTasks: tasks.purge,
+      tasks: Effect.sync(tasks.list),
+      dispatch: registry.dispatch,
+      event: registry.event,
+      signal: <R>(event: string, handler: Handler<R>, signalOptions?: SignalOptions) =>
+        Effect.provideService(registry.signal(event, handler, signalOptions), App, service)
+    }
+    const hooks: Hooks = {
+      startWith: lifecycle.startWith,
+      stopWith: lifecycle.stopWith,
+      runListeners: lifecycle.runListeners,
+      hasListeners: registry.hasListeners,
+      unsafeTasks: tasks.list,
+      dispatchLocal: registry.dispatchLocal,
+      useTransport,
+      shared
+    }
+    Object.defineProperty(service, HooksTypeId, { value: hooks })
+    return service
+  })

@@ -1,0 +1,194 @@
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberMap from "effect/FiberMap"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import type { AddTaskOptions, AppService, TaskInput } from "../../App.js"
+import { InvalidTaskName, TaskNameInUse, TaskNotFound, validateName } from "../task/errors.js"
+import { TaskRecord } from "../task/record.js"
+import { bounded } from "./bounded.js"
+import { App } from "./service.js"
+
+type Key = string | number
+
+/** The app's tasks: fibers in a `FiberMap` keyed by name, and the records of the named ones. */
+export interface Tasks {
+  readonly add: <A, E, R>(
+    task: TaskInput<A, E, R>,
+    options: AddTaskOptions | undefined
+  ) => Effect.Effect<TaskRecord<A, E>, TaskNameInUse | InvalidTaskName, Exclude<R, App>>
+  readonly get: (name: string) => Effect.Effect<TaskRecord, TaskNotFound>
+  readonly find: (name: string) => Effect.Effect<Option.Option<TaskRecord>>
+  readonly cancel: (name: string) => Effect.Effect<void, TaskNotFound>
+  readonly purge: Effect.Effect<number>
+  readonly list: () => ReadonlyArray<TaskRecord>
+  /** Starts the tasks added so far, and from now on every task as it is added. */
+  readonly open: Effect.Effect<void>
+  /**
+   * Interrupts every task and waits for them at most `millis`; gives the names of those still running then (and how
+   * many unnamed ones). Tasks added afterwards are cancelled as they are added.
+   */
+  readonly end: (millis: number) => Effect.Effect<Stragglers | undefined>
+}
+
+export interface Stragglers {
+  readonly names: ReadonlyArray<string>
+  readonly unnamed: number
+}
+
+export interface TasksOptions {
+  readonly clock: Clock.Clock
+  /** The app handed to tasks that do not have it in their context. */
+  readonly app: () => AppService
+  /** Called once for each task that fails or dies (not when it is cancelled). */
+  readonly onFailure: (name: string, cause: Cause.Cause<unknown>) => void
+}
+
+export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { clock, onFailure } = options
+    const scope = yield* Scope.make()
+    const fibers = yield* Scope.extend(FiberMap.make<Key>(), scope)
+    const records = new Map<string, TaskRecord<any, any>>()
+    const started = yield* Effect.makeLatch(false)
+    /** Tasks added before the start, in order: their fibers wait for `started`. */
+    let pending: Array<TaskRecord<any, any>> = []
+    let live = false
+    let ended = false
+    let nextKey = 0
+
+    const observe = (record: TaskRecord<any, any>) => (exit: Exit.Exit<unknown, unknown>) => {
+      record.end(exit, clock.unsafeCurrentTimeMillis())
+      if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause))
+        onFailure(record.name ?? "(unnamed)", exit.cause)
+    }
+
+    // Most tasks are added from fibers that have the app in context already; the others get it, once per context.
+    let lastContext: Context.Context<never> | undefined
+    let lastProvided: Context.Context<App> | undefined
+    const withApp = <A, E, R>(effect: Effect.Effect<A, E, R>, context: Context.Context<never>) => {
+      if (Option.isSome(Context.getOption(context, App))) return effect
+      if (context !== lastContext) {
+        lastContext = context
+        lastProvided = Context.add(context, App, options.app())
+      }
+      return Effect.provide(effect, lastProvided as Context.Context<R>)
+    }
+
+    const refuse = (name: string | undefined, register: boolean) => {
+      if (name === undefined) return undefined
+      const reason = validateName(name)
+      if (reason !== undefined) return new InvalidTaskName({ name, reason })
+      if (!register) return undefined
+      const existing = records.get(name)
+      if (existing === undefined) return undefined
+      if (existing.exit === undefined) return new TaskNameInUse({ name })
+      records.delete(name)
+      return undefined
+    }
+
+    const add = <A, E, R>(task: TaskInput<A, E, R>, addOptions: AddTaskOptions | undefined) =>
+      Effect.withFiberRuntime<TaskRecord<A, E>, TaskNameInUse | InvalidTaskName, Exclude<R, App>>((parent) => {
+        const name = addOptions?.name
+        const register = name !== undefined && addOptions?.register !== false
+        const refused = refuse(name, register)
+        if (refused !== undefined) return Effect.fail(refused)
+        const record = new TaskRecord<A, E>(name, clock.unsafeCurrentTimeMillis())
+        if (register) records.set(name, record)
+        if (ended) {
+          record.cancelUnstarted(record.addedAt)
+          return Effect.succeed(record)
+        }
+        const effect = withApp(
+          Effect.isEffect(task) ? task : Effect.suspend(() => task(options.app())),
+          parent.currentContext
+        )
+        let run: Effect.Effect<A, E, any>
+        if (live) {
+          record.started = true
+          record.startedAt = record.addedAt
+          run = effect
+        } else {
+          pending.push(record)
+          run = Effect.zipRight(started.await, effect)
+        }
+        return Effect.map(FiberMap.run(fibers, register ? name : nextKey++, run), (fiber) => {
+          record.fiberOrUndefined = fiber
+          fiber.addObserver(observe(record))
+          return record
+        })
+      })
+
+    const get = (name: string) =>
+      Effect.suspend(() => {
+        const record = records.get(name)
+        return record === undefined ? Effect.fail(new TaskNotFound({ name })) : Effect.succeed(record)
+      })
+
+    const find = (name: string) => Effect.sync(() => Option.fromNullable(records.get(name)))
+
+    const cancel = (name: string) =>
+      Effect.flatMap(get(name), (record) =>
+        record.exit !== undefined || record.fiberOrUndefined === undefined
+          ? Effect.void
+          : Effect.asVoid(Fiber.interrupt(record.fiberOrUndefined))
+      )
+
+    const purge = Effect.sync(() => {
+      let purged = 0
+      for (const [name, record] of records) {
+        if (record.exit !== undefined) {
+          records.delete(name)
+          purged++
+        }
+      }
+      return purged
+    })
+
+    const open = Effect.suspend(() => {
+      if (live || ended) return Effect.void
+      live = true
+      const now = clock.unsafeCurrentTimeMillis()
+      for (const record of pending) {
+        if (record.exit !== undefined) continue
+        record.started = true
+        record.startedAt = now
+      }
+      pending = []
+      return started.open
+    })
+
+    const end = (millis: number) =>
+      Effect.suspend(() => {
+        live = false
+        pending = []
+        // Once closed, a FiberMap cannot even be iterated: end the tasks once.
+        if (ended) return Effect.succeed(undefined)
+        ended = true
+        const running = Array.from(fibers)
+        if (running.length === 0) return Effect.as(Scope.close(scope, Exit.void), undefined)
+        return Effect.map(bounded(Scope.close(scope, Exit.void), Duration.millis(millis)), (done) =>
+          done ? undefined : stragglers(running)
+        )
+      })
+
+    yield* Effect.addFinalizer(() => Effect.asVoid(end(0)))
+
+    return { add, get, find, cancel, purge, list: () => Array.from(records.values()), open, end }
+  })
+
+const stragglers = (running: ReadonlyArray<readonly [Key, Fiber.RuntimeFiber<unknown, unknown>]>): Stragglers => {
+  const names: Array<string> = []
+  let unnamed = 0
+  for (const [key, fiber] of running) {
+    if (fiber.unsafePoll() !== null) continue
+    if (typeof key === "string") names.push(key)
+    else unnamed++
+  }
+  return { names, unnamed }
+}

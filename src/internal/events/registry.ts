@@ -1,0 +1,283 @@
+import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type { DispatchOptions, EventContext, Handler, SignalOptions, WaitOptions } from "../../Events.js"
+import { decodeNonNegative } from "../duration.js"
+import { EventTimeout, InvalidEventName, InvalidEventTimeout, type ReservedEventName } from "./errors.js"
+import type { ParsedName } from "./names.js"
+import { maxCached, parse, signalRefusal } from "./names.js"
+import * as Runners from "./runners.js"
+import type { Entry, HandlerRecord } from "./table.js"
+import { merge, normalizeCondition, Table } from "./table.js"
+import type { TransportService } from "./transport.js"
+
+/** The per-app event machinery that App wires in. */
+export interface Registry {
+  readonly dispatch: (event: string, options?: DispatchOptions) => Effect.Effect<void, InvalidEventName>
+  readonly event: (
+    event: string,
+    options?: WaitOptions
+  ) => Effect.Effect<EventContext, EventTimeout | InvalidEventName | InvalidEventTimeout>
+  readonly signal: <R>(
+    event: string,
+    handler: Handler<R>,
+    options?: SignalOptions
+  ) => Effect.Effect<Effect.Effect<void>, InvalidEventName | ReservedEventName, R>
+  /** True when some handler or waiter could match `event`: lets hot paths skip building a context. */
+  readonly hasListeners: (event: string) => boolean
+  /** Delivers a dispatch to this registry's waiters and handlers only, whatever its `scope`. */
+  readonly dispatchLocal: (event: string, options?: DispatchOptions) => Effect.Effect<void, InvalidEventName>
+  /** What the registry holds right now; for tests and inspectors. */
+  readonly size: () => RegistrySize
+}
+
+export interface RegistrySize {
+  readonly names: number
+  readonly groups: number
+  readonly waiters: number
+  readonly handlers: number
+  /** Non-inline dispatches whose handlers have not started yet. */
+  readonly queued: number
+}
+
+export interface RegistryOptions {
+  /** Called once per failing handler, with the event it was registered on. */
+  readonly onHandlerFailure: (event: string, cause: Cause.Cause<unknown>) => Effect.Effect<void>
+  readonly transport?: TransportService | undefined
+}
+
+/** Set on the fiber that reports a handler's failure, so that a failure while reporting is not reported again. */
+const reportingFailure = FiberRef.unsafeMake(false)
+
+const isReporting = (): boolean => {
+  const fiber = Fiber.getCurrentFiber()
+  return Option.isSome(fiber) && fiber.value.getFiberRef(reportingFailure)
+}
+
+/** What a name resolves to, kept per name: its parse, the effect of a plain dispatch, its entries as of `layout`. */
+interface Slot {
+  name: ParsedName | undefined
+  error: InvalidEventName | undefined
+  dispatch: Effect.Effect<void, InvalidEventName>
+  layout: number
+  entry: Entry | undefined
+  group: Entry | undefined
+}
+
+const noKeys: ReadonlyArray<string> = []
+
+/**
+ * Builds a registry that lives as long as the current scope: closing it stops the handlers' runners and interrupts
+ * the waiters still waiting.
+ */
+export const make = (options: RegistryOptions): Effect.Effect<Registry, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const table = new Table()
+    const slots = new Map<string, Slot>()
+
+    const failed = (record: HandlerRecord, cause: Cause.Cause<unknown>, reporting: boolean): Effect.Effect<void> => {
+      if (Cause.isInterruptedOnly(cause)) return Effect.void
+      if (reporting) {
+        return Effect.logError(
+          `Handler for event "${record.name.name}" failed while another failure was being reported; not reported again`,
+          cause
+        )
+      }
+      return Effect.catchAllCause(
+        Effect.locally(options.onHandlerFailure(record.name.name, cause), reportingFailure, true),
+        (reportCause) =>
+          Effect.logError(`Reporting the failure of a handler for "${record.name.name}" failed`, reportCause)
+      )
+    }
+
+    const runners = yield* Runners.make((record, cause, job) => failed(record, cause, job.reporting))
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        table.close()
+        slots.clear()
+      })
+    )
+
+    // Inline, in the caller's fiber: the caller's context is restored after each handler.
+    const runInline = (handlers: ReadonlyArray<HandlerRecord>, job: Runners.Job): Effect.Effect<void> =>
+      Effect.forEach(
+        handlers,
+        (record) =>
+          record.removed
+            ? Effect.void
+            : Effect.catchAllCause(
+                Effect.locally(
+                  Effect.suspend(() => Runners.call(record, job)),
+                  FiberRef.currentContext,
+                  record.context
+                ),
+                (cause) => failed(record, cause, job.reporting)
+              ),
+        { discard: true }
+      )
+
+    /** Wakes the matching waiters and gives the matching handlers, if any. */
+    const route = (slot: Slot, name: ParsedName, dispatchOptions: DispatchOptions | undefined) => {
+      if (slot.layout !== table.layout) {
+        slot.entry = table.statics.get(name.name)
+        slot.group = table.patterns.get(name.group)
+        slot.layout = table.layout
+      }
+      const { entry, group } = slot
+      if ((entry === undefined && group === undefined) || table.closed) return undefined
+      const condition = normalizeCondition(dispatchOptions?.condition)
+      const keys = condition === undefined ? noKeys : Object.keys(condition)
+      const given = dispatchOptions?.context
+      const context: EventContext = given === undefined || given === null ? {} : { ...given }
+      const tail = name.tail
+      if (entry !== undefined && entry.waiters.size > 0) table.wake(entry, tail, condition, keys, context)
+      if (group !== undefined && group.waiters.size > 0) table.wake(group, tail, condition, keys, context)
+      const own = table.select(entry, tail, condition, keys)
+      const patterned = table.select(group, tail, condition, keys)
+      if (entry !== undefined) table.prune(entry)
+      if (group !== undefined) table.prune(group)
+      const handlers = own === undefined ? patterned : patterned === undefined ? own : merge(own, patterned)
+      if (handlers === undefined) return undefined
+      return { handlers, context, tail, reporting: isReporting() } satisfies Runners.Job
+    }
+
+    const deliver = (slot: Slot, name: ParsedName, dispatchOptions: DispatchOptions | undefined) =>
+      dispatchOptions?.inline === true
+        ? Effect.suspend(() => {
+            const job = route(slot, name, dispatchOptions)
+            return job === undefined ? Effect.void : runInline(job.handlers, job)
+          })
+        : Effect.sync(() => {
+            if (slot.layout === table.layout && slot.entry === undefined && slot.group === undefined) return
+            const job = route(slot, name, dispatchOptions)
+            if (job !== undefined) runners.enqueue(job)
+          })
+
+    const slotOf = (event: unknown): Slot => {
+      const slot: Slot = {
+        name: undefined,
+        error: undefined,
+        dispatch: Effect.void,
+        layout: -1,
+        entry: undefined,
+        group: undefined
+      }
+      const parsed = parse(event)
+      if (Either.isLeft(parsed)) {
+        slot.error = parsed.left
+        slot.dispatch = Effect.fail(parsed.left)
+        return slot
+      }
+      const name = (slot.name = parsed.right)
+      slot.dispatch =
+        name.kind === "static"
+          ? deliver(slot, name, undefined)
+          : Effect.fail(new InvalidEventName({ event, reason: "NotConcrete" }))
+      return slot
+    }
+
+    // Names from JS callers may be anything: only strings are cached. Callers often repeat one name in a row.
+    // Starts as a value no caller can pass, so that `dispatch(undefined)` is not taken for a repeat.
+    let lastEvent: unknown = Symbol("no event yet")
+    let lastSlot: Slot | undefined
+    const lookup = (event: string): Slot => {
+      if (event === lastEvent) return lastSlot!
+      if (typeof event !== "string") return slotOf(event)
+      let slot = slots.get(event)
+      if (slot === undefined) {
+        slot = slotOf(event)
+        if (slots.size >= maxCached) slots.clear()
+        slots.set(event, slot)
+      }
+      lastEvent = event
+      lastSlot = slot
+      return slot
+    }
+
+    const dispatchLocal = (event: string, dispatchOptions?: DispatchOptions): Effect.Effect<void, InvalidEventName> => {
+      const slot = lookup(event)
+      if (dispatchOptions === undefined || slot.name === undefined || slot.name.kind !== "static") return slot.dispatch
+      return deliver(slot, slot.name, dispatchOptions)
+    }
+
+    const transport = options.transport
+    const dispatch = (event: string, dispatchOptions?: DispatchOptions): Effect.Effect<void, InvalidEventName> => {
+      const local = dispatchLocal(event, dispatchOptions)
+      if (dispatchOptions?.scope !== "all" || transport === undefined || lookup(event).name?.kind !== "static") {
+        return local
+      }
+      return Effect.zipRight(
+        local,
+        Effect.catchAllCause(transport.publish(event, dispatchOptions), (cause) =>
+          Effect.logError(`Publishing event "${event}" to the other workers failed`, cause)
+        )
+      )
+    }
+
+    const event = (
+      event: string,
+      waitOptions?: WaitOptions
+    ): Effect.Effect<EventContext, EventTimeout | InvalidEventName | InvalidEventTimeout> => {
+      const slot = lookup(event)
+      if (slot.name === undefined) return Effect.fail(slot.error!)
+      const name = slot.name
+      const waiting = table.wait(name, normalizeCondition(waitOptions?.condition), waitOptions?.exclusive !== false)
+      if (waitOptions?.timeout === undefined) return waiting
+      const decoded = decodeNonNegative(waitOptions.timeout)
+      if (Option.isNone(decoded)) {
+        return Effect.fail(new InvalidEventTimeout({ event: name.name, timeout: waitOptions.timeout }))
+      }
+      const timeout = decoded.value
+      return Effect.timeoutFail(waiting, {
+        duration: timeout,
+        onTimeout: () => new EventTimeout({ event: name.name, timeout })
+      })
+    }
+
+    const signal = <R>(
+      event: string,
+      handler: Handler<R>,
+      signalOptions?: SignalOptions
+    ): Effect.Effect<Effect.Effect<void>, InvalidEventName | ReservedEventName, R> => {
+      const slot = lookup(event)
+      if (slot.name === undefined) return Effect.fail(slot.error!)
+      const name = slot.name
+      const refusal = signalRefusal(name)
+      if (refusal !== undefined) return Effect.fail(refusal)
+      return Effect.contextWith((context: Context.Context<R>) =>
+        table.register(
+          name,
+          handler as Handler<never>,
+          context as Context.Context<never>,
+          normalizeCondition(signalOptions?.condition),
+          signalOptions?.exclusive !== false,
+          signalOptions?.priority ?? 0
+        )
+      )
+    }
+
+    const hasListeners = (event: string): boolean => {
+      if (typeof event !== "string") return false
+      const name = lookup(event).name
+      return name !== undefined && name.kind === "static" && table.hasListeners(name)
+    }
+
+    const size = (): RegistrySize => {
+      let waiters = 0
+      let handlers = 0
+      for (const entries of [table.statics, table.patterns]) {
+        for (const entry of entries.values()) {
+          waiters += entry.waiters.size
+          handlers += entry.handlers.length
+        }
+      }
+      return { names: table.statics.size, groups: table.patterns.size, waiters, handlers, queued: runners.queued() }
+    }
+
+    return { dispatch, event, signal, hasListeners, dispatchLocal, size }
+  })
