@@ -1,6 +1,7 @@
 /**
- * fiberapp against `tasks-complete-raw.ts`: add named tasks that end at once, await each, then purge
- * every record.
+ * fiberapp against `tasks-complete-raw.ts`: add named tasks that end at once from a fiber that has the app in its
+ * context (as handlers, listeners and tasks do), wait for the last one (tasks start in the order they are added,
+ * as FiberMap's fibers do), then purge every record; the purge count checks that they all ended.
  */
 import { Effect } from "effect"
 import * as App from "../../src/App.js"
@@ -11,15 +12,15 @@ const count = intEnv("BENCH_TASKS", 100_000)
 
 const round = (app: App.AppService, keys: ReadonlyArray<string>) =>
   Effect.gen(function* () {
-    const tasks = new Array<Task.Task<void>>(keys.length)
-    for (let i = 0; i < keys.length; i++) tasks[i] = yield* app.addTask(Effect.void, { name: keys[i]! })
-    for (let i = 0; i < keys.length; i++) yield* tasks[i]!.await
+    let last: Task.Task<void> | undefined
+    for (let i = 0; i < keys.length; i++) last = yield* app.addTask(Effect.void, { name: keys[i]! })
+    yield* last!.await
     const purged = yield* app.purgeTasks
     if (purged !== keys.length) throw new Error(`purged ${purged} of ${keys.length} records`)
   })
 
 const program = Effect.gen(function* () {
-  const app = yield* App.make({ name: "bench" })
+  const app = yield* App.App
   yield* app.start
   yield* round(app, names("warm", 5_000))
   const keys = names("task", count)
@@ -29,4 +30,4 @@ const program = Effect.gen(function* () {
   return { count, ...rates("completePerSec", count, completed) }
 })
 
-main(() => Effect.runPromise(Effect.scoped(program)))
+main(() => Effect.runPromise(Effect.scoped(Effect.provide(program, App.layer({ name: "bench" })))))

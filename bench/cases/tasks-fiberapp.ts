@@ -27,7 +27,9 @@ const program = Effect.gen(function* () {
   yield* Effect.yieldNow()
   const spawned = spawn()
   const heapAfter = heapUsed()
-  const running = hooksOf(app).unsafeTasks().filter((task) => task.unsafeStatus() === "running").length
+  const running = hooksOf(app)
+    .unsafeTasks()
+    .filter((task) => task.unsafeStatus() === "running").length
   if (running !== count) throw new Error(`${running} of ${count} tasks running`)
 
   const get = stopwatch()
@@ -39,7 +41,9 @@ const program = Effect.gen(function* () {
   const cancel = stopwatch()
   for (let i = 0; i < count; i++) yield* app.cancelTask(keys[i]!)
   const cancelled = cancel()
-  const cancelledCount = hooksOf(app).unsafeTasks().filter((task) => task.unsafeStatus() === "cancelled").length
+  const cancelledCount = hooksOf(app)
+    .unsafeTasks()
+    .filter((task) => task.unsafeStatus() === "cancelled").length
   if (cancelledCount !== count) throw new Error(`${cancelledCount} of ${count} tasks cancelled`)
 
   return {

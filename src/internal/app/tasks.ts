@@ -64,20 +64,23 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
 
     const observe = (record: TaskRecord<any, any>) => (exit: Exit.Exit<unknown, unknown>) => {
       record.end(exit, clock.unsafeCurrentTimeMillis())
+      // An ended fiber is not kept: records outlive their fibers, and holding these would age them all.
+      record.fiberOrUndefined = undefined
       if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause))
         onFailure(record.name ?? "(unnamed)", exit.cause)
     }
 
-    // Most tasks are added from fibers that have the app in context already; the others get it, once per context.
+    // Most tasks are added from a few fibers: what a context needs is worked out once per context in a row.
     let lastContext: Context.Context<never> | undefined
     let lastProvided: Context.Context<App> | undefined
     const withApp = <A, E, R>(effect: Effect.Effect<A, E, R>, context: Context.Context<never>) => {
-      if (Option.isSome(Context.getOption(context, App))) return effect
       if (context !== lastContext) {
         lastContext = context
-        lastProvided = Context.add(context, App, options.app())
+        lastProvided = Option.isSome(Context.getOption(context, App))
+          ? undefined
+          : Context.add(context, App, options.app())
       }
-      return Effect.provide(effect, lastProvided as Context.Context<R>)
+      return lastProvided === undefined ? effect : Effect.provide(effect, lastProvided as Context.Context<R>)
     }
 
     const refuse = (name: string | undefined, register: boolean) => {
