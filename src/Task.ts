@@ -51,7 +51,7 @@ export interface Task<A = unknown, E = unknown> {
   readonly join: Effect.Effect<A, E>
   /** The exit, if the task has ended. */
   readonly poll: Effect.Effect<Option.Option<Exit.Exit<A, E>>>
-  /** The fiber running the task, once it has started. */
+  /** The fiber running the task, while it runs (`None` while pending and once it has ended). */
   readonly fiber: Option.Option<Fiber.RuntimeFiber<A, E>>
   /** When the task was added (epoch milliseconds). */
   readonly addedAt: number

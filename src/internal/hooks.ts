@@ -4,6 +4,7 @@ import type * as Scope from "effect/Scope"
 import type { AppService, ListenerKind, StartError } from "../App.js"
 import type { DispatchOptions, InvalidEventName } from "../Events.js"
 import type { Task } from "../Task.js"
+import type { TransportService } from "./events/transport.js"
 
 /**
  * The key under which an app keeps the hooks that the server and the workers use. They are not part of the app's
@@ -12,9 +13,7 @@ import type { Task } from "../Task.js"
 export const HooksTypeId: unique symbol = Symbol.for("fiberapp/App/Hooks")
 
 /** Carries dispatches made with `scope: "all"` out of this process. */
-export interface Transport {
-  readonly publish: (event: string, options: DispatchOptions) => Effect.Effect<void>
-}
+export type Transport = TransportService
 
 /** The values `Workers.shared` carries from the primary to the workers, encoded with their schemas. */
 export interface SharedValues {
