@@ -1,6 +1,7 @@
 /**
  * fiberapp's named tasks against `tasks-raw.ts`: `addTask` of never-ending named tasks on a started app,
- * heap per idle task, `getTask`, `cancelTask` one by one. Same counts, same loop shape as the baseline.
+ * heap per idle task, `getTask`, `cancelTask` one by one. Same counts, same loop shape as the baseline. Tasks are
+ * added from a fiber that has the app in its context, as handlers, listeners and tasks do.
  */
 import { Effect } from "effect"
 import * as App from "../../src/App.js"
@@ -11,7 +12,7 @@ const count = intEnv("BENCH_TASKS", 100_000)
 const getPasses = 3
 
 const program = Effect.gen(function* () {
-  const app = yield* App.make({ name: "bench" })
+  const app = yield* App.App
   yield* app.start
   const warm = names("warm", 5_000)
   for (const name of warm) yield* app.addTask(Effect.never, { name })
@@ -55,4 +56,4 @@ const program = Effect.gen(function* () {
   }
 })
 
-main(() => Effect.runPromise(Effect.scoped(program)))
+main(() => Effect.runPromise(Effect.scoped(Effect.provide(program, App.layer({ name: "bench" })))))

@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { AddTaskOptions, AppService, TaskInput } from "../../App.js"
@@ -70,17 +71,18 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
         onFailure(record.name ?? "(unnamed)", exit.cause)
     }
 
-    // Most tasks are added from a few fibers: what a context needs is worked out once per context in a row.
+    // A task without the app in its context gets it as its starting context (not as a wrapper, which would cost
+    // every task a copy of its fiber refs). Most tasks are added from a few fibers: worked out once per context.
     let lastContext: Context.Context<never> | undefined
-    let lastProvided: Context.Context<App> | undefined
-    const withApp = <A, E, R>(effect: Effect.Effect<A, E, R>, context: Context.Context<never>) => {
+    let lastProvided: Context.Context<never> | undefined
+    const withApp = <A, E, R>(run: Effect.Effect<A, E, R>, context: Context.Context<never>): Effect.Effect<A, E, R> => {
       if (context !== lastContext) {
         lastContext = context
         lastProvided = Option.isSome(Context.getOption(context, App))
           ? undefined
-          : Context.add(context, App, options.app())
+          : (Context.add(context, App, options.app()) as Context.Context<never>)
       }
-      return lastProvided === undefined ? effect : Effect.provide(effect, lastProvided as Context.Context<R>)
+      return lastProvided === undefined ? run : Effect.locally(run, FiberRef.currentContext, lastProvided)
     }
 
     const refuse = (name: string | undefined, register: boolean) => {
@@ -107,10 +109,7 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
           record.cancelUnstarted(record.addedAt)
           return Effect.succeed(record)
         }
-        const effect = withApp(
-          Effect.isEffect(task) ? task : Effect.suspend(() => task(options.app())),
-          parent.currentContext
-        )
+        const effect = Effect.isEffect(task) ? task : Effect.suspend(() => task(options.app()))
         let run: Effect.Effect<A, E, any>
         if (live) {
           record.started = true
@@ -120,7 +119,8 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
           pending.push(record)
           run = Effect.zipRight(started.await, effect)
         }
-        return Effect.map(FiberMap.run(fibers, register ? name : nextKey++, run), (fiber) => {
+        const fork = withApp(FiberMap.run(fibers, register ? name : nextKey++, run), parent.currentContext)
+        return Effect.map(fork, (fiber) => {
           record.fiberOrUndefined = fiber
           fiber.addObserver(observe(record))
           return record
