@@ -78,6 +78,8 @@ const noKeys: ReadonlyArray<string> = []
 export const make = (options: RegistryOptions): Effect.Effect<Registry, never, Scope.Scope> =>
   Effect.gen(function* () {
     const table = new Table()
+    /** Failures being reported: while there are none, no dispatch can be part of one, and no fiber ref is read. */
+    let activeReports = 0
     const slots = new Map<string, Slot>()
 
     const failed = (record: HandlerRecord, cause: Cause.Cause<unknown>, reporting: boolean): Effect.Effect<void> => {
@@ -88,11 +90,20 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
           cause
         )
       }
-      return Effect.catchAllCause(
-        Effect.locally(options.onHandlerFailure(record.name.name, cause), reportingFailure, true),
-        (reportCause) =>
-          Effect.logError(`Reporting the failure of a handler for "${record.name.name}" failed`, reportCause)
-      )
+      return Effect.suspend(() => {
+        activeReports++
+        return Effect.catchAllCause(
+          Effect.locally(options.onHandlerFailure(record.name.name, cause), reportingFailure, true),
+          (reportCause) =>
+            Effect.logError(`Reporting the failure of a handler for "${record.name.name}" failed`, reportCause)
+        ).pipe(
+          Effect.ensuring(
+            Effect.sync(() => {
+              activeReports--
+            })
+          )
+        )
+      })
     }
 
     const runners = yield* Runners.make((record, cause, job) => failed(record, cause, job.reporting))
@@ -143,7 +154,7 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
       if (group !== undefined) table.prune(group)
       const handlers = own === undefined ? patterned : patterned === undefined ? own : merge(own, patterned)
       if (handlers === undefined) return undefined
-      return { handlers, context, tail, reporting: isReporting() } satisfies Runners.Job
+      return { handlers, context, tail, reporting: activeReports > 0 && isReporting() } satisfies Runners.Job
     }
 
     const deliver = (slot: Slot, name: ParsedName, dispatchOptions: DispatchOptions | undefined) =>
