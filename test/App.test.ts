@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, type Duration, Effect, Exit, Fiber, Option, Ref, TestClock } from "effect"
+import { Cause, Deferred, type Duration, Effect, Exit, Fiber, Option, Ref, Scope, TestClock } from "effect"
 import * as App from "../src/App.js"
+import * as Events from "../src/Events.js"
 import { hooksOf } from "../src/internal/hooks.js"
 import type * as Task from "../src/Task.js"
 import { untilSleeping } from "./utils.js"
@@ -576,5 +577,40 @@ describe("accessors", () => {
       assert.strictEqual(yield* App.purgeTasks, 1)
       assert.strictEqual(yield* App.state, "serving")
     }).pipe(Effect.provide(App.layer({ name: "accessors" })))
+  )
+})
+
+describe("the event transport", () => {
+  it.scoped('an Events.Transport in the app\'s context carries `scope: "all"` dispatches, and local ones stay', () =>
+    Effect.gen(function* () {
+      const published: Array<{ readonly event: string; readonly context: unknown }> = []
+      const transport: Events.TransportService = {
+        publish: (event, options) => Effect.sync(() => published.push({ event, context: options.context }))
+      }
+      const app = yield* Effect.provideService(App.make({ name: "test" }), Events.Transport, transport)
+      const seen = yield* Ref.make(0)
+      yield* app.signal("orders.paid.now", () => Ref.update(seen, (n) => n + 1))
+      yield* app.dispatch("orders.paid.now", { scope: "all", inline: true, context: { amount: 3 } })
+      yield* app.dispatch("orders.paid.now", { inline: true })
+      assert.deepStrictEqual(published, [{ event: "orders.paid.now", context: { amount: 3 } }])
+      assert.strictEqual(yield* Ref.get(seen), 2)
+    })
+  )
+
+  it.scoped("a transport bound through the hooks is used while its scope is open, then the previous one again", () =>
+    Effect.gen(function* () {
+      const app = yield* makeApp()
+      const published: Array<string> = []
+      const bound = Scope.make()
+      const scope = yield* bound
+      yield* Scope.extend(
+        hooksOf(app).useTransport({ publish: (event) => Effect.sync(() => published.push(event)) }),
+        scope
+      )
+      yield* app.dispatch("a.b.c", { scope: "all" })
+      yield* Scope.close(scope, Exit.void)
+      yield* app.dispatch("a.b.d", { scope: "all" })
+      assert.deepStrictEqual(published, ["a.b.c"])
+    })
   )
 })
