@@ -18,9 +18,11 @@
  * @since 0.1.0
  */
 import type { Option, Redacted, Scope } from "effect"
-import { Data, Effect } from "effect"
-import * as config from "./internal/workers/inspectorConfig.js"
-import type { Supervisor } from "./Workers.js"
+import { Effect } from "effect"
+import * as auth from "./internal/inspector/auth.js"
+import * as errors from "./internal/inspector/errors.js"
+import * as config from "./internal/server/config.js"
+import type { SupervisorService } from "./Workers.js"
 
 /**
  * @since 0.1.0
@@ -73,19 +75,27 @@ export interface Address {
 }
 
 /**
- * The inspector cannot start: a bad setting, a non-loopback host without an API key, or its port is taken.
+ * The inspector cannot start: a bad setting (`InvalidSetting`), a non-loopback host without an API key
+ * (`NotLoopback`), or its port is taken (`ListenFailed`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class InspectorError extends Data.TaggedError("InspectorError")<{
-  readonly reason: string
-  readonly cause?: unknown
-}> {
-  override get message(): string {
-    return this.reason
-  }
-}
+export const InspectorError: typeof errors.InspectorError = errors.InspectorError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type InspectorError = errors.InspectorError
+
+/**
+ * Why the inspector cannot start.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InspectorErrorReason = errors.InspectorErrorReason
 
 /**
  * Applies the environment to the options. `None` when the inspector is off.
@@ -95,7 +105,7 @@ export class InspectorError extends Data.TaggedError("InspectorError")<{
  */
 export const resolve = (
   options: boolean | Options | undefined
-): Effect.Effect<Option.Option<Resolved>, InspectorError> => config.resolve(options)
+): Effect.Effect<Option.Option<Resolved>, InspectorError> => config.resolveInspector(options)
 
 /**
  * Serves the inspector for a supervisor in the current scope. The server does this for you; this is for custom
@@ -104,10 +114,13 @@ export const resolve = (
  * @since 0.1.0
  * @category constructors
  */
-export const serve = (supervisor: Supervisor, options: Resolved): Effect.Effect<Address, InspectorError, Scope.Scope> =>
+export const serve = (
+  supervisor: SupervisorService,
+  options: Resolved
+): Effect.Effect<Address, InspectorError, Scope.Scope> =>
   // Loaded on use: a worker importing this module never pays for the inspector's HTTP stack.
   Effect.flatMap(
-    Effect.promise(() => import("./internal/workers/inspector.js")),
+    Effect.promise(() => import("./internal/inspector/http.js")),
     (internal) => internal.serve(supervisor, options)
   )
 
@@ -117,4 +130,4 @@ export const serve = (supervisor: Supervisor, options: Resolved): Effect.Effect<
  * @since 0.1.0
  * @category utils
  */
-export const isLoopback = (host: string): boolean => config.isLoopback(host)
+export const isLoopback = (host: string): boolean => auth.isLoopback(host)

@@ -7,40 +7,39 @@
 import type * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type { Duration, Scope } from "effect"
-import { Context, Data, Effect, Layer } from "effect"
-import type { App, ListenerKind } from "./App.js"
+import { Context, Effect, Layer } from "effect"
+import type { App } from "./App.js"
 import type * as Inspector from "./Inspector.js"
+import * as errors from "./internal/server/errors.js"
 import { ServerRequest } from "./internal/server/request.js"
 import * as internal from "./internal/server/serve.js"
+import { Supervisor } from "./internal/workers/errors.js"
 import type * as WebSocket from "./WebSocket.js"
 import type * as Workers from "./Workers.js"
 
 /**
- * The server could not start (or was misconfigured). `message` says why; `listener` names the lifecycle listener
- * kind when a listener failed.
+ * The server could not start or was misconfigured. `reason` says what kind of problem (`InvalidOption`,
+ * `InvalidSetting`, `PortInUse`, `ListenFailed`, `StartFailed`, `WorkersFailed`, `InspectorFailed`), `message` says
+ * it in one line, and `listener` names the lifecycle listener kind when a listener failed.
  *
  * @since 0.1.0
  * @category errors
  */
-export class ServeError extends Data.TaggedError("ServeError")<{
-  readonly reason: string
-  readonly listener?: ListenerKind | undefined
-  readonly cause?: unknown
-}> {
-  constructor(args: {
-    readonly reason: string
-    readonly listener?: ListenerKind | undefined
-    readonly cause?: unknown
-  }) {
-    super(args)
-    // A configuration or start-up problem is reported by its message; where in the server it was noticed is noise.
-    Object.defineProperty(this, "stack", { value: `ServeError: ${args.reason}`, configurable: true, writable: true })
-  }
+export const ServeError: typeof errors.ServeError = errors.ServeError
 
-  override get message(): string {
-    return this.reason
-  }
-}
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type ServeError = errors.ServeError
+
+/**
+ * What kind of problem kept the server from starting.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ServeErrorReason = errors.ServeErrorReason
 
 /**
  * @since 0.1.0
@@ -139,9 +138,13 @@ export interface Options<A = never, E = never, R = never> {
  */
 export const layer = <A = never, E = never, R = never>(
   options: Options<A, E, R>
-): Layer.Layer<Server, ServeError | E, App | RoutesContext<R>> =>
-  Layer.scoped(Server, internal.serve(options)).pipe(Layer.provide(internal.platformLayer)) as Layer.Layer<
-    Server,
+): Layer.Layer<Server | Workers.Supervisor, ServeError | E, App | RoutesContext<R>> =>
+  Layer.scopedContext(
+    Effect.map(internal.serve(options), (running) =>
+      Context.make(Server, running.server).pipe(Context.add(Supervisor, running.supervisor))
+    )
+  ).pipe(Layer.provide(internal.platformLayer)) as Layer.Layer<
+    Server | Workers.Supervisor,
     ServeError | E,
     App | RoutesContext<R>
   >
@@ -155,11 +158,10 @@ export const layer = <A = never, E = never, R = never>(
 export const serve = <A = never, E = never, R = never>(
   options: Options<A, E, R>
 ): Effect.Effect<ServerService, ServeError | E, App | Scope.Scope | RoutesContext<R>> =>
-  Effect.provide(internal.serve(options), internal.platformLayer) as Effect.Effect<
-    ServerService,
-    ServeError | E,
-    App | Scope.Scope | RoutesContext<R>
-  >
+  Effect.provide(
+    Effect.map(internal.serve(options), (running) => running.server),
+    internal.platformLayer
+  ) as Effect.Effect<ServerService, ServeError | E, App | Scope.Scope | RoutesContext<R>>
 
 /**
  * @since 0.1.0
@@ -167,7 +169,7 @@ export const serve = <A = never, E = never, R = never>(
  */
 export const address: Effect.Effect<Address, never, Server> = Effect.map(Server, (server) => server.address)
 
-const foreignIds = new WeakMap<HttpServerRequest.HttpServerRequest, string>()
+const requestIdKey = Symbol.for("fiberapp/Server/requestId")
 
 /**
  * The id of a request: generated once per request (a UUID) and the same for every copy the router makes of it.
@@ -177,10 +179,11 @@ const foreignIds = new WeakMap<HttpServerRequest.HttpServerRequest, string>()
  */
 export const requestIdOf = (request: HttpServerRequest.HttpServerRequest): string => {
   if (request instanceof ServerRequest) return request.id
-  let id = foreignIds.get(request)
+  const own = request as unknown as { [requestIdKey]?: string }
+  let id = own[requestIdKey]
   if (id === undefined) {
     id = globalThis.crypto.randomUUID()
-    foreignIds.set(request, id)
+    Object.defineProperty(request, requestIdKey, { value: id })
   }
   return id
 }

@@ -13,9 +13,12 @@
  * @since 0.1.0
  */
 import type { Duration, Schema } from "effect"
-import { Data, Effect, Option, Schedule } from "effect"
+import { Effect, Option, type Schedule } from "effect"
+import type { App } from "./App.js"
+import * as config from "./internal/server/config.js"
+import * as defaults from "./internal/workers/defaults.js"
+import * as errors from "./internal/workers/errors.js"
 import * as shared_ from "./internal/workers/shared.js"
-import { state, workerName as workerName_ } from "./internal/workers/state.js"
 import type * as Task from "./Task.js"
 
 /**
@@ -111,7 +114,7 @@ export type Mode = "primary" | "worker" | "single"
  * @since 0.1.0
  * @category models
  */
-export interface Supervisor {
+export interface SupervisorService {
   readonly mode: Mode
   readonly app: string
   readonly table: Effect.Effect<ReadonlyArray<WorkerInfo>>
@@ -159,10 +162,7 @@ export interface Options {
  * @since 0.1.0
  * @category constants
  */
-export const defaultRestartSchedule: Schedule.Schedule<unknown, WorkerExit> = Schedule.exponential("250 millis").pipe(
-  Schedule.union(Schedule.spaced("10 seconds")),
-  Schedule.intersect(Schedule.recurs(5))
-)
+export const defaultRestartSchedule: Schedule.Schedule<unknown, WorkerExit> = defaults.defaultRestartSchedule
 
 /**
  * The default time a worker has to acknowledge its start.
@@ -170,22 +170,29 @@ export const defaultRestartSchedule: Schedule.Schedule<unknown, WorkerExit> = Sc
  * @since 0.1.0
  * @category constants
  */
-export const defaultStartTimeout: Duration.DurationInput = "30 seconds"
+export const defaultStartTimeout: Duration.DurationInput = defaults.defaultStartTimeout
 
 /**
- * The workers could not be started, restarted or scaled.
+ * A worker operation failed: `reason` says what kind of problem, `message` says it in words.
  *
  * @since 0.1.0
  * @category errors
  */
-export class WorkersError extends Data.TaggedError("WorkersError")<{
-  readonly reason: string
-  readonly cause?: unknown
-}> {
-  override get message(): string {
-    return this.reason
-  }
-}
+export const WorkersError: typeof errors.WorkersError = errors.WorkersError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type WorkersError = errors.WorkersError
+
+/**
+ * What kind of problem a worker operation ran into.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type WorkersErrorReason = errors.WorkersErrorReason
 
 /**
  * No worker has this name.
@@ -193,35 +200,59 @@ export class WorkersError extends Data.TaggedError("WorkersError")<{
  * @since 0.1.0
  * @category errors
  */
-export class WorkerNotFound extends Data.TaggedError("WorkerNotFound")<{ readonly worker: string }> {
-  override get message(): string {
-    return `No worker named "${this.worker}".`
-  }
-}
+export const WorkerNotFound: typeof errors.WorkerNotFound = errors.WorkerNotFound
 
 /**
- * A shared value could not be set or read.
+ * @since 0.1.0
+ * @category errors
+ */
+export type WorkerNotFound = errors.WorkerNotFound
+
+/**
+ * A shared value could not be set or read; `reason` says why (`ReadOnly`, `Sealed`, `NotEncodable`, `NotJson`,
+ * `NotDecodable`, `NotSet`).
  *
  * @since 0.1.0
  * @category errors
  */
-export class SharedValueError extends Data.TaggedError("SharedValueError")<{
-  readonly key: string
-  readonly reason: string
-  readonly cause?: unknown
-}> {
-  override get message(): string {
-    return `Shared value "${this.key}": ${this.reason}`
-  }
-}
+export const SharedValueError: typeof errors.SharedValueError = errors.SharedValueError
 
 /**
- * Whether this process is a worker forked by a primary.
+ * @since 0.1.0
+ * @category errors
+ */
+export type SharedValueError = errors.SharedValueError
+
+/**
+ * Why a shared value could not be set or read.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SharedValueErrorReason = errors.SharedValueErrorReason
+
+/**
+ * The supervisor of this process's workers, as `Server.layer` provides it: the primary's, or a table of one row in a
+ * process serving alone. In a worker, its operations fail with `WorkersError`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const Supervisor: typeof errors.Supervisor = errors.Supervisor
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export type Supervisor = errors.Supervisor
+
+/**
+ * Whether this process is a worker forked by a primary (read from the `FIBERAPP_WORKER` setting the primary gives it).
  *
  * @since 0.1.0
  * @category accessors
  */
-export const isWorker = (): boolean => workerName_() !== undefined
+export const isWorker: Effect.Effect<boolean> = Effect.map(config.workerName, Option.isSome)
 
 /**
  * This worker's name (`worker-0`, ...), or `None` outside a worker.
@@ -229,25 +260,15 @@ export const isWorker = (): boolean => workerName_() !== undefined
  * @since 0.1.0
  * @category accessors
  */
-export const workerName = (): Option.Option<string> => Option.fromNullable(workerName_())
+export const workerName: Effect.Effect<Option.Option<string>> = config.workerName
 
 /**
- * This process's supervisor: in the primary, or in a process serving alone. Workers have none.
+ * This process's supervisor, from the `Supervisor` service that `Server.layer` provides.
  *
  * @since 0.1.0
  * @category accessors
  */
-export const supervisor: Effect.Effect<Supervisor, WorkersError> = Effect.suspend(() => {
-  const current = state.supervisor
-  if (current !== undefined) return Effect.succeed(current)
-  return Effect.fail(
-    new WorkersError({
-      reason: isWorker()
-        ? "Workers are supervised by the primary process; this is a worker."
-        : "No server is running in this process, so there are no workers to supervise."
-    })
-  )
-})
+export const supervisor: Effect.Effect<SupervisorService, never, Supervisor> = Supervisor
 
 /**
  * The worker table.
@@ -255,7 +276,10 @@ export const supervisor: Effect.Effect<Supervisor, WorkersError> = Effect.suspen
  * @since 0.1.0
  * @category accessors
  */
-export const table: Effect.Effect<ReadonlyArray<WorkerInfo>, WorkersError> = Effect.flatMap(supervisor, (s) => s.table)
+export const table: Effect.Effect<ReadonlyArray<WorkerInfo>, WorkersError, Supervisor> = Effect.flatMap(
+  Supervisor,
+  (s) => s.table
+)
 
 /**
  * Restarts some or all workers, possibly without downtime.
@@ -263,8 +287,8 @@ export const table: Effect.Effect<ReadonlyArray<WorkerInfo>, WorkersError> = Eff
  * @since 0.1.0
  * @category accessors
  */
-export const restart = (options?: RestartOptions): Effect.Effect<void, WorkerNotFound | WorkersError> =>
-  Effect.flatMap(supervisor, (s) => s.restart(options))
+export const restart = (options?: RestartOptions): Effect.Effect<void, WorkerNotFound | WorkersError, Supervisor> =>
+  Effect.flatMap(Supervisor, (s) => s.restart(options))
 
 /**
  * Changes the number of workers.
@@ -272,12 +296,13 @@ export const restart = (options?: RestartOptions): Effect.Effect<void, WorkerNot
  * @since 0.1.0
  * @category accessors
  */
-export const scale = (replicas: number): Effect.Effect<void, WorkersError> =>
-  Effect.flatMap(supervisor, (s) => s.scale(replicas))
+export const scale = (replicas: number): Effect.Effect<void, WorkersError, Supervisor> =>
+  Effect.flatMap(Supervisor, (s) => s.scale(replicas))
 
 /**
  * A value set in the primary (in a `main_process_start` listener) and read in every worker: Sanic's `shared_ctx`,
- * typed. It crosses to the workers encoded with its schema, so the encoded form must survive JSON.
+ * typed. It crosses to the workers encoded with its schema, so the encoded form must survive JSON. The values live in
+ * the app, so reading and setting them needs `App` (listeners, tasks and handlers have it).
  *
  * @since 0.1.0
  * @category models
@@ -285,10 +310,11 @@ export const scale = (replicas: number): Effect.Effect<void, WorkersError> =>
 export interface SharedValue<A> {
   readonly key: string
   /** Fails in a worker (read-only there) and in the primary once the workers have been forked. */
-  readonly set: (value: A) => Effect.Effect<void, SharedValueError>
+  readonly set: (value: A) => Effect.Effect<void, SharedValueError, App>
   /** Fails when the value was never set. */
-  readonly get: Effect.Effect<A, SharedValueError>
-  readonly getOption: Effect.Effect<Option.Option<A>, SharedValueError>
+  readonly get: Effect.Effect<A, SharedValueError, App>
+  /** The value, if it was set. */
+  readonly getOption: Effect.Effect<Option.Option<A>, SharedValueError, App>
 }
 
 /**

@@ -1,8 +1,21 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Deferred, Effect, Either, Exit, Logger, LogLevel, Option, Redacted, Scope } from "effect"
+import {
+  ConfigProvider,
+  Context,
+  Deferred,
+  Effect,
+  Either,
+  Exit,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Redacted,
+  Scope
+} from "effect"
 import * as App from "../src/App.js"
 import * as Inspector from "../src/Inspector.js"
-import { authorized } from "../src/internal/workers/inspectorConfig.js"
+import { authorized } from "../src/internal/inspector/auth.js"
 import * as Single from "../src/internal/workers/single.js"
 import * as Server from "../src/Server.js"
 import * as Workers from "../src/Workers.js"
@@ -220,9 +233,11 @@ describe("Server.layer with workers: 1", () => {
       const scope = yield* Scope.make()
       const app = yield* App.make({ name: "alone", gracefulShutdownTimeout: "2 seconds" })
       yield* app.addTask(Effect.never, { name: "queued" })
-      yield* Server.serve({ port: 0, workers: 1, inspector: { port, apiKey } }).pipe(
-        Effect.provideService(App.App, app),
-        Scope.extend(scope)
+      const served = yield* Layer.buildWithScope(
+        Server.layer({ port: 0, workers: 1, inspector: { port, apiKey } }).pipe(
+          Layer.provide(Layer.succeed(App.App, app))
+        ),
+        scope
       )
       const headers = { authorization: `Bearer ${apiKey}` }
       const root = JSON.parse((yield* request(port, "/", { headers })).body)
@@ -236,16 +251,15 @@ describe("Server.layer with workers: 1", () => {
         tasks.map((t: any) => [t.worker, t.name, t.status]),
         [["main", "queued", "running"]]
       )
-      assert.strictEqual((yield* Workers.supervisor).mode, "single")
+      assert.strictEqual(Context.get(served, Workers.Supervisor).mode, "single")
       yield* Scope.close(scope, Exit.void)
-      assert.isTrue(Either.isLeft(yield* Effect.either(Workers.supervisor)))
       assert.isTrue(Either.isLeft(yield* Effect.either(request(port, "/", { headers }))))
     }).pipe(quiet)
   )
 })
 
 /** A primary's supervisor that does nothing but what a test overrides. */
-const stubSupervisor = (overrides: Partial<Workers.Supervisor>): Workers.Supervisor => ({
+const stubSupervisor = (overrides: Partial<Workers.SupervisorService>): Workers.SupervisorService => ({
   mode: "primary",
   app: "stub",
   table: Effect.succeed([]),

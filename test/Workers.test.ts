@@ -1,8 +1,9 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Fiber, Option, Ref, Schema } from "effect"
 import * as App from "../src/App.js"
+import type { SharedValues } from "../src/internal/hooks.js"
+import { hooksOf } from "../src/internal/hooks.js"
 import * as Shared from "../src/internal/workers/shared.js"
-import { state } from "../src/internal/workers/state.js"
 import * as Server from "../src/Server.js"
 import * as Workers from "../src/Workers.js"
 import {
@@ -19,52 +20,64 @@ import {
 } from "./fixtures/workers-harness.js"
 
 describe("shared values", () => {
-  const reset = Effect.sync(() => {
-    state.shared.clear()
-    state.sharedReadOnly = false
-    state.sharedSealed = false
-  })
   const Started = Workers.shared("started", Schema.Struct({ at: Schema.DateFromNumber, by: Schema.String }))
+  // Each test has its own app, and so its own store: nothing carries over from one test to the next.
+  const withApp = <A, E>(f: (shared: SharedValues) => Effect.Effect<A, E, App.App>) =>
+    Effect.scoped(
+      Effect.flatMap(App.make({ name: "shared" }), (app) => Effect.provideService(f(hooksOf(app).shared), App.App, app))
+    )
 
   it.effect("set in the primary, encoded with the schema; read back decoded", () =>
-    Effect.gen(function* () {
-      assert.isTrue(Option.isNone(yield* Started.getOption))
-      const unset = yield* Effect.flip(Started.get)
-      assert.strictEqual(unset._tag, "SharedValueError")
-      assert.include(unset.message, 'Shared value "started": it was never set')
-      const at = new Date(1_700_000_000_000)
-      yield* Started.set({ at, by: "main" })
-      // What crosses to the workers is the encoded form.
-      assert.deepStrictEqual(Shared.snapshot(), { started: { at: 1_700_000_000_000, by: "main" } })
-      const read = yield* Started.get
-      assert.strictEqual(read.at.getTime(), at.getTime())
-      assert.strictEqual(read.by, "main")
-    }).pipe(Effect.ensuring(reset))
+    withApp((shared) =>
+      Effect.gen(function* () {
+        assert.isTrue(Option.isNone(yield* Started.getOption))
+        const unset = yield* Effect.flip(Started.get)
+        assert.strictEqual(unset._tag, "SharedValueError")
+        assert.include(unset.message, 'Shared value "started": it was never set')
+        const at = new Date(1_700_000_000_000)
+        yield* Started.set({ at, by: "main" })
+        // What crosses to the workers is the encoded form.
+        assert.deepStrictEqual(Shared.snapshot(shared), { started: { at: 1_700_000_000_000, by: "main" } })
+        const read = yield* Started.get
+        assert.strictEqual(read.at.getTime(), at.getTime())
+        assert.strictEqual(read.by, "main")
+      })
+    )
   )
 
   it.effect("read-only in a worker, closed in the primary once the workers are forked", () =>
     Effect.gen(function* () {
-      Shared.receive({ started: { at: 5, by: "primary" } })
-      assert.strictEqual((yield* Started.get).at.getTime(), 5)
-      const readOnly = yield* Effect.flip(Started.set({ at: new Date(), by: "worker" }))
-      assert.include(readOnly.message, "read-only in a worker")
-      yield* reset
-      state.sharedSealed = true
-      const sealed = yield* Effect.flip(Started.set({ at: new Date(), by: "late" }))
-      assert.include(sealed.message, "already been started")
-    }).pipe(Effect.ensuring(reset))
+      yield* withApp((shared) =>
+        Effect.gen(function* () {
+          Shared.receive(shared, { started: { at: 5, by: "primary" } })
+          assert.strictEqual((yield* Started.get).at.getTime(), 5)
+          const readOnly = yield* Effect.flip(Started.set({ at: new Date(), by: "worker" }))
+          assert.strictEqual(readOnly.reason, "ReadOnly")
+          assert.include(readOnly.message, "read-only in a worker")
+        })
+      )
+      yield* withApp((shared) =>
+        Effect.gen(function* () {
+          shared.mode = "sealed"
+          const sealed = yield* Effect.flip(Started.set({ at: new Date(), by: "late" }))
+          assert.include(sealed.message, "already been started")
+        })
+      )
+    })
   )
 
   it.effect("a value that does not encode, or whose encoding is not JSON, is refused; a bad one does not decode", () =>
-    Effect.gen(function* () {
-      const Big = Workers.shared("big", Schema.BigIntFromSelf)
-      const notJson = yield* Effect.flip(Big.set(1n))
-      assert.include(notJson.message, "does not survive JSON")
-      assert.isTrue(Option.isNone(yield* Big.getOption))
-      Shared.receive({ started: { at: "yesterday", by: 1 } })
-      const bad = yield* Effect.flip(Started.get)
-      assert.include(bad.message, "it does not decode")
-    }).pipe(Effect.ensuring(reset))
+    withApp((shared) =>
+      Effect.gen(function* () {
+        const Big = Workers.shared("big", Schema.BigIntFromSelf)
+        const notJson = yield* Effect.flip(Big.set(1n))
+        assert.include(notJson.message, "does not survive JSON")
+        assert.isTrue(Option.isNone(yield* Big.getOption))
+        Shared.receive(shared, { started: { at: "yesterday", by: 1 } })
+        const bad = yield* Effect.flip(Started.get)
+        assert.include(bad.message, "it does not decode")
+      })
+    )
   )
 })
 

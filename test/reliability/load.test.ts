@@ -3,6 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, type Layer, Logger, LogLevel, Scope, Stream } from "effect"
 import WsClient from "ws"
 import * as App from "../../src/App.js"
+import { hooksOf } from "../../src/internal/hooks.js"
 import * as Server from "../../src/Server.js"
 import * as WebSocket from "../../src/WebSocket.js"
 import { eventually, fixture, jsonLines, serveFixture, spawnNode } from "./harness.js"
@@ -134,7 +135,7 @@ describe("websockets", () => {
           yield* Effect.promise(() => Promise.all(batch.map((client) => client.ready)))
         }
         assert.strictEqual(open, connections)
-        assert.strictEqual(app.unsafeTasks().length, connections)
+        assert.strictEqual(hooksOf(app).unsafeTasks().length, connections)
         for (const client of clients) for (let i = 0; i < dispatches; i++) client.ws.send(`hello ${i}`)
         for (let n = 0; n < dispatches; n++) yield* app.dispatch("load.feed.message", { context: { n } })
         yield* eventually(
@@ -149,7 +150,9 @@ describe("websockets", () => {
           (n) => n === connections * dispatches
         )
         assert.strictEqual(
-          app.unsafeTasks().filter((task) => task.unsafeStatus() === "running").length,
+          hooksOf(app)
+            .unsafeTasks()
+            .filter((task) => task.unsafeStatus() === "running").length,
           connections,
           "every receiver task is running"
         )
@@ -161,10 +164,14 @@ describe("websockets", () => {
         }
         yield* Effect.promise(() => Promise.all(clients.map((client) => client.closed)))
         yield* eventually(
-          Effect.sync(() => ({ open, tasks: app.unsafeTasks().length, sockets: tcpSockets() - socketsBefore })),
+          Effect.sync(() => ({
+            open,
+            tasks: hooksOf(app).unsafeTasks().length,
+            sockets: tcpSockets() - socketsBefore
+          })),
           (left) => left.open === 0 && left.tasks === 0 && left.sockets === 0
         )
-        assert.isFalse(app.hasListeners("load.feed.message"), "every connection's handler was removed")
+        assert.isFalse(hooksOf(app).hasListeners("load.feed.message"), "every connection's handler was removed")
         console.log(
           `1,000 websockets: ${connections * dispatches} messages out, ${receivedByServer} in, ` +
             `${Date.now() - started} ms; tasks and sockets left: 0`

@@ -103,7 +103,10 @@ describe("the inspector without the key", () => {
       yield* (yield* app.addTask(Effect.fail("secret-error"), { name: "failed" })).await
       const running = yield* app.addTask(Effect.never, { name: "running" })
       const shutdown = yield* Deferred.make<void>()
-      const supervisor: Workers.Supervisor = { ...Single.make(app), shutdown: Deferred.succeed(shutdown, undefined) }
+      const supervisor: Workers.SupervisorService = {
+        ...Single.make(app),
+        shutdown: Deferred.succeed(shutdown, undefined)
+      }
       const address = yield* Inspector.serve(supervisor, {
         port: 0,
         host: "127.0.0.1",

@@ -145,6 +145,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       useTransport,
       shared
     }
-    Object.defineProperty(service, HooksTypeId, { value: hooks })
+    // Enumerable, so that an app wrapped with a spread (`{ ...app, dispatch }`) keeps its hooks.
+    Object.defineProperty(service, HooksTypeId, { value: hooks, enumerable: true })
     return service
   })

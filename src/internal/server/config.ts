@@ -1,10 +1,16 @@
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Inspector from "../../Inspector.js"
 import type { Options } from "../../Server.js"
-import { ServeError } from "../../Server.js"
+import { decodeNonNegative } from "../duration.js"
+import { isLoopback } from "../inspector/auth.js"
+import { InspectorError } from "../inspector/errors.js"
+import { ServeError } from "./errors.js"
 import * as WebSocket from "./websocket.js"
 
 export interface Resolved {
@@ -15,140 +21,263 @@ export interface Resolved {
   readonly gracefulShutdownTimeout: Duration.Duration | undefined
   readonly maxBodySize: number
   readonly websocket: WebSocket.ResolvedOptions
+  /** The inspector's settings, when it is on. */
+  readonly inspector: Option.Option<Inspector.Resolved>
+  /** This process's worker name, when a primary forked it. */
+  readonly worker: Option.Option<string>
 }
 
 export const defaultPort = 8000
 export const defaultHost = "127.0.0.1"
+export const defaultInspectorPort = 6457
 
-const checkPort = (port: number, source: string): ServeError | undefined =>
-  Number.isInteger(port) && port >= 0 && port <= 65535
-    ? undefined
-    : new ServeError({ reason: `Invalid port ${port} (${source}): a port is an integer from 0 to 65535.` })
+/** An unset or blank variable counts as unset, so `PORT= npm start` behaves as no `PORT` at all. */
+const raw = (name: string): Config.Config<Option.Option<string>> =>
+  Config.option(Config.string(name)).pipe(Config.map(Option.filter((text) => text.trim() !== "")))
+
+/** Every setting the environment can give a server process, read once: the one `Config` of the server. */
+export const ServerConfig = Config.all({
+  PORT: raw("PORT"),
+  HOST: raw("HOST"),
+  GRACEFUL_SHUTDOWN_TIMEOUT: raw("GRACEFUL_SHUTDOWN_TIMEOUT"),
+  WORKERS: raw("WORKERS"),
+  FIBERAPP_WORKER: raw("FIBERAPP_WORKER"),
+  INSPECTOR: raw("INSPECTOR"),
+  INSPECTOR_PORT: raw("INSPECTOR_PORT"),
+  INSPECTOR_HOST: raw("INSPECTOR_HOST"),
+  INSPECTOR_API_KEY: raw("INSPECTOR_API_KEY")
+})
+
+/** A set variable, read as `config` reads it (with Effect's own parsers and messages). */
+const typed = <A>(
+  name: string,
+  value: Option.Option<string>,
+  config: (name: string) => Config.Config<A>
+): Effect.Effect<Option.Option<A>, ConfigError.ConfigError> =>
+  Option.match(value, {
+    onNone: () => Effect.succeedNone,
+    onSome: (text) => Effect.asSome(ConfigProvider.fromMap(new Map([[name, text]])).load(config(name)))
+  })
+
+const readSettings = Effect.flatMap(ServerConfig, (env) =>
+  Effect.all({
+    port: typed("PORT", env.PORT, Config.integer),
+    host: Effect.succeed(env.HOST),
+    gracefulShutdownTimeout: Effect.succeed(env.GRACEFUL_SHUTDOWN_TIMEOUT),
+    workers: typed("WORKERS", env.WORKERS, Config.integer),
+    worker: Effect.succeed(env.FIBERAPP_WORKER),
+    inspector: typed("INSPECTOR", env.INSPECTOR, Config.boolean),
+    inspectorPort: typed("INSPECTOR_PORT", env.INSPECTOR_PORT, Config.integer),
+    inspectorHost: Effect.succeed(env.INSPECTOR_HOST),
+    inspectorApiKey: typed("INSPECTOR_API_KEY", env.INSPECTOR_API_KEY, Config.redacted)
+  })
+)
+
+type Settings = Effect.Effect.Success<typeof readSettings>
+
+const settingName = (error: ConfigError.ConfigError): string => {
+  if (ConfigError.isAnd(error) || ConfigError.isOr(error)) return settingName(error.left)
+  if (
+    ConfigError.isInvalidData(error) ||
+    ConfigError.isMissingData(error) ||
+    ConfigError.isSourceUnavailable(error) ||
+    ConfigError.isUnsupported(error)
+  ) {
+    return error.path.join(".")
+  }
+  return "environment"
+}
+
+const settings: Effect.Effect<Settings, ServeError> = Effect.mapError(
+  readSettings,
+  (error) =>
+    new ServeError({
+      reason: "InvalidSetting",
+      detail: `Invalid ${settingName(error)} setting: ${String(error)}.`,
+      cause: error
+    })
+)
+
+/** A worker's name comes with the IPC channel its primary opened: without one, the variable means nothing. */
+const workerOf = (name: Option.Option<string>): Option.Option<string> =>
+  typeof process.send === "function" ? name : Option.none()
+
+/** This process's worker name, when a primary forked it. */
+export const workerName: Effect.Effect<Option.Option<string>> = Effect.map(
+  Effect.orElseSucceed(ServerConfig, () => undefined),
+  (read) => (read === undefined ? Option.none() : workerOf(read.FIBERAPP_WORKER))
+)
 
 /**
- * A duration option (numbers are milliseconds, as everywhere in Effect) or, from the environment, a number of
- * seconds (Sanic's unit) or a duration string. Negative values are refused rather than clamped to zero.
+ * A duration: options take Effect's `DurationInput` (numbers are milliseconds); the environment also takes a bare
+ * number of seconds (Sanic's unit). Negative values are refused rather than clamped to zero.
  */
-const parseDuration = (
+const duration = (
   input: Duration.DurationInput,
   source: string,
   what: string,
   numbers: "millis" | "seconds"
-): Duration.Duration | ServeError => {
-  const invalid = () =>
-    new ServeError({
-      reason:
-        `Invalid ${what} ${JSON.stringify(String(input))} (${source}): ` +
-        `use a non-negative ${numbers === "seconds" ? "number of seconds" : "duration"} such as ` +
-        `${numbers === "seconds" ? '"10" or ' : ""}"10 seconds".`
-    })
-  if (typeof input === "number") {
-    if (!(input >= 0)) return invalid()
-    return numbers === "seconds" ? Duration.seconds(input) : Duration.millis(input)
-  }
-  if (typeof input === "string") {
-    const trimmed = input.trim()
-    if (trimmed.startsWith("-")) return invalid()
-    if (trimmed !== "" && !Number.isNaN(Number(trimmed))) return parseDuration(Number(trimmed), source, what, numbers)
-    return Option.getOrElse(Duration.decodeUnknown(trimmed), invalid)
-  }
-  return Option.getOrElse(Duration.decodeUnknown(input), invalid)
+): Effect.Effect<Duration.Duration, ServeError> => {
+  const seconds = typeof input === "string" && input.trim() !== "" && !Number.isNaN(Number(input.trim()))
+  const decoded = seconds && numbers === "seconds" ? decodeNonNegative(Number(input) * 1000) : decodeNonNegative(input)
+  return Option.match(decoded, {
+    onSome: Effect.succeed,
+    onNone: () =>
+      Effect.fail(
+        new ServeError({
+          reason:
+            source.startsWith("options") || source.startsWith("websocket") || source.startsWith("worker")
+              ? "InvalidOption"
+              : "InvalidSetting",
+          detail:
+            `Invalid ${what} ${JSON.stringify(String(input))} (${source}): ` +
+            `use a non-negative ${numbers === "seconds" ? "number of seconds" : "duration"} such as ` +
+            `${numbers === "seconds" ? '"10" or ' : ""}"10 seconds".`
+        })
+      )
+  })
 }
 
-/** An unset or blank variable leaves the option's value, so `PORT= npm start` behaves as no `PORT` at all. */
-const fromConfig = <A>(config: Config.Config<A>, name: string): Effect.Effect<Option.Option<A>, ServeError> =>
-  Effect.mapError(
-    Effect.flatMap(Config.option(Config.string(name)), (raw) =>
-      Option.isNone(raw) || raw.value.trim() === "" ? Effect.succeedNone : Config.option(config)
-    ),
-    (error) =>
-      new ServeError({
-        reason: `Invalid ${name} setting: ${ConfigError.isConfigError(error) ? String(error) : "unreadable"}.`
-      })
-  )
+const invalid = (detail: string) => Effect.fail(new ServeError({ reason: "InvalidOption", detail }))
 
-/** Options with `PORT`, `HOST` and `GRACEFUL_SHUTDOWN_TIMEOUT` from the environment (Config) taking precedence. */
+const checkPort = (port: number, source: string) =>
+  Number.isInteger(port) && port >= 0 && port <= 65535
+    ? Effect.void
+    : Effect.fail(
+        new ServeError({
+          reason: source === "PORT" ? "InvalidSetting" : "InvalidOption",
+          detail: `Invalid port ${port} (${source}): a port is an integer from 0 to 65535.`
+        })
+      )
+
+/** Options with the environment's settings (the `ServerConfig`) taking precedence. */
 export const resolve = (options: Options<any, any, any>): Effect.Effect<Resolved, ServeError> =>
   Effect.gen(function* () {
-    if (options.port !== undefined) {
-      const invalid = checkPort(options.port, "options.port")
-      if (invalid) return yield* invalid
-    }
-    const envPort = yield* fromConfig(Config.integer("PORT"), "PORT")
-    if (Option.isSome(envPort)) {
-      const invalid = checkPort(envPort.value, "PORT")
-      if (invalid) return yield* invalid
-    }
-    const port = Option.getOrElse(envPort, () => options.port ?? defaultPort)
+    if (options.port !== undefined) yield* checkPort(options.port, "options.port")
+    const env = yield* settings
+    if (Option.isSome(env.port)) yield* checkPort(env.port.value, "PORT")
+    const port = Option.getOrElse(env.port, () => options.port ?? defaultPort)
+    const host = Option.getOrElse(env.host, () => options.host ?? defaultHost)
+    if (host.trim() === "") return yield* invalid("Invalid host: it is empty.")
 
-    const envHost = yield* fromConfig(Config.string("HOST"), "HOST")
-    const host = Option.getOrElse(envHost, () => options.host ?? defaultHost)
-    if (host.trim() === "") return yield* new ServeError({ reason: "Invalid host: it is empty." })
-
-    const workers = options.workers ?? 1
+    const workers = Option.getOrElse(env.workers, () => options.workers ?? 1)
     if (!Number.isInteger(workers) || workers < 1) {
-      return yield* new ServeError({
-        reason: `Invalid workers ${workers}: use a whole number of processes, 1 or more.`
-      })
+      return yield* invalid(`Invalid workers ${workers}: use a whole number of processes, 1 or more.`)
     }
 
     let gracefulShutdownTimeout: Duration.Duration | undefined
     if (options.gracefulShutdownTimeout !== undefined) {
-      const parsed = parseDuration(
+      gracefulShutdownTimeout = yield* duration(
         options.gracefulShutdownTimeout,
         "options.gracefulShutdownTimeout",
         "graceful shutdown timeout",
         "millis"
       )
-      if (parsed instanceof ServeError) return yield* parsed
-      gracefulShutdownTimeout = parsed
     }
-    const envTimeout = yield* fromConfig(Config.string("GRACEFUL_SHUTDOWN_TIMEOUT"), "GRACEFUL_SHUTDOWN_TIMEOUT")
-    if (Option.isSome(envTimeout)) {
-      const parsed = parseDuration(
-        envTimeout.value as Duration.DurationInput,
+    if (Option.isSome(env.gracefulShutdownTimeout)) {
+      gracefulShutdownTimeout = yield* duration(
+        env.gracefulShutdownTimeout.value as Duration.DurationInput,
         "GRACEFUL_SHUTDOWN_TIMEOUT",
         "graceful shutdown timeout",
         "seconds"
       )
-      if (parsed instanceof ServeError) return yield* parsed
-      gracefulShutdownTimeout = parsed
     }
 
     const maxBodySize = options.maxBodySize ?? 10 * 1024 * 1024
-    if (!(maxBodySize > 0)) {
-      return yield* new ServeError({ reason: `Invalid maxBodySize ${maxBodySize}: use a positive number of bytes.` })
-    }
+    if (!(maxBodySize > 0)) return yield* invalid(`Invalid maxBodySize ${maxBodySize}: use a positive number of bytes.`)
     const ws = options.websocket
     for (const key of ["maxMessageSize", "maxBufferedBytes", "maxQueuedMessages"] as const) {
       const value = ws?.[key]
       if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
-        return yield* new ServeError({ reason: `Invalid websocket.${key} ${value}: use a positive whole number.` })
+        return yield* invalid(`Invalid websocket.${key} ${value}: use a positive whole number.`)
       }
     }
     if (ws?.pingInterval !== undefined && ws.pingInterval !== false) {
-      const parsed = parseDuration(ws.pingInterval, "websocket.pingInterval", "ping interval", "millis")
-      if (parsed instanceof ServeError) return yield* parsed
+      const parsed = yield* duration(ws.pingInterval, "websocket.pingInterval", "ping interval", "millis")
       if (Duration.toMillis(parsed) === 0) {
-        return yield* new ServeError({ reason: "Invalid websocket.pingInterval 0: use false to disable pings." })
+        return yield* invalid("Invalid websocket.pingInterval 0: use false to disable pings.")
       }
     }
     // A start timeout of zero, or a negative one (which decodes as zero), kills every worker as it starts.
     const startTimeout = options.workerOptions?.startTimeout
     if (startTimeout !== undefined) {
-      const parsed = parseDuration(startTimeout, "workerOptions.startTimeout", "worker start timeout", "millis")
-      if (parsed instanceof ServeError) return yield* parsed
+      const parsed = yield* duration(startTimeout, "workerOptions.startTimeout", "worker start timeout", "millis")
       if (Duration.toMillis(parsed) === 0) {
-        return yield* new ServeError({ reason: "Invalid workerOptions.startTimeout 0: use a positive duration." })
+        return yield* invalid("Invalid workerOptions.startTimeout 0: use a positive duration.")
       }
     }
 
+    const inspector = yield* Effect.mapError(
+      inspectorOf(options.inspector, env),
+      (error) => new ServeError({ reason: "InspectorFailed", detail: error.message, cause: error })
+    )
     return {
       port,
       host,
       workers,
       gracefulShutdownTimeout,
       maxBodySize,
-      websocket: WebSocket.resolveOptions(ws)
+      websocket: WebSocket.resolveOptions(ws),
+      inspector,
+      worker: workerOf(env.worker)
     }
   })
+
+/** The inspector's settings from its options and the environment, which wins; `None` when it is off. */
+const inspectorOf = (
+  options: boolean | Inspector.Options | undefined,
+  env: Settings
+): Effect.Effect<Option.Option<Inspector.Resolved>, InspectorError> =>
+  Effect.gen(function* () {
+    const fromOptions = typeof options === "object" ? options : undefined
+    const enabled = Option.getOrElse(
+      env.inspector,
+      () => options === true || (fromOptions !== undefined && fromOptions.enabled !== false)
+    )
+    if (!enabled) return Option.none()
+    const port = Option.getOrElse(env.inspectorPort, () => fromOptions?.port ?? defaultInspectorPort)
+    if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+      return yield* new InspectorError({
+        reason: "InvalidSetting",
+        detail: `Invalid inspector port ${port}: use an integer from 0 to 65535.`
+      })
+    }
+    const host = Option.getOrElse(env.inspectorHost, () => fromOptions?.host ?? defaultHost).trim()
+    if (host === "")
+      return yield* new InspectorError({ reason: "InvalidSetting", detail: "Invalid inspector host: it is empty." })
+    const optionKey = fromOptions?.apiKey
+    const apiKey = Option.orElse(
+      Option.filter(env.inspectorApiKey, (key) => Redacted.value(key) !== ""),
+      () =>
+        optionKey === undefined || (typeof optionKey === "string" && optionKey === "")
+          ? Option.none()
+          : Option.some(typeof optionKey === "string" ? Redacted.make(optionKey) : optionKey)
+    )
+    if (Option.isNone(apiKey) && !isLoopback(host)) {
+      return yield* new InspectorError({
+        reason: "NotLoopback",
+        detail:
+          `Refusing to serve the inspector on ${host}, which is not a loopback address, without an API key: anyone ` +
+          `who can reach it could restart or stop the server. Set INSPECTOR_API_KEY (or the apiKey option), or ` +
+          `listen on 127.0.0.1.`
+      })
+    }
+    return Option.some<Inspector.Resolved>({ port, host, apiKey: apiKey as Option.Option<Redacted.Redacted> })
+  })
+
+/** The inspector's settings alone (for `Inspector.resolve`). */
+export const resolveInspector = (
+  options: boolean | Inspector.Options | undefined
+): Effect.Effect<Option.Option<Inspector.Resolved>, InspectorError> =>
+  Effect.flatMap(
+    Effect.mapError(
+      readSettings,
+      (error) =>
+        new InspectorError({
+          reason: "InvalidSetting",
+          detail: `Invalid ${settingName(error)} setting: ${String(error)}.`,
+          cause: error
+        })
+    ),
+    (env) => inspectorOf(options, env)
+  )

@@ -62,6 +62,8 @@ export class ServerRequest extends Inspectable.Class implements HttpServerReques
   readonly [IncomingMessage.TypeId]: IncomingMessage.TypeId
   readonly [HttpServerRequest.TypeId]: HttpServerRequest.TypeId
   readonly url: string
+  /** The status of the answer, once one was written. */
+  status: number | undefined = undefined
   private cachedId: string | undefined
   private headersOverride: Headers.Headers | undefined
   private remoteAddressOverride: string | undefined

@@ -3,6 +3,7 @@ import * as Etag from "@effect/platform/Etag"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpPlatform from "@effect/platform-node/NodeHttpPlatform"
 import * as Context from "effect/Context"
@@ -14,22 +15,24 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type { ListenerKind } from "../../App.js"
-import { App, StartError } from "../../App.js"
 import type { Address, Options, ServerService } from "../../Server.js"
-import { ServeError } from "../../Server.js"
+import { App, StartError } from "../app/service.js"
+import { hooksOf } from "../hooks.js"
 import * as Workers from "../workers/run.js"
-import * as WorkersState from "../workers/state.js"
 import * as Config from "./config.js"
+import { ServeError } from "./errors.js"
 import * as HttpHandler from "./http.js"
-import * as Router from "./router.js"
 import { Hub } from "./websocket.js"
+
+const nativeTracer = Effect.runSync(Effect.tracer)
 
 /** Services every handler may use besides the app's: what `HttpLayerRouter.addHttpApi` and file responses need. */
 export const platformLayer = Layer.mergeAll(NodeHttpPlatform.layer, Etag.layerWeak, NodeContext.layer)
 
 const startFailure = (error: StartError): ServeError =>
   new ServeError({
-    reason: `The server did not start: ${error.reason}`,
+    reason: "StartFailed",
+    detail: `The server did not start: ${error.detail}`,
     ...(error.listener !== undefined ? { listener: error.listener } : {}),
     cause: error.cause ?? error
   })
@@ -38,19 +41,21 @@ const listenFailure = (error: NodeJS.ErrnoException, port: number, host: string)
   const where = `${host}:${port}`
   switch (error.code) {
     case "EADDRINUSE":
-      return new ServeError({ reason: `Port ${port} on ${host} is already in use.` })
+      return new ServeError({ reason: "PortInUse", detail: `Port ${port} on ${host} is already in use.` })
     case "EACCES":
       return new ServeError({
-        reason: `Not allowed to listen on ${where} (a port below 1024 needs privileges).`
+        reason: "ListenFailed",
+        detail: `Not allowed to listen on ${where} (a port below 1024 needs privileges).`
       })
     case "EADDRNOTAVAIL":
     case "ENOTFOUND":
     case "EAI_AGAIN":
       return new ServeError({
-        reason: `Cannot listen on ${where}: host ${host} is not an address of this machine.`
+        reason: "ListenFailed",
+        detail: `Cannot listen on ${where}: host ${host} is not an address of this machine.`
       })
     default:
-      return new ServeError({ reason: `Cannot listen on ${where}: ${error.message}` })
+      return new ServeError({ reason: "ListenFailed", detail: `Cannot listen on ${where}: ${error.message}` })
   }
 }
 
@@ -88,20 +93,27 @@ export const formatUrl = (address: Address): string => {
 export const serveProcess = <A, E, R>(
   resolved: Config.Resolved,
   routes: Layer.Layer<A, E, R>,
-  routerConfig: Partial<HttpLayerRouter.FindMyWay.RouterConfig> | undefined
+  routerConfig: Partial<HttpLayerRouter.FindMyWay.RouterConfig> | undefined,
+  listenerClosed: Effect.Effect<void> = Effect.void
 ): Effect.Effect<ServerService, ServeError | E, App | Scope.Scope | Exclude<R, HttpLayerRouter.HttpRouter>> =>
   Effect.gen(function* () {
     const app = yield* App
     const scope = yield* Effect.scope
     const memoMap = yield* Layer.CurrentMemoMap
-    const router = Router.layer(routerConfig)
-    const built = yield* Layer.buildWithMemoMap(Layer.provideMerge(routes, router.layer), memoMap, scope)
+    const router =
+      routerConfig === undefined
+        ? HttpLayerRouter.layer
+        : Layer.provide(HttpLayerRouter.layer, Layer.succeed(HttpLayerRouter.RouterConfig, routerConfig))
+    const built = yield* Layer.buildWithMemoMap(Layer.provideMerge(routes, router), memoMap, scope)
     const httpEffect = Context.get(
       built as Context.Context<HttpLayerRouter.HttpRouter>,
       HttpLayerRouter.HttpRouter
     ).asHttpEffect()
 
-    const runtime = yield* Effect.runtime<never>()
+    // Without a tracer of its own, a span per request would be made and dropped: the tracer middleware stays off.
+    const runtime = yield* (yield* Effect.tracer) === nativeTracer
+      ? Effect.locally(Effect.runtime<never>(), HttpMiddleware.currentTracerDisabledWhen, () => true)
+      : Effect.runtime<never>()
     const context = Context.add(
       runtime.context,
       IncomingMessage.MaxBodySize,
@@ -112,8 +124,7 @@ export const serveProcess = <A, E, R>(
       app,
       httpEffect,
       runtime: Runtime.make({ context, fiberRefs: runtime.fiberRefs, runtimeFlags: runtime.runtimeFlags }),
-      hub,
-      index: router.index
+      hub
     })
 
     let draining = false
@@ -134,7 +145,6 @@ export const serveProcess = <A, E, R>(
     yield* Effect.addFinalizer(() => forceClose)
 
     // In a worker, connections node:cluster handed over just before the close must reach it before it exits.
-    const listenerClosed = Effect.suspend(() => WorkersState.state.listenerClosed ?? Effect.void)
     const drain = Effect.suspend(() => {
       draining = true
       hub.stopHeartbeat()
@@ -164,14 +174,16 @@ export const serveProcess = <A, E, R>(
         logServerError(Effect.logError("HTTP server error", error).pipe(Effect.annotateLogs({ app: app.name })))
       }
     })
-    yield* app.startWith(listen(server, resolved.port, resolved.host)).pipe(
-      Effect.onError(() => forceClose),
-      Effect.catchIf(
-        (error): error is StartError => error instanceof StartError,
-        (error) => Effect.fail(startFailure(error))
+    yield* hooksOf(app)
+      .startWith(listen(server, resolved.port, resolved.host))
+      .pipe(
+        Effect.onError(() => forceClose),
+        Effect.catchIf(
+          (error): error is StartError => error instanceof StartError,
+          (error) => Effect.fail(startFailure(error))
+        )
       )
-    )
-    yield* Effect.addFinalizer(() => app.stopWith(drain, { timeout: resolved.gracefulShutdownTimeout }))
+    yield* Effect.addFinalizer(() => hooksOf(app).stopWith(drain, { timeout: resolved.gracefulShutdownTimeout }))
 
     const address = addressOf(server)
     const url = formatUrl(address)
@@ -180,7 +192,7 @@ export const serveProcess = <A, E, R>(
   })
 
 const runMainListeners = (kind: ListenerKind) =>
-  Effect.flatMap(App, (app) => app.runListeners(kind)).pipe(Effect.mapError(startFailure))
+  Effect.flatMap(App, (app) => hooksOf(app).runListeners(kind)).pipe(Effect.mapError(startFailure))
 
 /**
  * The whole single-process sequence: `main_process_start`, `main_process_ready`, then {@link serveProcess};
@@ -188,28 +200,26 @@ const runMainListeners = (kind: ListenerKind) =>
  */
 export const serve = <A, E, R>(
   options: Options<A, E, R>
-): Effect.Effect<ServerService, ServeError | E, App | Scope.Scope | Exclude<R, HttpLayerRouter.HttpRouter>> =>
+): Effect.Effect<Workers.Running, ServeError | E, App | Scope.Scope | Exclude<R, HttpLayerRouter.HttpRouter>> =>
   Effect.gen(function* () {
     const resolved = yield* Config.resolve(options)
     const routes = options.routes ?? (Layer.empty as unknown as Layer.Layer<A, E, R>)
     const single = Effect.gen(function* () {
       yield* runMainListeners("main_process_start")
       yield* Effect.addFinalizer(() =>
-        Effect.flatMap(App, (app) => app.runListeners("main_process_stop")).pipe(Effect.catchAllCause(Effect.logError))
+        Effect.flatMap(App, (app) => hooksOf(app).runListeners("main_process_stop")).pipe(
+          Effect.catchAllCause(Effect.logError)
+        )
       )
       yield* runMainListeners("main_process_ready")
       return yield* serveProcess(resolved, routes, options.routerConfig)
     })
     // A worker forked by a primary runs `serveProcess` only; a primary (workers > 1) never serves.
     return yield* Workers.run({
-      workers: resolved.workers,
-      host: resolved.host,
-      port: resolved.port,
-      gracefulShutdownTimeout: resolved.gracefulShutdownTimeout,
-      inspector: options.inspector,
+      resolved,
       workerOptions: options.workerOptions,
       single,
-      worker: serveProcess(resolved, routes, options.routerConfig),
+      worker: (listenerClosed) => serveProcess(resolved, routes, options.routerConfig, listenerClosed),
       formatUrl
     })
   })

@@ -16,6 +16,7 @@ import * as WS from "ws"
 import type { AppService } from "../../App.js"
 import type { Connection, Message, Options } from "../../WebSocket.js"
 import { WebSocketClosed } from "../../WebSocket.js"
+import { hooksOf } from "../hooks.js"
 import { handshake, ServerRequest } from "./request.js"
 
 export interface ResolvedOptions {
@@ -275,7 +276,7 @@ const runConnection = <A, E, R>(
   hub.connections.add(connection)
   const app = hub.app
   const context = { request, websocket: connection }
-  const before = app.hasListeners("websocket.handler.before")
+  const before = hooksOf(app).hasListeners("websocket.handler.before")
     ? Effect.ignore(app.dispatch("websocket.handler.before", { context, inline: true }))
     : Effect.void
   return Effect.onExit(Effect.zipRight(before, Effect.interruptible(handler(connection))), (exit) => {
@@ -289,7 +290,7 @@ const runConnection = <A, E, R>(
       return Effect.logError("WebSocket handler failed", cause).pipe(
         Effect.annotateLogs({ app: app.name, request: request.id, url: request.url }),
         Effect.zipRight(
-          app.hasListeners("websocket.handler.exception")
+          hooksOf(app).hasListeners("websocket.handler.exception")
             ? Effect.ignore(
                 app.dispatch("websocket.handler.exception", { context: { ...context, exception: cause }, inline: true })
               )
@@ -297,7 +298,7 @@ const runConnection = <A, E, R>(
         )
       )
     }
-    return app.hasListeners("websocket.handler.after")
+    return hooksOf(app).hasListeners("websocket.handler.after")
       ? Effect.ignore(app.dispatch("websocket.handler.after", { context, inline: true }))
       : Effect.void
   }).pipe(Effect.exit, Effect.asVoid)

@@ -1,22 +1,25 @@
 import cluster, { type Worker as ClusterWorker } from "node:cluster"
 import type { Scope } from "effect"
 import { Deferred, Duration, Effect, Exit, FiberId, FiberMap, Runtime, Schedule } from "effect"
-import type { AppService, StartError } from "../../App.js"
+import type { AppService } from "../../App.js"
 import type { DispatchOptions } from "../../Events.js"
-import { TaskNotFound } from "../../Task.js"
 import type {
   Options,
   RestartOptions,
-  Supervisor,
+  SupervisorService,
   WorkerExit,
   WorkerInfo,
   WorkerState,
   WorkerTask
 } from "../../Workers.js"
-import { defaultRestartSchedule, defaultStartTimeout, WorkerNotFound, WorkersError } from "../../Workers.js"
+import type { StartError } from "../app/service.js"
+import { hooksOf } from "../hooks.js"
+import { TaskNotFound } from "../task/errors.js"
+import { defaultRestartSchedule, defaultStartTimeout } from "./defaults.js"
+import { WorkerNotFound, WorkersError } from "./errors.js"
+import { describeExit, dispatchOptions, shutdownSelf } from "./process.js"
 import * as Protocol from "./protocol.js"
 import { snapshot } from "./shared.js"
-import { state, workerEnv } from "./state.js"
 
 interface Proc {
   readonly slot: Slot
@@ -67,6 +70,8 @@ const requestTimeout = Duration.seconds(5)
 export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersError | StartError, Scope.Scope> =>
   Effect.gen(function* () {
     const app = options.app
+    const hooks = hooksOf(app)
+    const clock = yield* Effect.clock
     const grace = options.gracefulShutdownTimeout
     const startTimeout = Duration.decode(options.startTimeout ?? defaultStartTimeout)
     const schedule = options.restartSchedule ?? defaultRestartSchedule
@@ -104,16 +109,17 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       const message = read.right
       switch (message._tag) {
         case "fiberapp.hello":
-          send(proc, { _tag: "fiberapp.init", worker: slot.name, shared: snapshot() })
+          send(proc, { _tag: "fiberapp.init", worker: slot.name, shared: snapshot(hooks.shared) })
           return
         case "fiberapp.ready":
           if (message.address !== undefined && address === undefined) address = message.address
-          proc.ackedAt = Date.now()
+          proc.ackedAt = clock.unsafeCurrentTimeMillis()
           Deferred.unsafeDone(proc.acked, Exit.void)
           return
         case "fiberapp.event": {
           forward(proc, message)
-          if (message.app === app.name) runFork(Effect.ignore(app.dispatch(message.event, dispatchOptions(message))))
+          if (message.app === app.name)
+            runFork(Effect.ignore(hooks.dispatchLocal(message.event, dispatchOptions(message))))
           return
         }
         case "fiberapp.closed":
@@ -142,7 +148,12 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       for (const pending of proc.pending.values()) {
         Deferred.unsafeDone(
           pending,
-          Exit.fail(new WorkersError({ reason: `Worker ${slot.name} (pid ${proc.pid}) exited before answering.` }))
+          Exit.fail(
+            new WorkersError({
+              reason: "NoAnswer",
+              detail: `Worker ${slot.name} (pid ${proc.pid}) exited before answering.`
+            })
+          )
         )
       }
       proc.pending.clear()
@@ -158,7 +169,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       }
       slot.state = "restarting"
       // One that exits soon after its start keeps counting against the schedule, so a crash loop is given up.
-      const stable = Date.now() - proc.ackedAt >= Duration.toMillis(stableAfter)
+      const stable = clock.unsafeCurrentTimeMillis() - proc.ackedAt >= Duration.toMillis(stableAfter)
       runFork(
         Effect.logWarning(
           `Worker ${slot.name} (pid ${proc.pid}) exited unexpectedly (${describeExit(exit)}); restarting it`
@@ -176,8 +187,8 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
     }
 
     const spawn = (slot: Slot, replacing: boolean): Proc => {
-      const worker = cluster.fork({ [workerEnv]: slot.name })
-      const now = Date.now()
+      const worker = cluster.fork({ [Protocol.workerEnv]: slot.name })
+      const now = clock.unsafeCurrentTimeMillis()
       const proc: Proc = {
         slot,
         worker,
@@ -271,11 +282,12 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       Effect.suspend(() => {
         slot.state = "failed"
         const error = new WorkersError({
-          reason:
+          reason: "StartFailed",
+          detail:
             `Worker ${slot.name} failed to start (last: ${describeExit(exit)}); ` +
             `gave up after ${slot.starts} attempt${slot.starts === 1 ? "" : "s"}.`
         })
-        return Effect.logError(error.reason).pipe(Effect.annotateLogs(annotations), Effect.zipRight(Effect.fail(error)))
+        return Effect.logError(error.detail).pipe(Effect.annotateLogs(annotations), Effect.zipRight(Effect.fail(error)))
       })
 
     /** Waits for the schedule's next delay after `exit`, or gives the slot up when the schedule is done. */
@@ -341,8 +353,8 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           (slot) => Effect.either(slot.lock.withPermits(1)(ensureServing(slot))),
           { concurrency: "unbounded" }
         )
-        const failed = results.flatMap((r) => (r._tag === "Left" ? [r.left.reason] : []))
-        if (failed.length > 0) return yield* new WorkersError({ reason: failed.join(" ") })
+        const failed = results.flatMap((r) => (r._tag === "Left" ? [r.left.detail] : []))
+        if (failed.length > 0) return yield* new WorkersError({ reason: "StartFailed", detail: failed.join(" ") })
       })
 
     const stopAll = Effect.suspend(() => {
@@ -380,20 +392,22 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
     const exec = options.exec ?? process.argv[1]
     if (exec === undefined) {
       return yield* new WorkersError({
-        reason:
+        reason: "NoEntryScript",
+        detail:
           "Workers run this process's entry script again, but it has none (process.argv[1]); set workerOptions.exec."
       })
     }
     if (options.exec === undefined && /[\\/]node_modules[\\/]/.test(exec)) {
       return yield* new WorkersError({
-        reason:
+        reason: "NoEntryScript",
+        detail:
           `Workers run this process's entry script again, and that is ${exec}, inside node_modules: this process ` +
           `was not started from the app's own script (a test runner or another tool?). Start it with ` +
           `\`node <script>\` or \`tsx <script>\`, or set workerOptions.exec.`
       })
     }
-    yield* app.runListeners("main_process_start")
-    state.sharedSealed = true
+    yield* hooks.runListeners("main_process_start")
+    hooks.shared.mode = "sealed"
     cluster.setupPrimary({
       exec,
       args: process.argv.slice(2),
@@ -405,31 +419,29 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         process.once("SIGINT", onSecondSignal)
         process.once("SIGTERM", onSecondSignal)
         yield* stopAll
-        yield* Effect.ignore(app.runListeners("main_process_stop"))
+        yield* Effect.ignore(hooks.runListeners("main_process_stop"))
       }).pipe(
         Effect.ensuring(
           Effect.sync(() => {
             process.off("SIGINT", onSecondSignal)
             process.off("SIGTERM", onSecondSignal)
-            if (state.publisher === publish) state.publisher = undefined
-            if (state.supervisor === supervisor) state.supervisor = undefined
-            state.sharedSealed = false
+            hooks.shared.mode = "open"
           })
         )
       )
     )
 
-    const publish = (appName: string, event: string, dispatch: DispatchOptions) =>
+    const publish = (event: string, dispatch: DispatchOptions) =>
       Effect.sync(() =>
         forward(undefined, {
           _tag: "fiberapp.event",
-          app: appName,
+          app: app.name,
           event,
           ...(dispatch.context !== undefined ? { context: dispatch.context } : {}),
           ...(dispatch.condition !== undefined ? { condition: dispatch.condition } : {})
         })
       )
-    state.publisher = publish
+    yield* hooks.useTransport({ publish })
 
     const info = (slot: Slot): WorkerInfo => {
       const proc = slot.current
@@ -451,7 +463,9 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       Effect.suspend(() => {
         const proc = slot.current
         if (proc === undefined || proc.ackedAt === undefined || !proc.worker.isConnected()) {
-          return Effect.fail(new WorkersError({ reason: `Worker ${slot.name} is not serving (${slot.state}).` }))
+          return Effect.fail(
+            new WorkersError({ reason: "NotServing", detail: `Worker ${slot.name} is not serving (${slot.state}).` })
+          )
         }
         const id = nextRequest++
         const answer = Deferred.unsafeMake<Protocol.Answer, WorkersError>(FiberId.none)
@@ -462,7 +476,8 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
             duration: requestTimeout,
             onTimeout: () =>
               new WorkersError({
-                reason: `Worker ${slot.name} (pid ${proc.pid}) did not answer within ${Duration.format(requestTimeout)}.`
+                reason: "NoAnswer",
+                detail: `Worker ${slot.name} (pid ${proc.pid}) did not answer within ${Duration.format(requestTimeout)}.`
               })
           }),
           Effect.ensuring(Effect.sync(() => proc.pending.delete(id)))
@@ -488,7 +503,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
                   : []
             ),
             Effect.catchAll((error) =>
-              Effect.as(Effect.logWarning(`Listing the tasks of ${slot.name} failed: ${error.reason}`), [])
+              Effect.as(Effect.logWarning(`Listing the tasks of ${slot.name} failed: ${error.detail}`), [])
             )
           ),
         { concurrency: "unbounded" }
@@ -515,7 +530,10 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
               return Effect.fail(new TaskNotFound({ name }))
             default:
               return Effect.fail(
-                new WorkersError({ reason: answer._tag === "Failed" ? answer.message : "unexpected answer" })
+                new WorkersError({
+                  reason: "NoAnswer",
+                  detail: answer._tag === "Failed" ? answer.message : "unexpected answer"
+                })
               )
           }
         })
@@ -532,7 +550,8 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
               const fresh = yield* Effect.either(startOnce(slot, true))
               if (fresh._tag === "Left") {
                 return yield* new WorkersError({
-                  reason:
+                  reason: "RestartFailed",
+                  detail:
                     `The new process for ${slot.name} did not start (${describeExit(fresh.left)}); ` +
                     `the old one (pid ${old.pid}) keeps serving.`
                 })
@@ -553,7 +572,8 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
             if (started._tag === "Left") {
               yield* FiberMap.run(restarters, slot.name, Effect.ignore(recover(slot, started.left)))
               return yield* new WorkersError({
-                reason: `${slot.name} did not restart (${describeExit(started.left)}); retrying with backoff.`
+                reason: "RestartFailed",
+                detail: `${slot.name} did not restart (${describeExit(started.left)}); retrying with backoff.`
               })
             }
           })
@@ -562,7 +582,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
 
     const restart = (restartOptions?: RestartOptions) =>
       Effect.gen(function* () {
-        if (stopping) return yield* new WorkersError({ reason: "The workers are stopping." })
+        if (stopping) return yield* new WorkersError({ reason: "Stopping", detail: "The workers are stopping." })
         const names = new Set(restartOptions?.workers ?? Array.from(slots.values(), (slot) => slot.name))
         const selected = yield* Effect.forEach(names, slotOf)
         const results = yield* Effect.forEach(
@@ -570,16 +590,19 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           (slot) => Effect.either(restartSlot(slot, restartOptions?.zeroDowntime === true)),
           { concurrency: "unbounded" }
         )
-        const failed = results.flatMap((r) => (r._tag === "Left" ? [r.left.reason] : []))
-        if (failed.length > 0) return yield* new WorkersError({ reason: failed.join(" ") })
+        const failed = results.flatMap((r) => (r._tag === "Left" ? [r.left.detail] : []))
+        if (failed.length > 0) return yield* new WorkersError({ reason: "RestartFailed", detail: failed.join(" ") })
       }).pipe(operations.withPermits(1))
 
     const scale = (replicas: number) =>
       Effect.gen(function* () {
         if (!Number.isInteger(replicas) || replicas < 1) {
-          return yield* new WorkersError({ reason: `Cannot scale to ${replicas}: use a whole number, 1 or more.` })
+          return yield* new WorkersError({
+            reason: "InvalidReplicas",
+            detail: `Cannot scale to ${replicas}: use a whole number, 1 or more.`
+          })
         }
-        if (stopping) return yield* new WorkersError({ reason: "The workers are stopping." })
+        if (stopping) return yield* new WorkersError({ reason: "Stopping", detail: "The workers are stopping." })
         const current = Array.from(slots.values()).sort((a, b) => a.index - b.index)
         if (replicas > current.length) return yield* startSlots(replicas - current.length)
         const removed = current.slice(replicas)
@@ -603,7 +626,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         )
       }).pipe(operations.withPermits(1))
 
-    const supervisor: Supervisor = {
+    const supervisor: SupervisorService = {
       mode: "primary",
       app: app.name,
       table: Effect.sync(() => Array.from(slots.values(), info).sort((a, b) => a.name.localeCompare(b.name))),
@@ -614,27 +637,13 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       shutdown: shutdownSelf
     }
 
-    state.supervisor = supervisor
     yield* startSlots(options.workers)
-    yield* app.runListeners("main_process_ready")
+    yield* hooks.runListeners("main_process_ready")
     return { supervisor, address }
   })
 
 export interface Primary {
-  readonly supervisor: Supervisor
+  readonly supervisor: SupervisorService
   /** Where the first worker said it listens. */
   readonly address: { readonly hostname: string; readonly port: number } | undefined
 }
-
-/** Stops this process as SIGTERM does, a moment from now, so that the answer to the caller goes out first. */
-export const shutdownSelf: Effect.Effect<void> = Effect.sync(() => {
-  setTimeout(() => process.kill(process.pid, "SIGTERM"), 50)
-})
-
-export const dispatchOptions = (message: Protocol.Event) => ({
-  ...(message.context !== undefined ? { context: message.context } : {}),
-  ...(message.condition !== undefined ? { condition: message.condition } : {})
-})
-
-export const describeExit = (exit: WorkerExit): string =>
-  exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${exit.code}`

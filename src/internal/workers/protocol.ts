@@ -1,5 +1,8 @@
 import { Either, Schema } from "effect"
 
+/** The environment variable that names a worker process; the primary sets it when it forks one. */
+export const workerEnv = "FIBERAPP_WORKER"
+
 /** Every message of ours carries this tag prefix, so that an app's own IPC messages pass through untouched. */
 const tag = <T extends string>(name: T) => `fiberapp.${name}` as const
 

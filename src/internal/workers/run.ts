@@ -1,123 +1,102 @@
-import type { Scope } from "effect"
-import { Config, ConfigError, Duration, Effect, Option } from "effect"
-import { App, StartError } from "../../App.js"
-import type { Options as InspectorOptions } from "../../Inspector.js"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import type { Address, ServerService } from "../../Server.js"
-import { ServeError } from "../../Server.js"
-import type { Options as WorkersOptions } from "../../Workers.js"
-import { WorkersError } from "../../Workers.js"
-import * as InspectorConfig from "./inspectorConfig.js"
+import type { SupervisorService, Options as WorkersOptions } from "../../Workers.js"
+import { App, type StartError } from "../app/service.js"
+import type { Resolved } from "../server/config.js"
+import { ServeError } from "../server/errors.js"
+import { WorkersError } from "./errors.js"
 import * as Primary from "./primary.js"
 import * as Single from "./single.js"
-import { state, workerName } from "./state.js"
 import * as Worker from "./worker.js"
 
 export interface RunOptions<E, R> {
-  /** From the options; `WORKERS` overrides. */
-  readonly workers: number
-  readonly host: string
-  readonly port: number
-  /** The server's drain timeout: the primary waits for a stopping worker as long as this or the app's, the longer. */
-  readonly gracefulShutdownTimeout: Duration.Duration | undefined
-  readonly inspector: boolean | InspectorOptions | undefined
+  readonly resolved: Resolved
   readonly workerOptions: WorkersOptions | undefined
   /** The whole sequence of a process serving alone, `main_process_*` listeners included. */
   readonly single: Effect.Effect<ServerService, E, R | Scope.Scope>
-  /** One worker's sequence: bind, start the app. */
-  readonly worker: Effect.Effect<ServerService, E, R | Scope.Scope>
+  /** One worker's sequence: bind, start the app; `listenerClosed` waits until the primary has seen the close. */
+  readonly worker: (listenerClosed: Effect.Effect<void>) => Effect.Effect<ServerService, E, R | Scope.Scope>
   readonly formatUrl: (address: Address) => string
 }
 
-const toServeError = (error: { readonly message: string }, cause: unknown): ServeError =>
+/** What a server process runs as: its address, and the supervisor of its workers. */
+export interface Running {
+  readonly server: ServerService
+  readonly supervisor: SupervisorService
+}
+
+const toServeError = (error: WorkersError | StartError): ServeError =>
   new ServeError({
-    reason: error.message,
-    ...(cause instanceof StartError && cause.listener !== undefined ? { listener: cause.listener } : {}),
-    cause
+    reason: "WorkersFailed",
+    detail:
+      error._tag === "StartError"
+        ? `A ${error.listener ?? "main process"} listener failed: ${error.detail}`
+        : error.message,
+    ...(error._tag === "StartError" && error.listener !== undefined ? { listener: error.listener } : {}),
+    cause: error
   })
 
-/** A blank `WORKERS` counts as unset, as a blank `PORT` does. */
-const workersSetting = (fallback: number): Effect.Effect<number, ServeError> =>
-  Config.option(Config.string("WORKERS")).pipe(
-    Effect.flatMap((raw) =>
-      Option.isNone(raw) || raw.value.trim() === "" ? Effect.succeedNone : Config.option(Config.integer("WORKERS"))
-    ),
-    Effect.mapError(
-      (error) =>
-        new ServeError({
-          reason: `Invalid WORKERS setting: ${ConfigError.isConfigError(error) ? String(error) : "unreadable"}.`,
-          cause: error
-        })
-    ),
-    Effect.flatMap((value) => {
-      const workers = Option.getOrElse(value, () => fallback)
-      return Number.isInteger(workers) && workers >= 1
-        ? Effect.succeed(workers)
-        : Effect.fail(
-            new ServeError({ reason: `Invalid workers ${workers}: use a whole number of processes, 1 or more.` })
-          )
+/** In a worker, the supervisor's operations belong to the primary. */
+const workerSupervisor = (app: string): SupervisorService => {
+  const refuse = Effect.fail(
+    new WorkersError({
+      reason: "NotSupervisor",
+      detail: "Workers are supervised by the primary process; this is a worker."
     })
   )
+  return {
+    mode: "worker",
+    app,
+    table: Effect.succeed([]),
+    tasks: Effect.succeed([]),
+    cancelTask: () => refuse,
+    restart: () => refuse,
+    scale: () => refuse,
+    shutdown: Effect.void
+  }
+}
 
 /**
  * Where the server decides what this process is: a worker forked by a primary (serve, acknowledge), the primary of
  * several workers (supervise, never serve), or a process serving alone. The inspector runs in the latter two.
  */
-export const run = <E, R>(
-  options: RunOptions<E, R>
-): Effect.Effect<ServerService, ServeError | E, R | App | Scope.Scope> =>
+export const run = <E, R>(options: RunOptions<E, R>): Effect.Effect<Running, ServeError | E, R | App | Scope.Scope> =>
   Effect.gen(function* () {
     const app = yield* App
-    if (workerName() !== undefined) {
-      return yield* Worker.run(app, options.worker).pipe(
-        Effect.catchIf(
-          (error): error is WorkersError => error instanceof WorkersError,
-          (error) => Effect.fail(toServeError(error, error))
-        )
-      )
+    const { resolved } = options
+    if (Option.isSome(resolved.worker)) {
+      const server = yield* Worker.run(app, options.worker).pipe(Effect.mapError((error) => mapWorkers(error)))
+      return { server, supervisor: workerSupervisor(app.name) }
     }
-    const workers = yield* workersSetting(options.workers)
-    const inspector = yield* InspectorConfig.resolve(options.inspector).pipe(
-      Effect.mapError((error) => toServeError(error, error))
-    )
-
-    let served: ServerService
-    if (workers > 1) {
+    let running: Running
+    if (resolved.workers > 1) {
       const primary = yield* Primary.make({
         ...options.workerOptions,
         app,
-        workers,
+        workers: resolved.workers,
         gracefulShutdownTimeout:
-          options.gracefulShutdownTimeout === undefined
+          resolved.gracefulShutdownTimeout === undefined
             ? app.gracefulShutdownTimeout
-            : Duration.max(app.gracefulShutdownTimeout, options.gracefulShutdownTimeout)
-      }).pipe(
-        Effect.mapError((error) =>
-          error._tag === "StartError"
-            ? toServeError({ message: `A ${error.listener ?? "main process"} listener failed: ${error.reason}` }, error)
-            : toServeError(error, error)
-        )
-      )
-      const address = primary.address ?? { hostname: options.host, port: options.port }
-      served = { address, url: options.formatUrl(address) }
+            : Duration.max(app.gracefulShutdownTimeout, resolved.gracefulShutdownTimeout)
+      }).pipe(Effect.mapError(toServeError))
+      const address = primary.address ?? { hostname: resolved.host, port: resolved.port }
+      running = { server: { address, url: options.formatUrl(address) }, supervisor: primary.supervisor }
     } else {
-      served = yield* options.single
-      const supervisor = Single.make(app)
-      yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          state.supervisor = supervisor
-        }),
-        () =>
-          Effect.sync(() => {
-            if (state.supervisor === supervisor) state.supervisor = undefined
-          })
-      )
+      const server = yield* options.single
+      running = { server, supervisor: Single.make(app) }
     }
-    if (Option.isSome(inspector) && state.supervisor !== undefined) {
+    if (Option.isSome(resolved.inspector)) {
       // Loaded only when on: workers and most servers never pay for the inspector's HTTP stack.
-      const Inspector = yield* Effect.promise(() => import("./inspector.js"))
-      yield* Inspector.serve(state.supervisor, inspector.value).pipe(
-        Effect.mapError((error) => toServeError(error, error))
+      const Inspector = yield* Effect.promise(() => import("../inspector/http.js"))
+      yield* Inspector.serve(running.supervisor, resolved.inspector.value).pipe(
+        Effect.mapError((error) => new ServeError({ reason: "InspectorFailed", detail: error.message, cause: error }))
       )
     }
-    return served
+    return running
   })
+
+const mapWorkers = <E>(error: E | WorkersError): E | ServeError =>
+  error instanceof WorkersError ? toServeError(error) : error

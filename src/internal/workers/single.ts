@@ -1,9 +1,10 @@
 import { Effect } from "effect"
 import type { AppService } from "../../App.js"
-import * as Task from "../../Task.js"
-import type { Supervisor, WorkerInfo } from "../../Workers.js"
-import { WorkerNotFound, WorkersError } from "../../Workers.js"
-import { shutdownSelf } from "./primary.js"
+import type { SupervisorService, WorkerInfo } from "../../Workers.js"
+import { hooksOf } from "../hooks.js"
+import { info } from "../task/record.js"
+import { WorkerNotFound, WorkersError } from "./errors.js"
+import { shutdownSelf } from "./process.js"
 
 /** The name a process serving alone has in its worker table. */
 export const singleName = "main"
@@ -11,12 +12,13 @@ export const singleName = "main"
 const refuse = (what: string) =>
   Effect.fail(
     new WorkersError({
-      reason: `Cannot ${what}: this process serves alone. Start the server with workers > 1 (or WORKERS=N) to ${what}.`
+      reason: "ServesAlone",
+      detail: `Cannot ${what}: this process serves alone. Start the server with workers > 1 (or WORKERS=N) to ${what}.`
     })
   )
 
 /** The supervisor of a process that serves alone: a worker table of one row, itself. */
-export const make = (app: AppService): Supervisor => {
+export const make = (app: AppService): SupervisorService => {
   const startedAt = Date.now()
   const row = (state: WorkerInfo["state"]): WorkerInfo => ({
     name: singleName,
@@ -44,7 +46,11 @@ export const make = (app: AppService): Supervisor => {
               : "starting"
       )
     ]),
-    tasks: Effect.sync(() => app.unsafeTasks().map((task) => ({ worker: singleName, ...Task.info(task) }))),
+    tasks: Effect.sync(() =>
+      hooksOf(app)
+        .unsafeTasks()
+        .map((task) => ({ worker: singleName, ...info(task) }))
+    ),
     cancelTask: (worker, name) =>
       worker === singleName ? app.cancelTask(name) : Effect.fail(new WorkerNotFound({ worker })),
     restart: (options) =>

@@ -2,12 +2,13 @@ import type { Scope } from "effect"
 import { Deferred, Duration, Effect, Exit, FiberId, Runtime } from "effect"
 import type { AppService } from "../../App.js"
 import type { DispatchOptions } from "../../Events.js"
-import * as Task from "../../Task.js"
-import { WorkersError } from "../../Workers.js"
-import { dispatchOptions } from "./primary.js"
+import type { Task } from "../../Task.js"
+import { hooksOf } from "../hooks.js"
+import { info } from "../task/record.js"
+import { WorkersError } from "./errors.js"
+import { dispatchOptions } from "./process.js"
 import * as Protocol from "./protocol.js"
 import { receive } from "./shared.js"
-import { state } from "./state.js"
 
 const initTimeout = Duration.seconds(10)
 const closedTimeout = Duration.seconds(1)
@@ -24,16 +25,17 @@ const send = (message: Protocol.ToPrimary): void => {
  */
 export const run = <A extends Served, E, R>(
   app: AppService,
-  serve: Effect.Effect<A, E, R | Scope.Scope>
+  serve: (listenerClosed: Effect.Effect<void>) => Effect.Effect<A, E, R | Scope.Scope>
 ): Effect.Effect<A, E | WorkersError, R | Scope.Scope> =>
   Effect.gen(function* () {
+    const hooks = hooksOf(app)
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const init = Deferred.unsafeMake<Readonly<Record<string, unknown>>>(FiberId.none)
 
     const answer = (call: Protocol.Call): Effect.Effect<Protocol.Answer> => {
       switch (call._tag) {
         case "fiberapp.listTasks":
-          return Effect.sync(() => ({ _tag: "Tasks" as const, tasks: app.unsafeTasks().map(infoOf) }))
+          return Effect.sync(() => ({ _tag: "Tasks" as const, tasks: hooks.unsafeTasks().map(infoOf) }))
         case "fiberapp.cancelTask":
           return app.cancelTask(call.name).pipe(
             Effect.as<Protocol.Answer>({ _tag: "Cancelled" }),
@@ -89,7 +91,8 @@ export const run = <A extends Served, E, R>(
           runFork(stop)
           return
         case "fiberapp.event":
-          if (message.app === app.name) runFork(Effect.ignore(app.dispatch(message.event, dispatchOptions(message))))
+          if (message.app === app.name)
+            runFork(Effect.ignore(hooks.dispatchLocal(message.event, dispatchOptions(message))))
           return
         case "fiberapp.request":
           runFork(
@@ -111,35 +114,27 @@ export const run = <A extends Served, E, R>(
         duration: initTimeout,
         onTimeout: () =>
           new WorkersError({
-            reason: `The primary process did not answer this worker within ${Duration.format(initTimeout)}.`
+            reason: "NoAnswer",
+            detail: `The primary process did not answer this worker within ${Duration.format(initTimeout)}.`
           })
       })
     )
-    receive(shared)
+    receive(hooks.shared, shared)
 
-    const publish = (appName: string, event: string, options: DispatchOptions) =>
-      Effect.sync(() =>
-        send({
-          _tag: "fiberapp.event",
-          app: appName,
-          event,
-          ...(options.context !== undefined ? { context: options.context } : {}),
-          ...(options.condition !== undefined ? { condition: options.condition } : {})
-        })
-      )
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        state.publisher = publish
-        state.listenerClosed = listenerClosed
-      }),
-      () =>
-        Effect.sync(() => {
-          if (state.publisher === publish) state.publisher = undefined
-          if (state.listenerClosed === listenerClosed) state.listenerClosed = undefined
-        })
-    )
+    yield* hooks.useTransport({
+      publish: (event: string, options: DispatchOptions) =>
+        Effect.sync(() =>
+          send({
+            _tag: "fiberapp.event",
+            app: app.name,
+            event,
+            ...(options.context !== undefined ? { context: options.context } : {}),
+            ...(options.condition !== undefined ? { condition: options.condition } : {})
+          })
+        )
+    })
 
-    const served = yield* serve
+    const served = yield* serve(listenerClosed)
     const address = served.address
     send({
       _tag: "fiberapp.ready",
@@ -154,13 +149,13 @@ export interface Served {
   readonly address?: { readonly hostname: string; readonly port: number } | undefined
 }
 
-const infoOf = (task: Task.Task) => {
-  const info = Task.info(task)
+const infoOf = (task: Task) => {
+  const { addedAt, endedAt, name, startedAt, status } = info(task)
   return {
-    status: info.status,
-    addedAt: info.addedAt,
-    ...(info.name !== undefined ? { name: info.name } : {}),
-    ...(info.startedAt !== undefined ? { startedAt: info.startedAt } : {}),
-    ...(info.endedAt !== undefined ? { endedAt: info.endedAt } : {})
+    status,
+    addedAt,
+    ...(name !== undefined ? { name } : {}),
+    ...(startedAt !== undefined ? { startedAt } : {}),
+    ...(endedAt !== undefined ? { endedAt } : {})
   }
 }

@@ -5,9 +5,9 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type { Scope } from "effect"
 import { Effect, Either, Option, ParseResult, type Redacted, Schema } from "effect"
 import type { Address, Resolved } from "../../Inspector.js"
-import { InspectorError } from "../../Inspector.js"
-import type { Supervisor } from "../../Workers.js"
-import { authorized, fromLoopbackClient } from "./inspectorConfig.js"
+import type { SupervisorService } from "../../Workers.js"
+import { authorized, fromLoopbackClient } from "./auth.js"
+import { InspectorError } from "./errors.js"
 
 const RestartBody = Schema.Struct({
   workers: Schema.optional(Schema.Array(Schema.String)),
@@ -62,7 +62,7 @@ const readBody = <A, I>(
 const actions = "GET /, GET /tasks, POST /tasks/<worker>/<name>/cancel, POST /restart, POST /scale, POST /shutdown"
 
 /** The inspector's HTTP app. Every failure becomes a JSON answer; nothing reveals a task's result or error. */
-export const makeApp = (supervisor: Supervisor, apiKey: Option.Option<Redacted.Redacted>, startedAt: number) =>
+export const makeApp = (supervisor: SupervisorService, apiKey: Option.Option<Redacted.Redacted>, startedAt: number) =>
   Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     if (Option.isSome(apiKey)) {
@@ -173,7 +173,7 @@ export const makeApp = (supervisor: Supervisor, apiKey: Option.Option<Redacted.R
 
 /** Serves the inspector in the current scope. */
 export const serve = (
-  supervisor: Supervisor,
+  supervisor: SupervisorService,
   resolved: Resolved
 ): Effect.Effect<Address, InspectorError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -184,7 +184,8 @@ export const serve = (
       Effect.mapError(
         (cause) =>
           new InspectorError({
-            reason: `The inspector could not listen on ${resolved.host}:${resolved.port}: ${String(
+            reason: "ListenFailed",
+            detail: `The inspector could not listen on ${resolved.host}:${resolved.port}: ${String(
               (cause.cause as Error | undefined)?.message ?? cause
             )}`,
             cause

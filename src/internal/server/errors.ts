@@ -1,0 +1,35 @@
+import * as Data from "effect/Data"
+import type { ListenerKind } from "../../App.js"
+
+/** What kind of problem kept the server from starting. */
+export type ServeErrorReason =
+  | "InvalidOption"
+  | "InvalidSetting"
+  | "PortInUse"
+  | "ListenFailed"
+  | "StartFailed"
+  | "WorkersFailed"
+  | "InspectorFailed"
+
+export class ServeError extends Data.TaggedError("ServeError")<{
+  readonly reason: ServeErrorReason
+  /** What went wrong, in words: the message. */
+  readonly detail: string
+  readonly listener?: ListenerKind | undefined
+  readonly cause?: unknown
+}> {
+  constructor(args: {
+    readonly reason: ServeErrorReason
+    readonly detail: string
+    readonly listener?: ListenerKind | undefined
+    readonly cause?: unknown
+  }) {
+    super(args)
+    // A configuration or start-up problem is reported by its message; where in the server it was noticed is noise.
+    Object.defineProperty(this, "stack", { value: `ServeError: ${args.detail}`, configurable: true, writable: true })
+  }
+
+  override get message(): string {
+    return this.detail
+  }
+}
