@@ -33,6 +33,7 @@ import {
 import * as App from "../src/App.js"
 import * as Server from "../src/Server.js"
 import type * as Task from "../src/Task.js"
+import { freePort } from "./utils.js"
 
 type Routes = Layer.Layer<never, never, any>
 
@@ -61,14 +62,6 @@ const fetchText = (url: string, init?: RequestInit) =>
     const response = await fetch(url, init)
     return { status: response.status, body: await response.text(), headers: response.headers }
   })
-
-const freePort = Effect.async<number>((resume) => {
-  const probe = Net.createServer()
-  probe.listen(0, "127.0.0.1", () => {
-    const port = (probe.address() as Net.AddressInfo).port
-    probe.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 const canListen = (port: number) =>
   Effect.async<boolean>((resume) => {
@@ -564,49 +557,51 @@ describe("request fibers", () => {
     })
   )
 
-  it.scopedLive(
-    "a handler that begins without a fiber goes on in one where it needs it: refs, scope, sleep, failure",
-    () =>
-      Effect.gen(function* () {
-        const log: Array<string> = []
-        const scope = yield* Effect.scope
-        const routes = Layer.mergeAll(
-          HttpLayerRouter.add(
-            "GET",
-            "/halfway/:id",
-            Effect.gen(function* () {
-              const { id } = yield* HttpLayerRouter.params
-              const greeting = yield* Greeting
-              log.push(`begin ${id}`)
-              const inherited = yield* FiberRef.get(Inherited)
-              yield* Effect.addFinalizer(() => Effect.sync(() => log.push(`released ${id}`)))
-              yield* Effect.sleep("5 millis")
-              const request = yield* HttpServerRequest.HttpServerRequest
-              return HttpServerResponse.text(`${greeting} ${inherited} ${id} ${request.url}`)
-            })
-          ),
-          HttpLayerRouter.add(
-            "GET",
-            "/fails-later",
-            Effect.gen(function* () {
-              yield* Greeting
-              yield* Effect.yieldNow()
-              return yield* Effect.die(new Error("late failure"))
-            })
-          )
+  it.scopedLive("a handler's steps run in its request fiber: refs, scope, sleep, failure", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const released = yield* Deferred.make<void>()
+      const scope = yield* Effect.scope
+      const routes = Layer.mergeAll(
+        HttpLayerRouter.add(
+          "GET",
+          "/halfway/:id",
+          Effect.gen(function* () {
+            const { id } = yield* HttpLayerRouter.params
+            const greeting = yield* Greeting
+            log.push(`begin ${id}`)
+            const inherited = yield* FiberRef.get(Inherited)
+            yield* Effect.addFinalizer(() =>
+              Effect.zipRight(
+                Effect.sync(() => log.push(`released ${id}`)),
+                Deferred.succeed(released, undefined)
+              )
+            )
+            yield* Effect.sleep("5 millis")
+            const request = yield* HttpServerRequest.HttpServerRequest
+            return HttpServerResponse.text(`${greeting} ${inherited} ${id} ${request.url}`)
+          })
+        ),
+        HttpLayerRouter.add(
+          "GET",
+          "/fails-later",
+          Effect.gen(function* () {
+            yield* Greeting
+            yield* Effect.yieldNow()
+            return yield* Effect.die(new Error("late failure"))
+          })
         )
-        const { url } = yield* serveIn(scope, { routes }).pipe(
-          Effect.provideService(Greeting, "hello"),
-          Effect.locally(Inherited, "server")
-        )
-        const response = yield* fetchText(`${url}/halfway/7`)
-        assert.deepStrictEqual([response.status, response.body], [200, "hello server 7 /halfway/7"])
-        yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve))).pipe(
-          Effect.repeat({ until: () => log.includes("released 7"), times: 100 })
-        )
-        assert.deepStrictEqual(log, ["begin 7", "released 7"])
-        assert.strictEqual((yield* fetchText(`${url}/fails-later`)).status, 500)
-      })
+      )
+      const { url } = yield* serveIn(scope, { routes }).pipe(
+        Effect.provideService(Greeting, "hello"),
+        Effect.locally(Inherited, "server")
+      )
+      const response = yield* fetchText(`${url}/halfway/7`)
+      assert.deepStrictEqual([response.status, response.body], [200, "hello server 7 /halfway/7"])
+      yield* Deferred.await(released)
+      assert.deepStrictEqual(log, ["begin 7", "released 7"])
+      assert.strictEqual((yield* fetchText(`${url}/fails-later`)).status, 500)
+    })
   )
 
   it.scopedLive("a supervisor of the server sees every request fiber", () =>
@@ -645,13 +640,19 @@ describe("responses", () => {
   it.scopedLive("a streamed body is written whole, and the request scope closes only after its last chunk", () =>
     Effect.gen(function* () {
       const log: Array<string> = []
+      const released = yield* Deferred.make<void>()
       const scope = yield* Effect.scope
       const { url } = yield* serveIn(scope, {
         routes: HttpLayerRouter.add(
           "GET",
           "/stream",
           Effect.gen(function* () {
-            yield* Effect.acquireRelease(Effect.void, () => Effect.sync(() => log.push("released")))
+            yield* Effect.acquireRelease(Effect.void, () =>
+              Effect.zipRight(
+                Effect.sync(() => log.push("released")),
+                Deferred.succeed(released, undefined)
+              )
+            )
             const chunks = Stream.make("a", "b", "c").pipe(
               Stream.tap((chunk) => Effect.sync(() => log.push(chunk))),
               Stream.schedule(Schedule.spaced("5 millis")),
@@ -663,9 +664,7 @@ describe("responses", () => {
       })
       const response = yield* fetchText(`${url}/stream`)
       assert.deepStrictEqual([response.status, response.body], [200, "abc"])
-      yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve))).pipe(
-        Effect.repeat({ until: () => log.includes("released"), times: 100 })
-      )
+      yield* Deferred.await(released)
       assert.deepStrictEqual(log, ["a", "b", "c", "released"])
     })
   )

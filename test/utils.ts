@@ -1,3 +1,4 @@
+import * as Net from "node:net"
 import { Chunk, Effect, TestClock } from "effect"
 
 /**
@@ -12,3 +13,12 @@ export const untilSleeping = (count: number): Effect.Effect<void> =>
     }
     return yield* Effect.dieMessage(`expected ${count} fibers sleeping on the TestClock`)
   })
+
+/** A loopback port that was free a moment ago: listen on 0, read it, close. */
+export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
+  const probe = Net.createServer()
+  probe.listen(0, "127.0.0.1", () => {
+    const port = (probe.address() as Net.AddressInfo).port
+    probe.close(() => resume(Effect.succeed(port)))
+  })
+})

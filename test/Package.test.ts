@@ -1,0 +1,56 @@
+import { execFile } from "node:child_process"
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const pinned = ["effect@3.22.4", "@effect/platform@0.97.2", "@effect/platform-node@0.108.2"]
+
+const run = (command: string, args: ReadonlyArray<string>, cwd: string, env: NodeJS.ProcessEnv = process.env) =>
+  Effect.async<string, Error>((resume) => {
+    const child = execFile(command, args, { cwd, env, timeout: 150_000 }, (error, stdout, stderr) => {
+      if (error === null) resume(Effect.succeed(stdout))
+      else resume(Effect.fail(new Error(`${command} ${args.join(" ")} failed: ${error.message}\n${stderr}`)))
+    })
+    return Effect.sync(() => child.kill())
+  })
+
+/** A fresh directory, removed when the test's scope closes. */
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "fiberapp-package-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+describe("the published package", () => {
+  it.scopedLive(
+    "packed, installed in a fresh project with its peers, and run with plain node: root and subpath imports work",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        yield* run("npm", ["run", "build"], root)
+        yield* run("npm", ["pack", "--pack-destination", dir, "--silent"], root)
+        const tarball = readdirSync(dir).find((name) => name.endsWith(".tgz"))
+        assert.isDefined(tarball, "npm pack made a tarball")
+        const project = join(dir, "project")
+        yield* run("mkdir", ["-p", project], dir)
+        writeFileSync(
+          join(project, "package.json"),
+          JSON.stringify({ name: "consumer", private: true, type: "module" })
+        )
+        yield* run(
+          "npm",
+          ["install", "--no-audit", "--no-fund", "--prefer-offline", join(dir, tarball!), ...pinned],
+          project
+        )
+        copyFileSync(join(root, "test/fixtures/package/main.js"), join(project, "main.js"))
+        // A clean environment: no PORT, HOST or WORKERS from the caller's shell.
+        const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" }
+        const output = yield* run(process.execPath, ["main.js"], project, env)
+        assert.include(output, "200 hello forever")
+      }),
+    180_000
+  )
+})
