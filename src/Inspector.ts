@@ -15,6 +15,20 @@
  * With an API key every request needs `Authorization: Bearer <key>` (401 "Bad API key" otherwise). Bad JSON and
  * unknown actions get 400, a wrong method 405; no answer carries a task's result or error.
  *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ * import { App, Server } from "fiberapp"
+ *
+ * // two workers, and the inspector on 127.0.0.1:6457 (`curl -s localhost:6457/tasks`)
+ * Server.layer({ port: 8000, workers: 2, inspector: { port: 6457 } }).pipe(
+ *   Layer.provide(App.layer({ name: "inspected" })),
+ *   Layer.launch,
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
  * @since 0.1.0
  */
 import type { Option, Redacted, Scope } from "effect"

@@ -2,6 +2,33 @@
  * The server: serves `@effect/platform` routes (`HttpLayerRouter`) and websocket routes for an `App`, starting it
  * with Sanic's listener order and stopping it gracefully when the layer's scope closes.
  *
+ * @example
+ * ```ts
+ * import { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Effect, Layer } from "effect"
+ * import { App, Server } from "fiberapp"
+ *
+ * const routes = Layer.mergeAll(
+ *   HttpLayerRouter.add("GET", "/", HttpServerResponse.text("Hello")),
+ *   HttpLayerRouter.add(
+ *     "POST",
+ *     "/jobs/:name",
+ *     Effect.gen(function* () {
+ *       const { name } = yield* HttpLayerRouter.params
+ *       yield* App.addTask(Effect.log(`job ${name}`), { name: name ?? "job" })
+ *       return HttpServerResponse.empty({ status: 201 })
+ *     }).pipe(Effect.orDie)
+ *   )
+ * )
+ *
+ * Server.layer({ routes, port: 8000 }).pipe(
+ *   Layer.provide(App.layer({ name: "my-app" })),
+ *   Layer.launch,
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
  * @since 0.1.0
  */
 import type * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"

@@ -3,6 +3,24 @@
  * the handler gets a small {@link Connection} and runs as a fiber of the server: it is interrupted when the peer
  * goes away or the server stops (the peer then sees close code 1001).
  *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Effect, Layer } from "effect"
+ * import { App, Server, WebSocket } from "fiberapp"
+ *
+ * // echoes every message until the peer closes
+ * const echo = WebSocket.route("/echo", (ws) =>
+ *   Effect.forever(Effect.flatMap(ws.receive, (message) => ws.send(message)))
+ * )
+ *
+ * Server.layer({ routes: echo, port: 8000 }).pipe(
+ *   Layer.provide(App.layer({ name: "echo" })),
+ *   Layer.launch,
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
  * @since 0.1.0
  */
 import type * as Headers from "@effect/platform/Headers"

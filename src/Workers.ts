@@ -323,10 +323,27 @@ export interface SharedValue<A> {
  *
  * @example
  * ```ts
+ * import { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Effect, Layer, Schema } from "effect"
+ * import { App, Server, Workers } from "fiberapp"
+ *
  * const Settings = Workers.shared("settings", Schema.Struct({ started: Schema.DateFromString }))
- * App.listener("main_process_start", Settings.set({ started: new Date() }))
- * // in a worker
- * const { started } = yield* Settings.get
+ *
+ * // set once in the primary, read in every worker
+ * const setup = App.listener("main_process_start", Settings.set({ started: new Date() }))
+ * const routes = HttpLayerRouter.add(
+ *   "GET",
+ *   "/started",
+ *   Effect.map(Settings.get, ({ started }) => HttpServerResponse.text(started.toISOString())).pipe(Effect.orDie)
+ * )
+ *
+ * Server.layer({ routes, workers: 2 }).pipe(
+ *   Layer.provide(Layer.effectDiscard(setup)),
+ *   Layer.provideMerge(App.layer({ name: "shared" })),
+ *   Layer.launch,
+ *   NodeRuntime.runMain
+ * )
  * ```
  *
  * @since 0.1.0

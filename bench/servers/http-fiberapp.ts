@@ -3,9 +3,9 @@
  * any other path get the router's 404. `WORKERS` sets `workers` (the workers case); while the server does not
  * support more than one, it prints a skip line instead of serving.
  *
- * `HANDLER=sync` (the default) answers with an `Effect.sync`, which the server runs as one step;
- * `HANDLER=gen` answers from an `Effect.gen` that reads `App`, its state and the request, which the server also runs
- * without a fiber; `HANDLER=fiber` reads a fiber ref as well, so its request goes on in a fiber from that step.
+ * `HANDLER=sync` (the default) answers with an `Effect.sync`; `HANDLER=gen` from an `Effect.gen` that reads `App`, its
+ * state and the request; `HANDLER=fiber` reads a fiber ref as well; `HANDLER=async` waits one real async step
+ * (`Effect.sleep(0)`, a timer) first. Every request runs in a fiber of its own.
  */
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
@@ -32,11 +32,15 @@ const handlers = {
       return HttpServerResponse.empty({ status: 503 })
     }
     return HttpServerResponse.text(helloBody)
-  })
+  }),
+  async: Effect.zipRight(
+    Effect.sleep(0),
+    Effect.sync(() => HttpServerResponse.text(helloBody))
+  )
 }
 const handler = process.env.HANDLER ?? "sync"
-if (handler !== "sync" && handler !== "gen" && handler !== "fiber") {
-  throw new Error(`HANDLER must be "sync", "gen" or "fiber", not ${handler}`)
+if (handler !== "sync" && handler !== "gen" && handler !== "fiber" && handler !== "async") {
+  throw new Error(`HANDLER must be "sync", "gen", "fiber" or "async", not ${handler}`)
 }
 
 const Routes = HttpLayerRouter.add("GET", "/", handlers[handler])
@@ -51,8 +55,8 @@ const Main = Announce.pipe(
 
 const program = Layer.launch(Main).pipe(
   Effect.catchTag("ServeError", (error) =>
-    workers > 1 && /workers/.test(error.reason)
-      ? Effect.sync(() => process.stdout.write(`${JSON.stringify({ skip: `not yet available (${error.reason})` })}\n`))
+    workers > 1 && /workers/.test(error.message)
+      ? Effect.sync(() => process.stdout.write(`${JSON.stringify({ skip: `not yet available (${error.message})` })}\n`))
       : Effect.fail(error)
   )
 )

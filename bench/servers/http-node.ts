@@ -1,8 +1,11 @@
-/** Baseline: plain node:http hello world. */
+/** Baseline: plain node:http hello world; with `ASYNC=1`, after one real async step (a timer, as a Promise). */
 import { createServer } from "node:http"
 import { announceAddress, helloBody, host, port } from "../lib/server.js"
 
-const server = createServer((request, response) => {
+const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
+
+const server = createServer(async (request, response) => {
+  if (process.env.ASYNC === "1") await tick()
   if (request.url === "/") {
     response.writeHead(200, { "content-type": "text/plain" })
     response.end(helloBody)
