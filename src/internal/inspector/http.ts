@@ -1,9 +1,16 @@
 import * as Http from "node:http"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import type { Scope } from "effect"
-import { Effect, Either, Option, ParseResult, type Redacted, Schema } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import type * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import type { Address, Resolved } from "../../Inspector.js"
 import type { SupervisorService } from "../../Workers.js"
 import { authorized, fromLoopbackClient } from "./auth.js"
@@ -30,40 +37,139 @@ const json = (status: number, body: unknown, headers?: Record<string, string>) =
 const error = (status: number, message: string, headers?: Record<string, string>) =>
   json(status, { error: message }, headers)
 
-const readBody = <A, I>(
-  request: HttpServerRequest.HttpServerRequest,
+const actions = "GET /, GET /tasks, POST /tasks/<worker>/<name>/cancel, POST /restart, POST /scale, POST /shutdown"
+
+/** The JSON body, decoded with `schema` (platform's `schemaBodyJson`); an empty body is `{}` where it is optional. */
+const body = <A, I>(
   schema: Schema.Schema<A, I>,
   optional: boolean
-): Effect.Effect<A, BadRequest> =>
-  request.text.pipe(
-    Effect.mapError((cause) => new BadRequest(`Could not read the request body: ${cause.message}`)),
-    Effect.flatMap((text) => {
-      if (text.trim() === "") {
-        return optional ? Effect.succeed("{}") : Effect.fail(new BadRequest("A JSON body is required."))
+): Effect.Effect<A, BadRequest, HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    Effect.flatMap(
+      request.text,
+      (
+        text
+      ): Effect.Effect<
+        A,
+        BadRequest | HttpServerError.RequestError | ParseResult.ParseError,
+        HttpServerRequest.HttpServerRequest
+      > => {
+        if (text.trim() !== "") return HttpServerRequest.schemaBodyJson(schema, { onExcessProperty: "error" })
+        return optional ? Schema.decodeUnknown(schema)({}) : Effect.fail(new BadRequest("A JSON body is required."))
       }
-      return Effect.succeed(text)
-    }),
-    Effect.flatMap((text) =>
-      Either.match(
-        Either.try({
-          try: () => JSON.parse(text) as unknown,
-          catch: (cause) => new BadRequest(`Invalid JSON body: ${(cause as Error).message}`)
-        }),
-        { onLeft: Effect.fail, onRight: Effect.succeed }
+    )
+  ).pipe(
+    Effect.catchTags({
+      RequestError: (cause: HttpServerError.RequestError) =>
+        Effect.fail(new BadRequest(`Invalid JSON body: ${String(cause.cause ?? cause.message)}`)),
+      ParseError: (cause: ParseResult.ParseError) =>
+        Effect.fail(new BadRequest(`Invalid body: ${ParseResult.TreeFormatter.formatErrorSync(cause)}`))
+    })
+  )
+
+/** The inspector's routes; a path it knows answered with another method gets 405 and the method it takes. */
+const routes = (supervisor: SupervisorService, startedAt: number) => {
+  const known: Array<readonly [string, string]> = []
+  const route =
+    (method: "GET" | "POST", path: HttpRouter.PathInput, handler: HttpRouter.Route.Handler<BadRequest, never>) =>
+    (router: HttpRouter.HttpRouter<BadRequest>) => {
+      known.push([method, path])
+      return HttpRouter.route(method)(path, handler)(router)
+    }
+  const withMethodChecks = (router: HttpRouter.HttpRouter<BadRequest>) => {
+    let checked = router
+    for (const [allowed, path] of known) {
+      for (const method of ["GET", "POST", "PUT", "PATCH", "DELETE"] as const) {
+        if (method === allowed) continue
+        checked = HttpRouter.route(method)(
+          path as HttpRouter.PathInput,
+          Effect.succeed(error(405, `${method} is not allowed here; use ${allowed}.`, { allow: allowed }))
+        )(checked)
+      }
+    }
+    return checked
+  }
+  const workersErrors = {
+    WorkerNotFound: (e: { readonly message: string }) => Effect.succeed(error(404, e.message)),
+    WorkersError: (e: { readonly message: string }) => Effect.succeed(error(409, e.message))
+  }
+
+  return HttpRouter.empty.pipe(
+    route(
+      "GET",
+      "/",
+      Effect.map(Effect.zip(supervisor.table, Clock.currentTimeMillis), ([workers]) =>
+        json(200, {
+          app: supervisor.app,
+          mode: supervisor.mode,
+          pid: process.pid,
+          node: process.version,
+          platform: process.platform,
+          startedAt: Math.round(Date.now() - process.uptime() * 1000),
+          uptime: process.uptime(),
+          memory: process.memoryUsage().rss,
+          inspectorStartedAt: startedAt,
+          workers
+        })
       )
     ),
-    Effect.flatMap((body) =>
-      Schema.decodeUnknown(schema, { onExcessProperty: "error" })(body).pipe(
-        Effect.mapError((cause) => new BadRequest(`Invalid body: ${ParseResult.TreeFormatter.formatErrorSync(cause)}`))
+    route(
+      "GET",
+      "/tasks",
+      Effect.map(supervisor.tasks, (tasks) => json(200, { tasks }))
+    ),
+    route(
+      "POST",
+      "/tasks/:worker/:name/:action",
+      Effect.flatMap(HttpRouter.params, ({ action, name = "", worker = "" }) =>
+        action !== "cancel"
+          ? Effect.fail(new BadRequest(`Unknown task action "${action}"; use cancel.`))
+          : supervisor.cancelTask(worker, name).pipe(
+              Effect.as(json(200, { cancelled: { worker, name } })),
+              Effect.catchTags({
+                ...workersErrors,
+                TaskNotFound: (e) => Effect.succeed(error(404, `Worker ${worker}: ${e.message}`))
+              })
+            )
+      )
+    ),
+    route(
+      "POST",
+      "/restart",
+      Effect.flatMap(body(RestartBody, true), (restart) =>
+        supervisor.restart(restart).pipe(
+          Effect.zipRight(supervisor.table),
+          Effect.map((workers) => json(200, { restarted: restart.workers ?? "all", workers })),
+          Effect.catchTags(workersErrors)
+        )
+      )
+    ),
+    route(
+      "POST",
+      "/scale",
+      Effect.flatMap(body(ScaleBody, false), ({ replicas }) =>
+        supervisor.scale(replicas).pipe(
+          Effect.zipRight(supervisor.table),
+          Effect.map((workers) => json(200, { replicas, workers })),
+          Effect.catchTag("WorkersError", workersErrors.WorkersError)
+        )
+      )
+    ),
+    route("POST", "/shutdown", Effect.as(supervisor.shutdown, json(202, { shutdown: true }))),
+    withMethodChecks,
+    HttpRouter.post(
+      "/:action",
+      Effect.flatMap(HttpRouter.params, ({ action }) =>
+        Effect.fail(new BadRequest(`Unknown action "${action}". The inspector answers ${actions}.`))
       )
     )
   )
+}
 
-const actions = "GET /, GET /tasks, POST /tasks/<worker>/<name>/cancel, POST /restart, POST /scale, POST /shutdown"
-
-/** The inspector's HTTP app. Every failure becomes a JSON answer; nothing reveals a task's result or error. */
-export const makeApp = (supervisor: SupervisorService, apiKey: Option.Option<Redacted.Redacted>, startedAt: number) =>
-  Effect.gen(function* () {
+/** The inspector's HTTP app: a key or loopback check, then the routes. Every failure becomes a JSON answer. */
+export const makeApp = (supervisor: SupervisorService, apiKey: Option.Option<Redacted.Redacted>, startedAt: number) => {
+  const router = routes(supervisor, startedAt)
+  return Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     if (Option.isSome(apiKey)) {
       if (!authorized(request.headers.authorization, apiKey.value)) {
@@ -73,103 +179,27 @@ export const makeApp = (supervisor: SupervisorService, apiKey: Option.Option<Red
       return error(403, "Without an API key the inspector answers only loopback clients, not pages of other sites.")
     }
     const path = request.url.split("?", 1)[0]!
-    let segments: Array<string>
-    try {
-      segments = path
-        .split("/")
-        .filter((s) => s !== "")
-        .map((s) => decodeURIComponent(s))
-    } catch {
-      return error(400, `Invalid path ${JSON.stringify(path)}.`)
-    }
-    const method = request.method
-    const only = (allowed: string, run: () => Effect.Effect<HttpServerResponse.HttpServerResponse, BadRequest>) =>
-      method === allowed
-        ? run()
-        : Effect.succeed(error(405, `${method} is not allowed here; use ${allowed}.`, { allow: allowed }))
-
-    const answer = Effect.suspend((): Effect.Effect<HttpServerResponse.HttpServerResponse, BadRequest> => {
-      if (segments.length === 0) {
-        return only("GET", () =>
-          Effect.map(supervisor.table, (workers) =>
-            json(200, {
-              app: supervisor.app,
-              mode: supervisor.mode,
-              pid: process.pid,
-              node: process.version,
-              platform: process.platform,
-              startedAt: Math.round(Date.now() - process.uptime() * 1000),
-              uptime: process.uptime(),
-              memory: process.memoryUsage().rss,
-              inspectorStartedAt: startedAt,
-              workers
-            })
-          )
-        )
-      }
-      const [head] = segments
-      if (head === "tasks") {
-        if (segments.length === 1)
-          return only("GET", () => Effect.map(supervisor.tasks, (tasks) => json(200, { tasks })))
-        if (segments.length !== 4) return Effect.succeed(error(404, `Not found: ${path}`))
-        const [, worker, name, action] = segments as [string, string, string, string]
-        if (action !== "cancel") return Effect.fail(new BadRequest(`Unknown task action "${action}"; use cancel.`))
-        return only("POST", () =>
-          supervisor.cancelTask(worker, name).pipe(
-            Effect.as(json(200, { cancelled: { worker, name } })),
-            Effect.catchTags({
-              WorkerNotFound: (e) => Effect.succeed(error(404, e.message)),
-              TaskNotFound: (e) => Effect.succeed(error(404, `Worker ${worker}: ${e.message}`)),
-              WorkersError: (e) => Effect.succeed(error(409, e.message))
-            })
-          )
-        )
-      }
-      if (segments.length !== 1) return Effect.succeed(error(404, `Not found: ${path}`))
-      switch (head) {
-        case "restart":
-          return only("POST", () =>
-            readBody(request, RestartBody, true).pipe(
-              Effect.flatMap((body) =>
-                supervisor.restart(body).pipe(
-                  Effect.zipRight(supervisor.table),
-                  Effect.map((workers) => json(200, { restarted: body.workers ?? "all", workers })),
-                  Effect.catchTags({
-                    WorkerNotFound: (e) => Effect.succeed(error(404, e.message)),
-                    WorkersError: (e) => Effect.succeed(error(409, e.message))
-                  })
-                )
-              )
-            )
-          )
-        case "scale":
-          return only("POST", () =>
-            readBody(request, ScaleBody, false).pipe(
-              Effect.flatMap((body) =>
-                supervisor.scale(body.replicas).pipe(
-                  Effect.zipRight(supervisor.table),
-                  Effect.map((workers) => json(200, { replicas: body.replicas, workers })),
-                  Effect.catchTag("WorkersError", (e) => Effect.succeed(error(409, e.message)))
-                )
-              )
-            )
-          )
-        case "shutdown":
-          return only("POST", () => Effect.as(supervisor.shutdown, json(202, { shutdown: true })))
-        default:
-          return method === "POST"
-            ? Effect.fail(new BadRequest(`Unknown action "${head}". The inspector answers ${actions}.`))
-            : Effect.succeed(error(404, `Not found: ${path}. The inspector answers ${actions}.`))
-      }
-    })
-
-    return yield* answer.pipe(
-      Effect.catchAll((bad) => Effect.succeed(error(400, bad.message))),
+    if (!decodable(path)) return error(400, `Invalid path ${JSON.stringify(path)}.`)
+    return yield* router.pipe(
+      Effect.catchTags({
+        BadRequest: (bad) => Effect.succeed(error(400, bad.message)),
+        RouteNotFound: () => Effect.succeed(error(404, `Not found: ${path}. The inspector answers ${actions}.`))
+      }),
       Effect.catchAllDefect((defect) =>
         Effect.as(Effect.logError("Inspector request failed", defect), error(500, "Internal error"))
       )
     )
   })
+}
+
+const decodable = (path: string): boolean => {
+  try {
+    decodeURIComponent(path)
+    return true
+  } catch {
+    return false
+  }
+}
 
 /** Serves the inspector in the current scope. */
 export const serve = (
@@ -192,7 +222,7 @@ export const serve = (
           })
       )
     )
-    yield* server.serve(makeApp(supervisor, resolved.apiKey, Date.now()))
+    yield* server.serve(makeApp(supervisor, resolved.apiKey, yield* Clock.currentTimeMillis))
     const address = server.address
     const port = address._tag === "TcpAddress" ? address.port : resolved.port
     yield* Effect.logInfo(`Inspector listening on http://${resolved.host}:${port}`).pipe(
