@@ -10,6 +10,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
@@ -120,6 +121,7 @@ export const serveProcess = <A, E, R>(
       Option.some(FileSystem.Size(resolved.maxBodySize))
     )
     const hub = new Hub(app, resolved.websocket)
+    const heartbeat = yield* Effect.forkScoped(hub.heartbeat)
     const handler = HttpHandler.make({
       app,
       httpEffect,
@@ -147,7 +149,7 @@ export const serveProcess = <A, E, R>(
     // In a worker, connections node:cluster handed over just before the close must reach it before it exits.
     const drain = Effect.suspend(() => {
       draining = true
-      hub.stopHeartbeat()
+      heartbeat.unsafeInterruptAsFork(FiberId.none)
       server.close(() => Deferred.unsafeDone(closed, Exit.void))
       const drained = Effect.all([handler.closeUpgrades, handler.idle, listenerClosed], {
         concurrency: "unbounded",

@@ -5,12 +5,15 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as WS from "ws"
 import type { AppService } from "../../App.js"
@@ -42,7 +45,6 @@ export class Hub {
   readonly wss: WS.WebSocketServer
   readonly connections = new Set<ConnectionImpl>()
   shuttingDown = false
-  private heartbeat: ReturnType<typeof setInterval> | undefined
 
   constructor(
     readonly app: AppService,
@@ -53,41 +55,36 @@ export class Hub {
       clientTracking: false,
       maxPayload: options.maxMessageSize
     })
-    if (options.pingIntervalMillis !== undefined && options.pingIntervalMillis > 0) {
-      this.heartbeat = setInterval(() => this.ping(), options.pingIntervalMillis)
-      this.heartbeat.unref()
-    }
   }
 
-  private ping(): void {
-    for (const connection of this.connections) connection.heartbeat()
+  /** Pings every connection at the ping interval, forever: the server runs it in a fiber until it drains. */
+  get heartbeat(): Effect.Effect<void> {
+    const millis = this.options.pingIntervalMillis
+    if (millis === undefined || millis <= 0) return Effect.void
+    const ping = Effect.sync(() => {
+      for (const connection of this.connections) connection.heartbeat()
+    })
+    const interval = Duration.millis(millis)
+    return Effect.asVoid(Effect.delay(Effect.repeat(ping, Schedule.spaced(interval)), interval))
   }
 
-  /** Stops the heartbeat and drops every connection still open, without a closing handshake. */
+  /** Drops every connection still open, without a closing handshake. */
   terminate(): void {
-    if (this.heartbeat !== undefined) clearInterval(this.heartbeat)
     for (const connection of this.connections) connection.ws.terminate()
   }
-
-  stopHeartbeat(): void {
-    if (this.heartbeat !== undefined) clearInterval(this.heartbeat)
-  }
-}
-
-interface Waiter {
-  readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
-  readonly resume: (effect: Effect.Effect<Message, WebSocketClosed>) => void
 }
 
 export class ConnectionImpl implements Connection {
   readonly receive: Effect.Effect<Message, WebSocketClosed>
   readonly messages: Stream.Stream<Message>
   readonly closed: Effect.Effect<WebSocketClosed>
-  private readonly stopWaiting: Effect.Effect<void>
-  private readonly queue: Array<Message> = []
-  private waiters: Array<Waiter> = []
-  private closeWaiters: Array<(closed: WebSocketClosed) => void> = []
+  /** Received messages not yet read; once the socket closes, reading them ends with the close. */
+  private readonly mailbox = Effect.runSync(Mailbox.make<Message, WebSocketClosed>())
+  private readonly closedLatch = Effect.runSync(Deferred.make<WebSocketClosed>())
+  private queued = 0
   private paused = false
+  /** How many reads the handler itself has waiting: a handler reading learns of the close from its failure. */
+  private handlerReads = 0
   closedWith: WebSocketClosed | undefined = undefined
   closingBySelf = false
   alive = true
@@ -112,43 +109,25 @@ export class ConnectionImpl implements Connection {
     ws.on("error", () => {})
     ws.on("close", (code: number, reason: Buffer) => this.onClose(code, reason.toString()))
 
+    const taken = Effect.tap(
+      Effect.catchTag(this.mailbox.take, "NoSuchElementException", () =>
+        Effect.fail(this.closedWith ?? new WebSocketClosed({ code: 1005, reason: "" }))
+      ),
+      () => Effect.sync(() => this.taken())
+    )
     this.receive = Effect.withFiberRuntime<Message, WebSocketClosed>((fiber) => {
-      if (this.queue.length > 0) {
-        const message = this.queue.shift()!
-        if (this.paused && this.queue.length <= this.options.maxQueuedMessages >> 1) {
-          this.paused = false
-          this.ws.resume()
-        }
-        return Exit.succeed(message)
-      }
-      if (this.closedWith !== undefined) return Exit.fail(this.closedWith)
-      return Effect.async<Message, WebSocketClosed>((resume) => {
-        this.waiters.push({ fiber, resume })
-        return this.stopWaiting
-      })
-    })
-
-    // Runs on the interrupted reader itself, so its fiber identifies its waiter.
-    this.stopWaiting = Effect.withFiberRuntime<void>((fiber) => {
-      const index = this.waiters.findIndex((waiter) => waiter.fiber === fiber)
-      if (index >= 0) this.waiters.splice(index, 1)
-      return Effect.void
+      if (fiber !== this.handlerFiber) return taken
+      this.handlerReads++
+      return Effect.ensuring(
+        taken,
+        Effect.sync(() => {
+          this.handlerReads--
+        })
+      )
     })
 
     this.messages = Stream.repeatEffectOption(Effect.mapError(this.receive, () => Option.none()))
-
-    this.closed = Effect.suspend(() =>
-      this.closedWith !== undefined
-        ? Effect.succeed(this.closedWith)
-        : Effect.async<WebSocketClosed>((resume) => {
-            const waiter = (closed: WebSocketClosed) => resume(Effect.succeed(closed))
-            this.closeWaiters.push(waiter)
-            return Effect.sync(() => {
-              const index = this.closeWaiters.indexOf(waiter)
-              if (index >= 0) this.closeWaiters.splice(index, 1)
-            })
-          })
-    )
+    this.closed = Deferred.await(this.closedLatch)
   }
 
   get id(): string {
@@ -159,15 +138,19 @@ export class ConnectionImpl implements Connection {
     return this.request.headers
   }
 
+  private taken(): void {
+    this.queued--
+    if (this.paused && this.queued <= this.options.maxQueuedMessages >> 1) {
+      this.paused = false
+      this.ws.resume()
+    }
+  }
+
   private onMessage(message: Message): void {
     this.alive = true
-    const waiter = this.waiters.shift()
-    if (waiter !== undefined) {
-      waiter.resume(Exit.succeed(message))
-      return
-    }
-    this.queue.push(message)
-    if (!this.paused && this.queue.length >= this.options.maxQueuedMessages) {
+    this.queued++
+    this.mailbox.unsafeOffer(message)
+    if (!this.paused && this.queued >= this.options.maxQueuedMessages) {
       this.paused = true
       this.ws.pause()
     }
@@ -176,19 +159,11 @@ export class ConnectionImpl implements Connection {
   private onClose(code: number, reason: string): void {
     const closed = new WebSocketClosed({ code, reason })
     this.closedWith = closed
-    const waiters = this.waiters
-    this.waiters = []
-    let handlerIsReading = false
-    for (const waiter of waiters) {
-      if (waiter.fiber === this.handlerFiber) handlerIsReading = true
-      waiter.resume(Exit.fail(closed))
-    }
-    const closeWaiters = this.closeWaiters
-    this.closeWaiters = []
-    for (const waiter of closeWaiters) waiter(closed)
+    this.mailbox.unsafeDone(Exit.fail(closed))
+    Deferred.unsafeDone(this.closedLatch, Exit.succeed(closed))
     // A handler blocked in `receive` learns of the close from its failure; one blocked elsewhere is interrupted,
     // as Sanic cancels the handler of a closed websocket.
-    if (!this.closingBySelf && !handlerIsReading) {
+    if (!this.closingBySelf && this.handlerReads === 0) {
       this.handlerFiber.unsafeInterruptAsFork(peerClosedFiberId)
     }
   }
@@ -211,7 +186,7 @@ export class ConnectionImpl implements Connection {
         return Exit.fail(this.closedWith ?? new WebSocketClosed({ code: 1006, reason: "the connection is closing" }))
       }
       // While received messages wait to be read, more sends are likely in this tick: they leave in one write.
-      if (!this.corked && this.queue.length > 0 && this.socket !== undefined) {
+      if (!this.corked && this.queued > 0 && this.socket !== undefined) {
         this.corked = true
         this.socket.cork()
         process.nextTick(this.uncork)
