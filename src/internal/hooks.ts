@@ -1,9 +1,9 @@
-import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { AppService, ListenerKind, StartError } from "../App.js"
+import type { AppService } from "../App.js"
 import type { DispatchOptions, InvalidEventName } from "../Events.js"
 import type { Task } from "../Task.js"
+import type { Lifecycle } from "./app/lifecycle.js"
 import type { TransportService } from "./events/transport.js"
 
 /**
@@ -28,17 +28,14 @@ export interface Hooks {
    * `start` with a step between the `before_server_start` listeners and the queued tasks: the server binds there.
    * If anything fails, what was started is stopped and the app ends `stopped`.
    */
-  readonly startWith: <E, R>(bind: Effect.Effect<void, E, R>) => Effect.Effect<void, StartError | E, R>
+  readonly startWith: Lifecycle["startWith"]
   /**
    * `stop` with a step between the `before_server_stop` listeners and ending the tasks: the server drains there.
    * `timeout` replaces the app's `gracefulShutdownTimeout` for this stop.
    */
-  readonly stopWith: (
-    drain: Effect.Effect<void>,
-    options?: { readonly timeout?: Duration.DurationInput | undefined }
-  ) => Effect.Effect<void>
+  readonly stopWith: Lifecycle["stopWith"]
   /** Runs the listeners of one kind (start kinds fail with `StartError`; stop kinds report failures). */
-  readonly runListeners: (kind: ListenerKind) => Effect.Effect<void, StartError>
+  readonly runListeners: Lifecycle["runListeners"]
   /** Whether any handler or waiter could match `event`: lets hot paths skip building a dispatch. */
   readonly hasListeners: (event: string) => boolean
   /** The recorded tasks, synchronously. */
