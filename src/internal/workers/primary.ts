@@ -1,52 +1,19 @@
-import cluster, { type Worker as ClusterWorker } from "node:cluster"
+import cluster from "node:cluster"
 import type { Scope } from "effect"
 import { Deferred, Duration, Effect, Exit, FiberId, FiberMap, Runtime, Schedule } from "effect"
 import type { AppService } from "../../App.js"
 import type { DispatchOptions } from "../../Events.js"
-import type {
-  Options,
-  RestartOptions,
-  SupervisorService,
-  WorkerExit,
-  WorkerInfo,
-  WorkerState,
-  WorkerTask
-} from "../../Workers.js"
+import type { Options, RestartOptions, SupervisorService, WorkerExit } from "../../Workers.js"
 import type { StartError } from "../app/service.js"
 import { hooksOf } from "../hooks.js"
-import { TaskNotFound } from "../task/errors.js"
 import { defaultRestartSchedule, defaultStartTimeout } from "./defaults.js"
-import { WorkerNotFound, WorkersError } from "./errors.js"
-import { describeExit, dispatchOptions, shutdownSelf } from "./process.js"
+import { WorkersError } from "./errors.js"
+import { Replies } from "./ipc.js"
+import { describeExit, dispatchOptions, entryScript, shutdownSelf } from "./process.js"
 import * as Protocol from "./protocol.js"
+import * as Questions from "./questions.js"
 import { snapshot } from "./shared.js"
-
-interface Proc {
-  readonly slot: Slot
-  readonly worker: ClusterWorker
-  readonly pid: number
-  readonly startedAt: number
-  ackedAt: number | undefined
-  readonly acked: Deferred.Deferred<void>
-  readonly exited: Deferred.Deferred<WorkerExit>
-  /** Its end was asked for (restart, scale down, shutdown, start timeout): no automatic restart. */
-  expected: boolean
-  readonly pending: Map<number, Deferred.Deferred<Protocol.Answer, WorkersError>>
-}
-
-interface Slot {
-  readonly name: string
-  readonly index: number
-  state: WorkerState
-  current: Proc | undefined
-  starts: number
-  restarts: number
-  restartedAt: number | undefined
-  lastExit: WorkerExit | undefined
-  readonly driver: Schedule.ScheduleDriver<unknown, WorkerExit>
-  readonly lock: Effect.Semaphore
-  removed: boolean
-}
+import type { Proc, Slot } from "./slots.js"
 
 export interface PrimaryOptions extends Options {
   readonly app: AppService
@@ -60,7 +27,6 @@ const stopMargin = Duration.seconds(2)
 const killWait = Duration.seconds(5)
 /** A worker that served this long before it exited had started well: its restarts count from zero again. */
 const stableAfter = Duration.seconds(10)
-const requestTimeout = Duration.seconds(5)
 
 /**
  * The primary: runs `main_process_start`, forks the workers and waits for their acknowledgements, runs
@@ -83,7 +49,6 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
     const operations = yield* Effect.makeSemaphore(1)
     const restarters = yield* FiberMap.make<string>()
     let stopping = false
-    let nextRequest = 0
     let address: { readonly hostname: string; readonly port: number } | undefined
 
     const send = (proc: Proc, message: Protocol.ToWorker): void => {
@@ -126,11 +91,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           send(proc, { _tag: "fiberapp.closedSeen", id: message.id })
           return
         case "fiberapp.reply": {
-          const pending = proc.pending.get(message.id)
-          if (pending !== undefined) {
-            proc.pending.delete(message.id)
-            Deferred.unsafeDone(pending, Exit.succeed(message.answer))
-          }
+          proc.replies.answer(message.id, message.answer)
           return
         }
       }
@@ -145,18 +106,12 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         signal,
         acknowledged: proc.ackedAt !== undefined
       }
-      for (const pending of proc.pending.values()) {
-        Deferred.unsafeDone(
-          pending,
-          Exit.fail(
-            new WorkersError({
-              reason: "NoAnswer",
-              detail: `Worker ${slot.name} (pid ${proc.pid}) exited before answering.`
-            })
-          )
-        )
-      }
-      proc.pending.clear()
+      proc.replies.failAll(
+        new WorkersError({
+          reason: "NoAnswer",
+          detail: `Worker ${slot.name} (pid ${proc.pid}) exited before answering.`
+        })
+      )
       Deferred.unsafeDone(proc.exited, Exit.succeed(exit))
       if (slot.current !== proc) return
       slot.current = undefined
@@ -198,7 +153,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         acked: Deferred.unsafeMake(FiberId.none),
         exited: Deferred.unsafeMake(FiberId.none),
         expected: false,
-        pending: new Map()
+        replies: new Replies()
       }
       procs.add(proc)
       slot.starts++
@@ -389,23 +344,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       process.exit(signal === "SIGINT" ? 130 : 143)
     }
 
-    const exec = options.exec ?? process.argv[1]
-    if (exec === undefined) {
-      return yield* new WorkersError({
-        reason: "NoEntryScript",
-        detail:
-          "Workers run this process's entry script again, but it has none (process.argv[1]); set workerOptions.exec."
-      })
-    }
-    if (options.exec === undefined && /[\\/]node_modules[\\/]/.test(exec)) {
-      return yield* new WorkersError({
-        reason: "NoEntryScript",
-        detail:
-          `Workers run this process's entry script again, and that is ${exec}, inside node_modules: this process ` +
-          `was not started from the app's own script (a test runner or another tool?). Start it with ` +
-          `\`node <script>\` or \`tsx <script>\`, or set workerOptions.exec.`
-      })
-    }
+    const exec = yield* entryScript(options.exec)
     yield* hooks.runListeners("main_process_start")
     hooks.shared.mode = "sealed"
     cluster.setupPrimary({
@@ -443,101 +382,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       )
     yield* hooks.useTransport({ publish })
 
-    const info = (slot: Slot): WorkerInfo => {
-      const proc = slot.current
-      return {
-        name: slot.name,
-        state: slot.state,
-        pid: proc?.pid,
-        startedAt: proc?.startedAt,
-        ackedAt: proc?.ackedAt,
-        starts: slot.starts,
-        restarts: slot.restarts,
-        restartedAt: slot.restartedAt,
-        serving: slot.state === "serving",
-        lastExit: slot.lastExit
-      }
-    }
-
-    const request = (slot: Slot, call: Protocol.Call): Effect.Effect<Protocol.Answer, WorkersError> =>
-      Effect.suspend(() => {
-        const proc = slot.current
-        if (proc === undefined || proc.ackedAt === undefined || !proc.worker.isConnected()) {
-          return Effect.fail(
-            new WorkersError({ reason: "NotServing", detail: `Worker ${slot.name} is not serving (${slot.state}).` })
-          )
-        }
-        const id = nextRequest++
-        const answer = Deferred.unsafeMake<Protocol.Answer, WorkersError>(FiberId.none)
-        proc.pending.set(id, answer)
-        send(proc, { _tag: "fiberapp.request", id, call })
-        return Deferred.await(answer).pipe(
-          Effect.timeoutFail({
-            duration: requestTimeout,
-            onTimeout: () =>
-              new WorkersError({
-                reason: "NoAnswer",
-                detail: `Worker ${slot.name} (pid ${proc.pid}) did not answer within ${Duration.format(requestTimeout)}.`
-              })
-          }),
-          Effect.ensuring(Effect.sync(() => proc.pending.delete(id)))
-        )
-      })
-
-    const tasks: Effect.Effect<ReadonlyArray<WorkerTask>> = Effect.suspend(() =>
-      Effect.forEach(
-        Array.from(slots.values()).filter((slot) => slot.current?.ackedAt !== undefined),
-        (slot) =>
-          request(slot, { _tag: "fiberapp.listTasks" }).pipe(
-            Effect.map(
-              (answer): ReadonlyArray<WorkerTask> =>
-                answer._tag === "Tasks"
-                  ? answer.tasks.map((task) => ({
-                      worker: slot.name,
-                      name: task.name,
-                      status: task.status,
-                      addedAt: task.addedAt,
-                      startedAt: task.startedAt,
-                      endedAt: task.endedAt
-                    }))
-                  : []
-            ),
-            Effect.catchAll((error) =>
-              Effect.as(Effect.logWarning(`Listing the tasks of ${slot.name} failed: ${error.detail}`), [])
-            )
-          ),
-        { concurrency: "unbounded" }
-      ).pipe(Effect.map((lists) => lists.flat()))
-    )
-
-    const slotOf = (worker: string): Effect.Effect<Slot, WorkerNotFound> =>
-      Effect.suspend(() => {
-        const slot = slots.get(worker)
-        return slot === undefined || slot.removed ? Effect.fail(new WorkerNotFound({ worker })) : Effect.succeed(slot)
-      })
-
-    const cancelTask = (
-      worker: string,
-      name: string
-    ): Effect.Effect<void, WorkerNotFound | TaskNotFound | WorkersError> =>
-      slotOf(worker).pipe(
-        Effect.flatMap((slot) => request(slot, { _tag: "fiberapp.cancelTask", name })),
-        Effect.flatMap((answer): Effect.Effect<void, TaskNotFound | WorkersError> => {
-          switch (answer._tag) {
-            case "Cancelled":
-              return Effect.void
-            case "NotFound":
-              return Effect.fail(new TaskNotFound({ name }))
-            default:
-              return Effect.fail(
-                new WorkersError({
-                  reason: "NoAnswer",
-                  detail: answer._tag === "Failed" ? answer.message : "unexpected answer"
-                })
-              )
-          }
-        })
-      )
+    const { cancelTask, info, slotOf, tasks } = Questions.make(slots, send)
 
     const restartSlot = (slot: Slot, zeroDowntime: boolean): Effect.Effect<void, WorkersError> =>
       Effect.gen(function* () {

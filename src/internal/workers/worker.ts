@@ -6,6 +6,7 @@ import type { Task } from "../../Task.js"
 import { hooksOf } from "../hooks.js"
 import { info } from "../task/record.js"
 import { WorkersError } from "./errors.js"
+import { Replies } from "./ipc.js"
 import { dispatchOptions } from "./process.js"
 import * as Protocol from "./protocol.js"
 import { receive } from "./shared.js"
@@ -57,17 +58,19 @@ export const run = <A extends Served, E, R>(
       yield* app.stop.pipe(Effect.ensuring(Effect.sync(() => process.exit(0))))
     })
 
-    const closedWaiters = new Map<number, () => void>()
-    let closedIds = 0
-    const listenerClosed = Effect.async<void>((resume) => {
-      if (process.send === undefined || !process.connected) return resume(Effect.void)
-      const id = ++closedIds
-      closedWaiters.set(id, () => resume(Effect.void))
-      send({ _tag: "fiberapp.closed", id })
-      return Effect.sync(() => {
-        closedWaiters.delete(id)
-      })
-    }).pipe(Effect.timeoutTo({ duration: closedTimeout, onSuccess: () => undefined, onTimeout: () => undefined }))
+    const closedSeen = new Replies<void, void>()
+    // Bounded: without an answer in time the worker goes on stopping.
+    const listenerClosed = Effect.suspend(() =>
+      process.send === undefined || !process.connected
+        ? Effect.void
+        : Effect.ignore(
+            closedSeen.ask(
+              (id) => send({ _tag: "fiberapp.closed", id }),
+              closedTimeout,
+              () => undefined
+            )
+          )
+    )
 
     const onMessage = (raw: unknown): void => {
       const read = Protocol.readToWorker(raw)
@@ -82,9 +85,7 @@ export const run = <A extends Served, E, R>(
           Deferred.unsafeDone(init, Exit.succeed(message.shared))
           return
         case "fiberapp.closedSeen": {
-          const resume = closedWaiters.get(message.id)
-          closedWaiters.delete(message.id)
-          resume?.()
+          closedSeen.answer(message.id, undefined)
           return
         }
         case "fiberapp.stop":

@@ -1,0 +1,104 @@
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type { WorkerInfo, WorkerTask } from "../../Workers.js"
+import { TaskNotFound } from "../task/errors.js"
+import { WorkerNotFound, WorkersError } from "./errors.js"
+import type * as Protocol from "./protocol.js"
+import type { Proc, Slot } from "./slots.js"
+
+const requestTimeout = Duration.seconds(5)
+
+/** What the primary asks its workers, over IPC: their tasks, a cancel; and the worker table it keeps itself. */
+export const make = (slots: Map<string, Slot>, send: (proc: Proc, message: Protocol.ToWorker) => void) => {
+  const info = (slot: Slot): WorkerInfo => {
+    const proc = slot.current
+    return {
+      name: slot.name,
+      state: slot.state,
+      pid: proc?.pid,
+      startedAt: proc?.startedAt,
+      ackedAt: proc?.ackedAt,
+      starts: slot.starts,
+      restarts: slot.restarts,
+      restartedAt: slot.restartedAt,
+      serving: slot.state === "serving",
+      lastExit: slot.lastExit
+    }
+  }
+
+  const request = (slot: Slot, call: Protocol.Call): Effect.Effect<Protocol.Answer, WorkersError> =>
+    Effect.suspend(() => {
+      const proc = slot.current
+      if (proc === undefined || proc.ackedAt === undefined || !proc.worker.isConnected()) {
+        return Effect.fail(
+          new WorkersError({ reason: "NotServing", detail: `Worker ${slot.name} is not serving (${slot.state}).` })
+        )
+      }
+      return proc.replies.ask(
+        (id) => send(proc, { _tag: "fiberapp.request", id, call }),
+        requestTimeout,
+        () =>
+          new WorkersError({
+            reason: "NoAnswer",
+            detail: `Worker ${slot.name} (pid ${proc.pid}) did not answer within ${Duration.format(requestTimeout)}.`
+          })
+      )
+    })
+
+  const tasks: Effect.Effect<ReadonlyArray<WorkerTask>> = Effect.suspend(() =>
+    Effect.forEach(
+      Array.from(slots.values()).filter((slot) => slot.current?.ackedAt !== undefined),
+      (slot) =>
+        request(slot, { _tag: "fiberapp.listTasks" }).pipe(
+          Effect.map(
+            (answer): ReadonlyArray<WorkerTask> =>
+              answer._tag === "Tasks"
+                ? answer.tasks.map((task) => ({
+                    worker: slot.name,
+                    name: task.name,
+                    status: task.status,
+                    addedAt: task.addedAt,
+                    startedAt: task.startedAt,
+                    endedAt: task.endedAt
+                  }))
+                : []
+          ),
+          Effect.catchAll((error) =>
+            Effect.as(Effect.logWarning(`Listing the tasks of ${slot.name} failed: ${error.detail}`), [])
+          )
+        ),
+      { concurrency: "unbounded" }
+    ).pipe(Effect.map((lists) => lists.flat()))
+  )
+
+  const slotOf = (worker: string): Effect.Effect<Slot, WorkerNotFound> =>
+    Effect.suspend(() => {
+      const slot = slots.get(worker)
+      return slot === undefined || slot.removed ? Effect.fail(new WorkerNotFound({ worker })) : Effect.succeed(slot)
+    })
+
+  const cancelTask = (
+    worker: string,
+    name: string
+  ): Effect.Effect<void, WorkerNotFound | TaskNotFound | WorkersError> =>
+    slotOf(worker).pipe(
+      Effect.flatMap((slot) => request(slot, { _tag: "fiberapp.cancelTask", name })),
+      Effect.flatMap((answer): Effect.Effect<void, TaskNotFound | WorkersError> => {
+        switch (answer._tag) {
+          case "Cancelled":
+            return Effect.void
+          case "NotFound":
+            return Effect.fail(new TaskNotFound({ name }))
+          default:
+            return Effect.fail(
+              new WorkersError({
+                reason: "NoAnswer",
+                detail: answer._tag === "Failed" ? answer.message : "unexpected answer"
+              })
+            )
+        }
+      })
+    )
+
+  return { info, request, tasks, slotOf, cancelTask }
+}
