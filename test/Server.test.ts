@@ -20,6 +20,7 @@ import {
   Exit,
   Fiber,
   FiberRef,
+  HashMap,
   Layer,
   Logger,
   LogLevel,
@@ -306,6 +307,30 @@ describe("routes", () => {
       })
       assert.strictEqual((yield* fetchText(`${url}/nope`)).status, 404)
       assert.strictEqual((yield* fetchText(`${url}/boom`)).status, 500)
+    })
+  )
+
+  it.scopedLive("a failing handler is logged once, with the app's name, the method, url, status and request id", () =>
+    Effect.gen(function* () {
+      const logged = yield* Deferred.make<Record<string, unknown>>()
+      const recorder = Logger.make(({ annotations, message }) => {
+        if (String(message).includes("Request failed")) {
+          Deferred.unsafeDone(logged, Exit.succeed(Object.fromEntries(HashMap.toEntries(annotations))))
+        }
+      })
+      const app = yield* App.make({ name: "logged", gracefulShutdownTimeout: 2000 })
+      const server = yield* Server.serve({
+        port: 0,
+        routes: HttpLayerRouter.add("GET", "/boom", Effect.die(new Error("boom")))
+      }).pipe(Effect.provideService(App.App, app), Effect.provide(Logger.replace(Logger.defaultLogger, recorder)))
+      const response = yield* fetchText(`${server.url}/boom`)
+      assert.strictEqual(response.status, 500)
+      const annotations = yield* Deferred.await(logged)
+      assert.strictEqual(annotations.app, "logged")
+      assert.strictEqual(annotations["http.method"], "GET")
+      assert.strictEqual(annotations["http.url"], "/boom")
+      assert.strictEqual(annotations["http.status"], 500)
+      assert.isString(annotations["http.request.id"])
     })
   )
 

@@ -225,8 +225,6 @@ export const serve = (
     yield* server.serve(makeApp(supervisor, resolved.apiKey, yield* Clock.currentTimeMillis))
     const address = server.address
     const port = address._tag === "TcpAddress" ? address.port : resolved.port
-    yield* Effect.logInfo(`Inspector listening on http://${resolved.host}:${port}`).pipe(
-      Effect.annotateLogs({ app: supervisor.app })
-    )
+    yield* Effect.logInfo(`Inspector listening on http://${resolved.host}:${port}`)
     return { host: resolved.host, port }
   })

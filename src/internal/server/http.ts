@@ -78,7 +78,6 @@ export const make = (options: {
   const report = (request: ServerRequest, cause: Cause.Cause<unknown>) =>
     Effect.logError("Request failed", cause).pipe(
       Effect.annotateLogs({
-        app: app.name,
         "http.method": request.method,
         "http.url": request.url,
         "http.status": request.status ?? 500,

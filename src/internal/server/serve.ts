@@ -173,7 +173,7 @@ export const serveProcess = <A, E, R>(
     const logServerError = Runtime.runFork(yield* Effect.runtime<never>())
     server.on("error", (error) => {
       if (server.listening) {
-        logServerError(Effect.logError("HTTP server error", error).pipe(Effect.annotateLogs({ app: app.name })))
+        logServerError(Effect.logError("HTTP server error", error))
       }
     })
     yield* hooksOf(app)
@@ -189,7 +189,7 @@ export const serveProcess = <A, E, R>(
 
     const address = addressOf(server)
     const url = formatUrl(address)
-    yield* Effect.logInfo(`Listening on ${url}`).pipe(Effect.annotateLogs({ app: app.name }))
+    yield* Effect.logInfo(`Listening on ${url}`)
     return { address, url }
   })
 

@@ -263,7 +263,7 @@ const runConnection = <A, E, R>(
     if (exit._tag === "Failure" && !isClosedFailure(exit.cause)) {
       const cause = exit.cause
       return Effect.logError("WebSocket handler failed", cause).pipe(
-        Effect.annotateLogs({ app: app.name, request: request.id, url: request.url }),
+        Effect.annotateLogs({ request: request.id, url: request.url }),
         Effect.zipRight(
           hooksOf(app).hasListeners("websocket.handler.exception")
             ? Effect.ignore(

@@ -42,7 +42,6 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
     const startTimeout = Duration.decode(options.startTimeout ?? defaultStartTimeout)
     const schedule = options.restartSchedule ?? defaultRestartSchedule
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-    const annotations = { app: app.name }
 
     const slots = new Map<string, Slot>()
     const procs = new Set<Proc>()
@@ -129,7 +128,6 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         Effect.logWarning(
           `Worker ${slot.name} (pid ${proc.pid}) exited unexpectedly (${describeExit(exit)}); restarting it`
         ).pipe(
-          Effect.annotateLogs(annotations),
           Effect.zipRight(
             FiberMap.run(
               restarters,
@@ -194,7 +192,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           Effect.catchTag("TimeoutException", () =>
             Effect.logWarning(
               `Worker ${slot.name} (pid ${proc.pid}) did not stop within ${Duration.format(grace)}; killing it`
-            ).pipe(Effect.annotateLogs(annotations), Effect.zipRight(kill(proc)))
+            ).pipe(Effect.zipRight(kill(proc)))
           ),
           Effect.asVoid
         )
@@ -221,7 +219,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
                 yield* Effect.logError(
                   `Worker ${slot.name} (pid ${proc.pid}) did not acknowledge its start within ` +
                     `${Duration.format(startTimeout)}; killing it`
-                ).pipe(Effect.annotateLogs(annotations))
+                )
                 yield* kill(proc)
               }
               const exit = yield* Deferred.await(proc.exited)
@@ -242,7 +240,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
             `Worker ${slot.name} failed to start (last: ${describeExit(exit)}); ` +
             `gave up after ${slot.starts} attempt${slot.starts === 1 ? "" : "s"}.`
         })
-        return Effect.logError(error.detail).pipe(Effect.annotateLogs(annotations), Effect.zipRight(Effect.fail(error)))
+        return Effect.logError(error.detail).pipe(Effect.zipRight(Effect.fail(error)))
       })
 
     /** Waits for the schedule's next delay after `exit`, or gives the slot up when the schedule is done. */

@@ -64,8 +64,14 @@ const workerSupervisor = (app: string): SupervisorService => {
  * several workers (supervise, never serve), or a process serving alone. The inspector runs in the latter two.
  */
 export const run = <E, R>(options: RunOptions<E, R>): Effect.Effect<Running, ServeError | E, R | App | Scope.Scope> =>
+  Effect.flatMap(App, (app) => Effect.annotateLogs(running(app, options), "app", app.name))
+
+/** Every log of the server, its workers and its request fibers carries the app's name: annotated once, here. */
+const running = <E, R>(
+  app: App["Type"],
+  options: RunOptions<E, R>
+): Effect.Effect<Running, ServeError | E, R | App | Scope.Scope> =>
   Effect.gen(function* () {
-    const app = yield* App
     const { resolved } = options
     if (Option.isSome(resolved.worker)) {
       const server = yield* Worker.run(app, options.worker).pipe(Effect.mapError((error) => mapWorkers(error)))
