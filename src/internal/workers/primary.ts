@@ -1,6 +1,6 @@
 import cluster from "node:cluster"
 import type { Scope } from "effect"
-import { Deferred, Duration, Effect, Exit, FiberId, FiberMap, Runtime, Schedule } from "effect"
+import { Deferred, Duration, Effect, Exit, FiberId, FiberMap, Runtime } from "effect"
 import type { AppService } from "../../App.js"
 import type { DispatchOptions } from "../../Events.js"
 import type { Options, RestartOptions, SupervisorService, WorkerExit } from "../../Workers.js"
@@ -9,11 +9,12 @@ import { hooksOf } from "../hooks.js"
 import { defaultRestartSchedule, defaultStartTimeout } from "./defaults.js"
 import { WorkersError } from "./errors.js"
 import { Replies } from "./ipc.js"
-import { describeExit, dispatchOptions, entryScript, shutdownSelf } from "./process.js"
+import { describeExit, dispatchOptions, entryScript, kill, shutdownSelf, stopProcess } from "./process.js"
 import * as Protocol from "./protocol.js"
 import * as Questions from "./questions.js"
 import { snapshot } from "./shared.js"
 import type { Proc, Slot } from "./slots.js"
+import { addSlot } from "./slots.js"
 
 export interface PrimaryOptions extends Options {
   readonly app: AppService
@@ -23,8 +24,6 @@ export interface PrimaryOptions extends Options {
 }
 
 /** Time for a stopping worker's own bounded stop (its `after_server_stop` gets at least 1 s) and its exit. */
-const stopMargin = Duration.seconds(2)
-const killWait = Duration.seconds(5)
 /** A worker that served this long before it exited had started well: its restarts count from zero again. */
 const stableAfter = Duration.seconds(10)
 
@@ -171,32 +170,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       return proc
     }
 
-    const kill = (proc: Proc): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        proc.expected = true
-        if (proc.worker.isDead()) return Deferred.await(proc.exited).pipe(Effect.asVoid)
-        proc.worker.process.kill("SIGKILL")
-        return Deferred.await(proc.exited).pipe(Effect.timeout(killWait), Effect.ignore)
-      })
-
-    /** Asks the worker to stop as on SIGTERM, then kills it once the graceful timeout has passed. */
-    const stopProc = (proc: Proc): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        const slot = proc.slot
-        proc.expected = true
-        if (proc.worker.isDead()) return Effect.void
-        if (proc.worker.isConnected()) send(proc, { _tag: "fiberapp.stop" })
-        else proc.worker.process.kill("SIGTERM")
-        return Deferred.await(proc.exited).pipe(
-          Effect.timeout(Duration.sum(grace, stopMargin)),
-          Effect.catchTag("TimeoutException", () =>
-            Effect.logWarning(
-              `Worker ${slot.name} (pid ${proc.pid}) did not stop within ${Duration.format(grace)}; killing it`
-            ).pipe(Effect.zipRight(kill(proc)))
-          ),
-          Effect.asVoid
-        )
-      })
+    const stopProc = (proc: Proc) => stopProcess(proc, (message) => send(proc, message), grace)
 
     /** Starts one process for the slot and waits for its acknowledgement; fails with how it ended otherwise. */
     const startOnce = (slot: Slot, replacing = false): Effect.Effect<Proc, WorkerExit> =>
@@ -272,35 +246,10 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         )
       )
 
-    const makeSlot = (index: number): Effect.Effect<Slot> =>
-      Effect.map(Schedule.driver(schedule), (driver) => {
-        const slot: Slot = {
-          name: `worker-${index}`,
-          index,
-          state: "starting",
-          current: undefined,
-          starts: 0,
-          restarts: 0,
-          restartedAt: undefined,
-          lastExit: undefined,
-          driver,
-          lock: Effect.unsafeMakeSemaphore(1),
-          removed: false
-        }
-        slots.set(slot.name, slot)
-        return slot
-      })
-
-    const freeIndex = (): number => {
-      let index = 0
-      while (slots.has(`worker-${index}`)) index++
-      return index
-    }
-
     const startSlots = (count: number): Effect.Effect<void, WorkersError> =>
       Effect.gen(function* () {
         const added: Array<Slot> = []
-        for (let i = 0; i < count; i++) added.push(yield* makeSlot(freeIndex()))
+        for (let i = 0; i < count; i++) added.push(yield* addSlot(slots, schedule))
         const results = yield* Effect.forEach(
           added,
           (slot) => Effect.either(slot.lock.withPermits(1)(ensureServing(slot))),

@@ -1,7 +1,10 @@
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { WorkerExit } from "../../Workers.js"
 import { WorkersError } from "./errors.js"
 import type * as Protocol from "./protocol.js"
+import type { Proc } from "./slots.js"
 
 /** Stops this process as SIGTERM does, a moment from now, so that the answer to the caller goes out first. */
 export const shutdownSelf: Effect.Effect<void> = Effect.sync(() => {
@@ -41,3 +44,38 @@ export const entryScript = (exec: string | undefined): Effect.Effect<string, Wor
   }
   return Effect.succeed(script)
 }
+
+/** Time for a stopping worker's own bounded stop (its `after_server_stop` gets at least 1 s) and its exit. */
+const stopMargin = Duration.seconds(2)
+const killWait = Duration.seconds(5)
+
+/** Kills the process at once and waits (a while) for its exit. */
+export const kill = (proc: Proc): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    proc.expected = true
+    if (proc.worker.isDead()) return Deferred.await(proc.exited).pipe(Effect.asVoid)
+    proc.worker.process.kill("SIGKILL")
+    return Deferred.await(proc.exited).pipe(Effect.timeout(killWait), Effect.ignore)
+  })
+
+/** Asks the worker to stop as on SIGTERM, then kills it once the graceful timeout (and a margin) has passed. */
+export const stopProcess = (
+  proc: Proc,
+  send: (message: Protocol.ToWorker) => void,
+  grace: Duration.Duration
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    proc.expected = true
+    if (proc.worker.isDead()) return Effect.void
+    if (proc.worker.isConnected()) send({ _tag: "fiberapp.stop" })
+    else proc.worker.process.kill("SIGTERM")
+    return Deferred.await(proc.exited).pipe(
+      Effect.timeout(Duration.sum(grace, stopMargin)),
+      Effect.catchTag("TimeoutException", () =>
+        Effect.logWarning(
+          `Worker ${proc.slot.name} (pid ${proc.pid}) did not stop within ${Duration.format(grace)}; killing it`
+        ).pipe(Effect.zipRight(kill(proc)))
+      ),
+      Effect.asVoid
+    )
+  })

@@ -1,7 +1,7 @@
 import type { Worker as ClusterWorker } from "node:cluster"
 import type * as Deferred from "effect/Deferred"
-import type * as Effect from "effect/Effect"
-import type * as Schedule from "effect/Schedule"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import type { WorkerExit, WorkerState } from "../../Workers.js"
 import type { WorkersError } from "./errors.js"
 import type { Replies } from "./ipc.js"
@@ -35,3 +35,28 @@ export interface Slot {
   readonly lock: Effect.Semaphore
   removed: boolean
 }
+
+/** Adds a slot under the lowest free name (`worker-0`, `worker-1`, ...), with its own restart schedule. */
+export const addSlot = (
+  slots: Map<string, Slot>,
+  schedule: Schedule.Schedule<unknown, WorkerExit>
+): Effect.Effect<Slot> =>
+  Effect.map(Schedule.driver(schedule), (driver) => {
+    let index = 0
+    while (slots.has(`worker-${index}`)) index++
+    const slot: Slot = {
+      name: `worker-${index}`,
+      index,
+      state: "starting",
+      current: undefined,
+      starts: 0,
+      restarts: 0,
+      restartedAt: undefined,
+      lastExit: undefined,
+      driver,
+      lock: Effect.unsafeMakeSemaphore(1),
+      removed: false
+    }
+    slots.set(slot.name, slot)
+    return slot
+  })
