@@ -39,12 +39,16 @@ import * as config from "./internal/server/config.js"
 import type { SupervisorService } from "./Workers.js"
 
 /**
+ * The inspector's port when none is given: 6457, as Sanic's.
+ *
  * @since 0.1.0
  * @category constants
  */
 export const defaultPort = 6457
 
 /**
+ * The inspector's host when none is given: loopback only.
+ *
  * @since 0.1.0
  * @category constants
  */
@@ -80,6 +84,8 @@ export interface Resolved {
 }
 
 /**
+ * Where the inspector listens.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -98,6 +104,8 @@ export interface Address {
 export const InspectorError: typeof errors.InspectorError = errors.InspectorError
 
 /**
+ * The type of a `InspectorError` value.
+ *
  * @since 0.1.0
  * @category errors
  */

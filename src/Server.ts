@@ -55,6 +55,8 @@ import type * as Workers from "./Workers.js"
 export const ServeError: typeof errors.ServeError = errors.ServeError
 
 /**
+ * The type of a `ServeError` value.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -69,6 +71,8 @@ export type ServeError = errors.ServeError
 export type ServeErrorReason = errors.ServeErrorReason
 
 /**
+ * Where a server listens.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -91,6 +95,8 @@ export interface ServerService {
 }
 
 /**
+ * The running server's tag: its address and URL, as `Server.layer` provides it.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -119,6 +125,8 @@ export type RoutesContext<R> = Exclude<
 >
 
 /**
+ * Options of `Server.layer` and `Server.serve`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -191,6 +199,8 @@ export const serve = <A = never, E = never, R = never>(
   ) as Effect.Effect<ServerService, ServeError | E, App | Scope.Scope | RoutesContext<R>>
 
 /**
+ * The running server's address.
+ *
  * @since 0.1.0
  * @category accessors
  */

@@ -28,8 +28,8 @@ import type * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { Duration, Effect, Layer, Stream } from "effect"
-import { Data } from "effect"
 import * as internal from "./internal/server/websocket.js"
+import * as errors from "./internal/server/websocketErrors.js"
 
 /**
  * A message as it arrives: text frames as strings, binary frames as bytes.
@@ -96,14 +96,15 @@ export interface Options {
  * @since 0.1.0
  * @category errors
  */
-export class WebSocketClosed extends Data.TaggedError("WebSocketClosed")<{
-  readonly code: number
-  readonly reason: string
-}> {
-  override get message(): string {
-    return `WebSocket closed with code ${this.code}${this.reason === "" ? "" : ` (${this.reason})`}.`
-  }
-}
+export const WebSocketClosed: typeof errors.WebSocketClosed = errors.WebSocketClosed
+
+/**
+ * The type of a `WebSocketClosed` value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type WebSocketClosed = errors.WebSocketClosed
 
 /**
  * Declares a websocket route. A `GET` to `path` carrying a websocket upgrade runs `handler` with the connection;

@@ -89,6 +89,8 @@ export interface WorkerTask extends Task.Info {
 }
 
 /**
+ * Options of `Workers.restart`: which workers, and whether to start each new process before stopping the old.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -181,6 +183,8 @@ export const defaultStartTimeout: Duration.DurationInput = defaults.defaultStart
 export const WorkersError: typeof errors.WorkersError = errors.WorkersError
 
 /**
+ * The type of a `WorkersError` value.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -203,6 +207,8 @@ export type WorkersErrorReason = errors.WorkersErrorReason
 export const WorkerNotFound: typeof errors.WorkerNotFound = errors.WorkerNotFound
 
 /**
+ * The type of a `WorkerNotFound` value.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -218,6 +224,8 @@ export type WorkerNotFound = errors.WorkerNotFound
 export const SharedValueError: typeof errors.SharedValueError = errors.SharedValueError
 
 /**
+ * The type of a `SharedValueError` value.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -241,6 +249,8 @@ export type SharedValueErrorReason = errors.SharedValueErrorReason
 export const Supervisor: typeof errors.Supervisor = errors.Supervisor
 
 /**
+ * The type of a `Supervisor` value.
+ *
  * @since 0.1.0
  * @category tags
  */

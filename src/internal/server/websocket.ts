@@ -18,9 +18,9 @@ import * as Stream from "effect/Stream"
 import * as WS from "ws"
 import type { AppService } from "../../App.js"
 import type { Connection, Message, Options } from "../../WebSocket.js"
-import { WebSocketClosed } from "../../WebSocket.js"
 import { hooksOf } from "../hooks.js"
 import { handshake, ServerRequest } from "./request.js"
+import { WebSocketClosed } from "./websocketErrors.js"
 
 export interface ResolvedOptions {
   readonly maxMessageSize: number
