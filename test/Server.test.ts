@@ -310,6 +310,32 @@ describe("routes", () => {
     })
   )
 
+  it.scopedLive("unknown paths answer 404 without the router, unless global middleware could answer them", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const plain = yield* serveIn(scope, {
+        routes: HttpLayerRouter.add("GET", "/items/:id", Effect.succeed(HttpServerResponse.text("item")))
+      })
+      assert.strictEqual((yield* fetchText(`${plain.url}/items/1`)).status, 200)
+      assert.strictEqual((yield* fetchText(`${plain.url}/items/1`, { method: "HEAD" })).status, 200)
+      assert.strictEqual((yield* fetchText(`${plain.url}/items`)).status, 404)
+      assert.strictEqual((yield* fetchText(`${plain.url}/items/1`, { method: "POST" })).status, 404)
+      const withCors = yield* serveIn(scope, {
+        routes: Layer.mergeAll(
+          HttpLayerRouter.add("GET", "/items/:id", Effect.succeed(HttpServerResponse.text("item"))),
+          HttpLayerRouter.cors()
+        )
+      })
+      // A preflight to a path no route has: only the global CORS middleware answers it.
+      const preflight = yield* fetchText(`${withCors.url}/elsewhere`, {
+        method: "OPTIONS",
+        headers: { origin: "http://example.test", "access-control-request-method": "GET" }
+      })
+      assert.strictEqual(preflight.status, 204)
+      assert.isNotNull(preflight.headers.get("access-control-allow-origin"))
+    })
+  )
+
   it.scopedLive("a failing handler is logged once, with the app's name, the method, url, status and request id", () =>
     Effect.gen(function* () {
       const logged = yield* Deferred.make<Record<string, unknown>>()

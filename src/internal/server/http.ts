@@ -13,6 +13,7 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type { AppService } from "../../App.js"
 import { hooksOf } from "../hooks.js"
+import type { Paths } from "./paths.js"
 import { ServerRequest } from "./request.js"
 import * as Response from "./response.js"
 import type { Hub } from "./websocket.js"
@@ -43,9 +44,12 @@ export const make = (options: {
   readonly app: AppService
   readonly httpEffect: HttpEffect
   readonly runtime: Runtime.Runtime<never>
+  /** Whether a tracer of its own is installed: then every request, even a 404, gets its span. */
+  readonly tracing: boolean
   readonly hub: Hub
+  readonly paths: Paths
 }): Handler => {
-  const { app, hub, runtime } = options
+  const { app, hub, runtime, tracing } = options
   const hooks = hooksOf(app)
   const context = runtime.context
   const runtimeOptions = { fiberRefs: runtime.fiberRefs, runtimeFlags: runtime.runtimeFlags }
@@ -119,6 +123,17 @@ export const make = (options: {
   }
 
   const onRequest = (nodeRequest: Http.IncomingMessage, nodeResponse: Http.ServerResponse): void => {
+    // What the router's RouteNotFound becomes, without running it, when nothing else could see the request.
+    if (
+      options.paths.unmatched(nodeRequest.method!, nodeRequest.url!) &&
+      !hooks.hasListeners("http.lifecycle.request") &&
+      !hooks.hasListeners("http.lifecycle.response") &&
+      !tracing
+    ) {
+      nodeResponse.writeHead(404)
+      nodeResponse.end()
+      return
+    }
     const fiber = run(new ServerRequest(nodeRequest, nodeResponse, undefined))
     if (fiber === undefined) return
     nodeResponse.on("close", () => {

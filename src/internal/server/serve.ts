@@ -23,6 +23,7 @@ import * as Workers from "../workers/run.js"
 import * as Config from "./config.js"
 import { ServeError } from "./errors.js"
 import * as HttpHandler from "./http.js"
+import * as Paths from "./paths.js"
 import { Hub } from "./websocket.js"
 
 const nativeTracer = Effect.runSync(Effect.tracer)
@@ -101,18 +102,16 @@ export const serveProcess = <A, E, R>(
     const app = yield* App
     const scope = yield* Effect.scope
     const memoMap = yield* Layer.CurrentMemoMap
-    const router =
-      routerConfig === undefined
-        ? HttpLayerRouter.layer
-        : Layer.provide(HttpLayerRouter.layer, Layer.succeed(HttpLayerRouter.RouterConfig, routerConfig))
-    const built = yield* Layer.buildWithMemoMap(Layer.provideMerge(routes, router), memoMap, scope)
+    const router = Paths.layer(routerConfig)
+    const built = yield* Layer.buildWithMemoMap(Layer.provideMerge(routes, router.layer), memoMap, scope)
     const httpEffect = Context.get(
       built as Context.Context<HttpLayerRouter.HttpRouter>,
       HttpLayerRouter.HttpRouter
     ).asHttpEffect()
 
     // Without a tracer of its own, a span per request would be made and dropped: the tracer middleware stays off.
-    const runtime = yield* (yield* Effect.tracer) === nativeTracer
+    const tracing = (yield* Effect.tracer) !== nativeTracer
+    const runtime = yield* !tracing
       ? Effect.locally(Effect.runtime<never>(), HttpMiddleware.currentTracerDisabledWhen, () => true)
       : Effect.runtime<never>()
     const context = Context.add(
@@ -126,7 +125,9 @@ export const serveProcess = <A, E, R>(
       app,
       httpEffect,
       runtime: Runtime.make({ context, fiberRefs: runtime.fiberRefs, runtimeFlags: runtime.runtimeFlags }),
-      hub
+      hub,
+      paths: router.paths,
+      tracing
     })
 
     let draining = false
