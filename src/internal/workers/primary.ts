@@ -1,6 +1,6 @@
 import cluster from "node:cluster"
 import type { Scope } from "effect"
-import { Deferred, Duration, Effect, Exit, FiberId, FiberMap, Runtime } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberMap, Runtime } from "effect"
 import type { AppService } from "../../App.js"
 import type { DispatchOptions } from "../../Events.js"
 import type { Options, RestartOptions, SupervisorService, WorkerExit } from "../../Workers.js"
@@ -46,7 +46,8 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
     const slots = new Map<string, Slot>()
     const procs = new Set<Proc>()
     const operations = yield* Effect.makeSemaphore(1)
-    const restarters = yield* FiberMap.make<string>()
+    /** Whatever works on a slot (its start, its recovery, a restart, its removal) is that slot's one fiber here. */
+    const supervisors = yield* FiberMap.make<string>()
     let stopping = false
     let address: { readonly hostname: string; readonly port: number } | undefined
 
@@ -129,10 +130,12 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           `Worker ${slot.name} (pid ${proc.pid}) exited unexpectedly (${describeExit(exit)}); restarting it`
         ).pipe(
           Effect.zipRight(
+            // A restart or a removal already working on the slot decides what comes next.
             FiberMap.run(
-              restarters,
+              supervisors,
               slot.name,
-              Effect.ignore(stable ? Effect.zipRight(slot.driver.reset, recover(slot, exit)) : recover(slot, exit))
+              Effect.ignore(stable ? Effect.zipRight(slot.driver.reset, recover(slot, exit)) : recover(slot, exit)),
+              { onlyIfMissing: true }
             )
           )
         )
@@ -173,6 +176,13 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
 
     const stopProc = (proc: Proc) => stopProcess(proc, (message) => send(proc, message), grace)
 
+    /** Runs `work` as the slot's supervising fiber once the one before it has ended, and waits for it. */
+    const supervise = <E>(slot: Slot, work: Effect.Effect<void, E>): Effect.Effect<void, E> =>
+      FiberMap.remove(supervisors, slot.name).pipe(
+        Effect.zipRight(FiberMap.run(supervisors, slot.name, work)),
+        Effect.flatMap(Fiber.join)
+      )
+
     const { ensureServing, recover, startOnce } = Starting.make({
       spawn,
       startTimeout,
@@ -183,18 +193,16 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       Effect.gen(function* () {
         const added: Array<Slot> = []
         for (let i = 0; i < count; i++) added.push(yield* addSlot(slots, schedule))
-        const results = yield* Effect.forEach(
-          added,
-          (slot) => Effect.either(slot.lock.withPermits(1)(ensureServing(slot))),
-          { concurrency: "unbounded" }
-        )
+        const results = yield* Effect.forEach(added, (slot) => Effect.either(supervise(slot, ensureServing(slot))), {
+          concurrency: "unbounded"
+        })
         const failed = results.flatMap((r) => (r._tag === "Left" ? [r.left.detail] : []))
         if (failed.length > 0) return yield* new WorkersError({ reason: "StartFailed", detail: failed.join(" ") })
       })
 
     const stopAll = Effect.suspend(() => {
       stopping = true
-      return FiberMap.clear(restarters).pipe(
+      return FiberMap.clear(supervisors).pipe(
         Effect.zipRight(
           Effect.forEach(
             Array.from(procs),
@@ -264,46 +272,50 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
 
     const { cancelTask, info, slotOf, tasks } = Questions.make(slots, send)
 
-    const restartSlot = (slot: Slot, zeroDowntime: boolean): Effect.Effect<void, WorkersError> =>
+    /** Restarts the slot's process: the new one first with zero downtime, else after the old one has stopped. */
+    const restartWork = (slot: Slot, zeroDowntime: boolean): Effect.Effect<void, WorkersError | WorkerExit> =>
       Effect.gen(function* () {
-        yield* FiberMap.remove(restarters, slot.name)
-        yield* slot.lock.withPermits(1)(
-          Effect.gen(function* () {
-            yield* slot.driver.reset
-            const old = slot.current
-            if (zeroDowntime && old !== undefined && old.ackedAt !== undefined) {
-              const fresh = yield* Effect.either(startOnce(slot, true))
-              if (fresh._tag === "Left") {
-                return yield* new WorkersError({
-                  reason: "RestartFailed",
-                  detail:
-                    `The new process for ${slot.name} did not start (${describeExit(fresh.left)}); ` +
-                    `the old one (pid ${old.pid}) keeps serving.`
-                })
-              }
-              old.expected = true
-              slot.current = fresh.right
-              slot.state = "serving"
-              yield* stopProc(old)
-              return
-            }
-            if (old !== undefined) {
-              slot.state = "stopping"
-              yield* stopProc(old)
-              slot.current = undefined
-            }
-            if (stopping) return
-            const started = yield* Effect.either(startOnce(slot))
-            if (started._tag === "Left") {
-              yield* FiberMap.run(restarters, slot.name, Effect.ignore(recover(slot, started.left)))
-              return yield* new WorkersError({
-                reason: "RestartFailed",
-                detail: `${slot.name} did not restart (${describeExit(started.left)}); retrying with backoff.`
-              })
-            }
-          })
-        )
+        yield* slot.driver.reset
+        const old = slot.current
+        if (zeroDowntime && old !== undefined && old.ackedAt !== undefined) {
+          const fresh = yield* Effect.either(startOnce(slot, true))
+          if (fresh._tag === "Left") {
+            return yield* new WorkersError({
+              reason: "RestartFailed",
+              detail:
+                `The new process for ${slot.name} did not start (${describeExit(fresh.left)}); ` +
+                `the old one (pid ${old.pid}) keeps serving.`
+            })
+          }
+          old.expected = true
+          slot.current = fresh.right
+          slot.state = "serving"
+          return yield* stopProc(old)
+        }
+        if (old !== undefined) {
+          slot.state = "stopping"
+          yield* stopProc(old)
+          slot.current = undefined
+        }
+        if (!stopping) yield* startOnce(slot)
       })
+
+    const restartSlot = (slot: Slot, zeroDowntime: boolean): Effect.Effect<void, WorkersError> =>
+      supervise(slot, restartWork(slot, zeroDowntime)).pipe(
+        Effect.catchIf(
+          (error): error is WorkerExit => !(error instanceof WorkersError),
+          (exit) =>
+            // The slot goes on starting with backoff, as after a crash, while the caller hears of the failure.
+            FiberMap.run(supervisors, slot.name, Effect.ignore(recover(slot, exit)), { onlyIfMissing: true }).pipe(
+              Effect.zipRight(
+                new WorkersError({
+                  reason: "RestartFailed",
+                  detail: `${slot.name} did not restart (${describeExit(exit)}); retrying with backoff.`
+                })
+              )
+            )
+        )
+      )
 
     const restart = (restartOptions?: RestartOptions) =>
       Effect.gen(function* () {
@@ -335,18 +347,14 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         yield* Effect.forEach(
           removed,
           (slot) =>
-            FiberMap.remove(restarters, slot.name).pipe(
-              Effect.zipRight(
-                slot.lock.withPermits(1)(
-                  Effect.suspend(() => {
-                    const proc = slot.current
-                    slot.state = "stopping"
-                    return proc === undefined ? Effect.void : stopProc(proc)
-                  })
-                )
-              ),
-              Effect.ensuring(Effect.sync(() => slots.delete(slot.name)))
-            ),
+            supervise(
+              slot,
+              Effect.suspend(() => {
+                const proc = slot.current
+                slot.state = "stopping"
+                return proc === undefined ? Effect.void : stopProc(proc)
+              })
+            ).pipe(Effect.ensuring(Effect.sync(() => slots.delete(slot.name)))),
           { concurrency: "unbounded", discard: true }
         )
       }).pipe(operations.withPermits(1))

@@ -32,7 +32,6 @@ export interface Slot {
   restartedAt: number | undefined
   lastExit: WorkerExit | undefined
   readonly driver: Schedule.ScheduleDriver<unknown, WorkerExit>
-  readonly lock: Effect.Semaphore
   removed: boolean
 }
 
@@ -54,7 +53,6 @@ export const addSlot = (
       restartedAt: undefined,
       lastExit: undefined,
       driver,
-      lock: Effect.unsafeMakeSemaphore(1),
       removed: false
     }
     slots.set(slot.name, slot)

@@ -81,13 +81,12 @@ export const make = ({ spawn, startTimeout, stopping }: StartingOptions) => {
   const ensureServing = (slot: Slot): Effect.Effect<void, WorkersError> =>
     Effect.suspend(() => (slot.removed || stopping() || slot.current !== undefined ? Effect.void : keepStarting(slot)))
 
+  /** After a crash: back off, then start again until a process acknowledges (or the schedule gives up). */
   const recover = (slot: Slot, exit: WorkerExit): Effect.Effect<void, WorkersError> =>
-    slot.lock.withPermits(1)(
-      Effect.suspend(() =>
-        slot.removed || stopping() || slot.current !== undefined
-          ? Effect.void
-          : Effect.zipRight(backoff(slot, exit), ensureServing(slot))
-      )
+    Effect.suspend(() =>
+      slot.removed || stopping() || slot.current !== undefined
+        ? Effect.void
+        : Effect.zipRight(backoff(slot, exit), ensureServing(slot))
     )
 
   return { startOnce, backoff, keepStarting, ensureServing, recover }
