@@ -100,5 +100,5 @@ export const make = (slots: Map<string, Slot>, send: (proc: Proc, message: Proto
       })
     )
 
-  return { info, request, tasks, slotOf, cancelTask }
+  return { info, tasks, slotOf, cancelTask }
 }

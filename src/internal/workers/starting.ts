@@ -89,5 +89,5 @@ export const make = ({ spawn, startTimeout, stopping }: StartingOptions) => {
         : Effect.zipRight(backoff(slot, exit), ensureServing(slot))
     )
 
-  return { startOnce, backoff, keepStarting, ensureServing, recover }
+  return { startOnce, ensureServing, recover }
 }
