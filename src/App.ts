@@ -21,7 +21,7 @@
  * @since 0.1.0
  */
 
-import type { Duration, Option, Scope } from "effect"
+import type { Cause, Cron, Duration, Exit, Option, Schedule, Scope } from "effect"
 import { Effect, Layer } from "effect"
 import type {
   DispatchOptions,
@@ -36,7 +36,15 @@ import type {
 } from "./Events.js"
 import * as internal from "./internal/app/make.js"
 import * as service from "./internal/app/service.js"
-import type { InvalidTaskName, Task, TaskNameInUse, TaskNotFound } from "./Task.js"
+import type {
+  InvalidTaskName,
+  InvalidTaskOptions,
+  Placement,
+  Task,
+  TaskNameInUse,
+  TaskNotFound,
+  TaskTimeout
+} from "./Task.js"
 
 /**
  * Where the app is in its life. An app starts once; closing the scope of a serving app stops it.
@@ -70,16 +78,44 @@ export type ListenerKind =
 export type TaskInput<A, E, R> = Effect.Effect<A, E, R> | ((app: AppService) => Effect.Effect<A, E, R>)
 
 /**
- * Options of `addTask`: a name, and whether a named task is recorded.
+ * Options of `addTask`: a name, whether a named task is recorded, and its policy: when it runs (`schedule`), how a
+ * failing run is retried (`retry`), how long a run may take (`timeout`) and where it runs (`placement`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface AddTaskOptions {
+export interface AddTaskOptions<A = unknown, E = unknown> {
   readonly name?: string | undefined
   /** Record a named task so that `getTask`, `cancelTask` and `tasks` see it. Defaults to `true`. */
   readonly register?: boolean | undefined
+  /**
+   * Runs the task again and again. With a `Schedule`, the first run starts at once and the schedule, fed each run's
+   * exit, decides the next when a run ends (as `Effect.repeat`). With a `Cron` or a cron string, runs start at each
+   * matching time, and the ticks that come due while a run is still going are skipped. A failed run is reported and
+   * the schedule goes on; the task ends when its schedule does, with the last run's exit.
+   */
+  readonly schedule?: Schedule.Schedule<unknown, Exit.Exit<A, E | TaskTimeout>> | Cron.Cron | string | undefined
+  /** The time zone of a cron string (an IANA name such as `"Europe/Paris"`). Defaults to UTC. */
+  readonly timeZone?: string | undefined
+  /** Retries a failing run, fed its cause, as long as the schedule goes on; interruption is never retried. */
+  readonly retry?: Schedule.Schedule<unknown, Cause.Cause<E | TaskTimeout>> | undefined
+  /** Bounds each attempt of each run: past it the run is interrupted and fails with `TaskTimeout`. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Where the task runs when the server has several workers. Defaults to `"every-worker"`. */
+  readonly placement?: Placement | undefined
 }
+
+/**
+ * The error a task's handle may end with: the task's own, and `TaskTimeout` when its options set a `timeout`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type TaskError<E, O> = O extends { readonly timeout: infer T }
+  ? [T] extends [undefined]
+    ? E
+    : E | TaskTimeout
+  : E
 
 /**
  * Options of `App.make` and `App.layer`.
@@ -167,10 +203,10 @@ export interface AppService {
     options?: { readonly priority?: number | undefined }
   ) => Effect.Effect<void, never, Exclude<R, App>>
   /** Adds a background task: started now while serving, queued until the start otherwise. */
-  readonly addTask: <A, E, R>(
+  readonly addTask: <A, E, R, const O extends AddTaskOptions<A, E> = AddTaskOptions<A, E>>(
     task: TaskInput<A, E, R>,
-    options?: AddTaskOptions
-  ) => Effect.Effect<Task<A, E>, TaskNameInUse | InvalidTaskName, Exclude<R, App>>
+    options?: O
+  ) => Effect.Effect<Task<A, TaskError<E, O>>, TaskNameInUse | InvalidTaskName | InvalidTaskOptions, Exclude<R, App>>
   /** The registered task with this name, or `TaskNotFound`. */
   readonly getTask: (name: string) => Effect.Effect<Task, TaskNotFound>
   /** The registered task with this name, if any. */
@@ -262,11 +298,14 @@ export const stop: Effect.Effect<void, never, App> = Effect.flatMap(App, (app) =
  * @since 0.1.0
  * @category accessors
  */
-export const addTask = <A, E, R>(
+export const addTask = <A, E, R, const O extends AddTaskOptions<A, E> = AddTaskOptions<A, E>>(
   task: TaskInput<A, E, R>,
-  options?: AddTaskOptions
-): Effect.Effect<Task<A, E>, TaskNameInUse | InvalidTaskName, App | Exclude<R, App>> =>
-  Effect.flatMap(App, (app) => app.addTask(task, options))
+  options?: O
+): Effect.Effect<
+  Task<A, TaskError<E, O>>,
+  TaskNameInUse | InvalidTaskName | InvalidTaskOptions,
+  App | Exclude<R, App>
+> => Effect.flatMap(App, (app) => app.addTask(task, options))
 
 /**
  * The registered task with this name, or `TaskNotFound`.

@@ -59,8 +59,51 @@ export interface Task<A = unknown, E = unknown> {
   readonly startedAt: number | undefined
   /** When the task ended (epoch milliseconds), once it has. */
   readonly endedAt: number | undefined
+  /** Runs started so far: a plain task has one, a scheduled task one per tick it ran. */
+  readonly runs: number
+  /** Runs that failed (after their retries), so far. */
+  readonly failures: number
+  /** The attempt of the current (or last) run: 1, then one more per retry. */
+  readonly attempt: number
+  /** The last run that ended: when it started and ended, and how. */
+  readonly lastRun: Option.Option<RunInfo>
+  /** When a scheduled task runs next (epoch milliseconds), while it waits for that. */
+  readonly nextRunAt: Option.Option<number>
+  /** Where a `one-worker` task runs: the worker's name, once this process runs it. */
+  readonly worker: Option.Option<string>
+  /** Where the task runs when the server has several workers; see {@link Placement}. */
+  readonly placement: Placement
   /** Synchronous status, for listings and inspectors. */
   unsafeStatus(): Status
+}
+
+/**
+ * Where a task runs when the server has several workers: on `every-worker` that adds it (the default), or on
+ * `one-worker` of the machine, chosen by the primary and moved to another when that worker goes.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Placement = "every-worker" | "one-worker"
+
+/**
+ * How a run ended: `succeeded`, `failed` (its retries exhausted, or timed out) or `cancelled`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type RunOutcome = "succeeded" | "failed" | "cancelled"
+
+/**
+ * One run of a task, as the record keeps the last one.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RunInfo {
+  readonly startedAt: number
+  readonly endedAt: number
+  readonly outcome: RunOutcome
 }
 
 /**
@@ -75,10 +118,16 @@ export interface Info {
   readonly addedAt: number
   readonly startedAt: number | undefined
   readonly endedAt: number | undefined
+  readonly placement: Placement
+  readonly runs: number
+  readonly failures: number
+  readonly attempt: number
+  readonly lastRun: RunInfo | undefined
+  readonly nextRunAt: number | undefined
 }
 
 /**
- * A task as a plain, serialisable record: name, status and times, never its result or error.
+ * A task as a plain, serialisable record: name, status, times and runs, never its result or error.
  *
  * @since 0.1.0
  * @category utils
@@ -156,6 +205,47 @@ export type InvalidTaskNameReason = errors.InvalidTaskNameReason
  * @category constants
  */
 export const maxNameLength: number = errors.maxNameLength
+
+/**
+ * The options given to `addTask` are unusable: `reason` names the option (`schedule`, `timeZone`, `retry`, `timeout`,
+ * `placement`) and `detail` says why, in the cron parser's own words for a cron string. Nothing is recorded.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const InvalidTaskOptions: typeof errors.InvalidTaskOptions = errors.InvalidTaskOptions
+
+/**
+ * The type of a `InvalidTaskOptions` value.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type InvalidTaskOptions = errors.InvalidTaskOptions
+
+/**
+ * Which option of `addTask` is unusable.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type InvalidTaskOptionsReason = errors.InvalidTaskOptionsReason
+
+/**
+ * A run went past the task's `timeout` and was interrupted. Retries and reports treat it as any other failure.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const TaskTimeout: typeof errors.TaskTimeout = errors.TaskTimeout
+
+/**
+ * The type of a `TaskTimeout` value.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type TaskTimeout = errors.TaskTimeout
 
 /**
  * Checks a task name: the reason it is refused, or `undefined` when it is usable.

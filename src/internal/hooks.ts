@@ -5,6 +5,7 @@ import type { DispatchOptions, InvalidEventName } from "../Events.js"
 import type { Task } from "../Task.js"
 import type { Lifecycle } from "./app/lifecycle.js"
 import type { TransportService } from "./events/transport.js"
+import type { Placement } from "./task/placement.js"
 
 /**
  * The key under which an app keeps the hooks that the server and the workers use. They are not part of the app's
@@ -44,6 +45,8 @@ export interface Hooks {
   readonly dispatchLocal: (event: string, options?: DispatchOptions) => Effect.Effect<void, InvalidEventName>
   /** Sends `scope: "all"` dispatches through `transport` while the scope is open. */
   readonly useTransport: (transport: Transport) => Effect.Effect<void, never, Scope.Scope>
+  /** Places `one-worker` tasks through `placement` while the scope is open. */
+  readonly usePlacement: (placement: Placement) => Effect.Effect<void, never, Scope.Scope>
   readonly shared: SharedValues
 }
 

@@ -4,17 +4,39 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import type { AppService, ListenerKind, MakeOptions, TaskInput } from "../../App.js"
+import type { AddTaskOptions, AppService, ListenerKind, MakeOptions, TaskInput } from "../../App.js"
 import type { EventContext, Handler, SignalOptions } from "../../Events.js"
+import type { Task } from "../../Task.js"
 import { decodeNonNegative } from "../duration.js"
 import * as Registry from "../events/registry.js"
 import { Transport } from "../events/transport.js"
 import type { Hooks, SharedValues, Transport as TransportService } from "../hooks.js"
 import { HooksTypeId } from "../hooks.js"
+import { alone, type Placement } from "../task/placement.js"
 import * as Lifecycle from "./lifecycle.js"
 import * as Listeners from "./listeners.js"
 import { App, InvalidAppOptions } from "./service.js"
 import * as Tasks from "./tasks.js"
+
+/** A seam the server fills for as long as its scope is open; what was there before comes back when it closes. */
+const binding = <T>(initial: T) => {
+  let current = initial
+  return {
+    get: (): T => current,
+    use: (next: T): Effect.Effect<void, never, Scope.Scope> =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const previous = current
+          current = next
+          return previous
+        }),
+        (previous) =>
+          Effect.sync(() => {
+            if (current === next) current = previous
+          })
+      ).pipe(Effect.asVoid)
+  }
+}
 
 export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidAppOptions, Scope.Scope> =>
   Effect.gen(function* () {
@@ -36,19 +58,11 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
 
     // Where `scope: "all"` dispatches go beyond this process: a Transport service if one is provided, or what the
     // server of a primary or a worker binds through the hooks.
-    let transport: TransportService | undefined = Option.getOrUndefined(yield* Effect.serviceOption(Transport))
-    const useTransport = (next: TransportService) =>
-      Effect.acquireRelease(
-        Effect.sync(() => {
-          const previous = transport
-          transport = next
-          return previous
-        }),
-        (previous) =>
-          Effect.sync(() => {
-            if (transport === next) transport = previous
-          })
-      ).pipe(Effect.asVoid)
+    const transport = binding<TransportService | undefined>(
+      Option.getOrUndefined(yield* Effect.serviceOption(Transport))
+    )
+    // Which process runs each one-worker task: this one, unless a worker's server binds the machine's choice.
+    const placement = binding<Placement>(alone)
     const shared: SharedValues = { values: new Map(), mode: "open" }
 
     const report = (context: EventContext, message: string, cause: Cause.Cause<unknown>) =>
@@ -64,7 +78,10 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
           : report({ event }, `Handler for event "${event}" failed`, cause),
       transport: {
         publish: (event, dispatchOptions) =>
-          Effect.suspend(() => (transport === undefined ? Effect.void : transport.publish(event, dispatchOptions)))
+          Effect.suspend(() => {
+            const current = transport.get()
+            return current === undefined ? Effect.void : current.publish(event, dispatchOptions)
+          })
       }
     })
 
@@ -73,7 +90,21 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       app: () => service,
       onFailure: (task, cause) => {
         runInApp(report({ task }, `Task "${task}" failed`, cause))
-      }
+      },
+      onRunFailure: (task, run, cause) => {
+        runInApp(report({ task, run }, `Task "${task}" run ${run} failed; its schedule goes on`, cause))
+      },
+      onSkipped: (task, run, ticks) => {
+        runInApp(
+          annotate(
+            Effect.logWarning(
+              `Task "${task}" run ${run} was still going at ${ticks} later tick${ticks === 1 ? "" : "s"} of its cron; ` +
+                `${ticks === 1 ? "it was" : "they were"} skipped`
+            ).pipe(Effect.annotateLogs({ task, run }))
+          )
+        )
+      },
+      placement: placement.get
     })
     const listeners = Listeners.make()
     const lifecycle = yield* Lifecycle.make({
@@ -123,8 +154,8 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       start: lifecycle.startWith(Effect.void),
       stop: lifecycle.stopWith(Effect.void),
       listener,
-      addTask: <A, E, R>(task: TaskInput<A, E, R>, addOptions?: Parameters<AppService["addTask"]>[1]) =>
-        tasks.add(task, addOptions),
+      addTask: <A, E, R>(task: TaskInput<A, E, R>, addOptions?: AddTaskOptions<any, any>) =>
+        tasks.add(task, addOptions) as Effect.Effect<Task<A, any>, any, any>,
       getTask: tasks.get,
       findTask: tasks.find,
       cancelTask,
@@ -142,7 +173,8 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       hasListeners: registry.hasListeners,
       unsafeTasks: tasks.list,
       dispatchLocal: registry.dispatchLocal,
-      useTransport,
+      useTransport: transport.use,
+      usePlacement: placement.use,
       shared
     }
     // Enumerable, so that an app wrapped with a spread (`{ ...app, dispatch }`) keeps its hooks.

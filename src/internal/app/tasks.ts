@@ -10,8 +10,12 @@ import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { AddTaskOptions, AppService, TaskInput } from "../../App.js"
+import type { InvalidTaskOptions } from "../task/errors.js"
 import { InvalidTaskName, TaskNameInUse, TaskNotFound, validateName } from "../task/errors.js"
-import { TaskRecord } from "../task/record.js"
+import type { Placement } from "../task/placement.js"
+import * as Policy from "../task/policy.js"
+import { Runs, TaskRecord } from "../task/record.js"
+import * as Runner from "../task/runner.js"
 import { bounded } from "./bounded.js"
 import { App } from "./service.js"
 
@@ -22,7 +26,7 @@ export interface Tasks {
   readonly add: <A, E, R>(
     task: TaskInput<A, E, R>,
     options: AddTaskOptions | undefined
-  ) => Effect.Effect<TaskRecord<A, E>, TaskNameInUse | InvalidTaskName, Exclude<R, App>>
+  ) => Effect.Effect<TaskRecord<A, E>, TaskNameInUse | InvalidTaskName | InvalidTaskOptions, Exclude<R, App>>
   readonly get: (name: string) => Effect.Effect<TaskRecord, TaskNotFound>
   readonly find: (name: string) => Effect.Effect<Option.Option<TaskRecord>>
   readonly cancel: (name: string) => Effect.Effect<void, TaskNotFound>
@@ -46,8 +50,14 @@ export interface TasksOptions {
   readonly clock: Clock.Clock
   /** The app handed to tasks that do not have it in their context. */
   readonly app: () => AppService
-  /** Called once for each task that fails or dies (not when it is cancelled). */
+  /** Called once for each task that fails or dies (not when it is cancelled), unless it is scheduled. */
   readonly onFailure: (name: string, cause: Cause.Cause<unknown>) => void
+  /** Called for each failed run of a scheduled task. */
+  readonly onRunFailure: (name: string, run: number, cause: Cause.Cause<unknown>) => void
+  /** Called when cron ticks came due while a run was still going. */
+  readonly onSkipped: (name: string, run: number, ticks: number) => void
+  /** Where `one-worker` tasks are placed. */
+  readonly placement: () => Placement
 }
 
 export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.Scope> =>
@@ -67,7 +77,7 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
       record.end(exit, clock.unsafeCurrentTimeMillis())
       // An ended fiber is not kept: records outlive their fibers, and holding these would age them all.
       record.fiberOrUndefined = undefined
-      if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause))
+      if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause) && record.policy?.scheduled !== true)
         onFailure(record.name ?? "(unnamed)", exit.cause)
     }
 
@@ -97,35 +107,76 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
       return undefined
     }
 
-    const add = <A, E, R>(task: TaskInput<A, E, R>, addOptions: AddTaskOptions | undefined) =>
-      Effect.withFiberRuntime<TaskRecord<A, E>, TaskNameInUse | InvalidTaskName, Exclude<R, App>>((parent) => {
-        const name = addOptions?.name
-        const register = name !== undefined && addOptions?.register !== false
-        const refused = refuse(name, register)
-        if (refused !== undefined) return Effect.fail(refused)
-        const record = new TaskRecord<A, E>(name, clock.unsafeCurrentTimeMillis())
-        if (register) records.set(name, record)
-        if (ended) {
-          record.cancelUnstarted(record.addedAt)
-          return Effect.succeed(record)
-        }
-        const effect = Effect.isEffect(task) ? task : Effect.suspend(() => task(options.app()))
-        let run: Effect.Effect<A, E, any>
-        if (live) {
-          record.started = true
-          record.startedAt = record.addedAt
-          run = effect
-        } else {
-          pending.push(record)
-          run = Effect.zipRight(started.await, effect)
-        }
-        const fork = withApp(FiberMap.run(fibers, register ? name : nextKey++, run), parent.currentContext)
-        return Effect.map(fork, (fiber) => {
-          record.fiberOrUndefined = fiber
-          fiber.addObserver(observe(record))
-          return record
-        })
+    /** Runs a one-worker task once the placement grants it to this process, and tells it when it stops. */
+    const placed = <A, E, R>(
+      governed: Effect.Effect<A, E, R>,
+      record: TaskRecord<A, E>,
+      runs: Runs,
+      name: string
+    ): Effect.Effect<A, E, R> => {
+      const placement = options.placement()
+      return Effect.flatMap(placement.claim(name), (granted) => {
+        if (!granted) return Effect.interrupt
+        record.started = true
+        record.startedAt = clock.unsafeCurrentTimeMillis()
+        runs.worker = placement.worker
+        return Effect.onExit(governed, (exit) =>
+          placement.release(
+            name,
+            exit._tag === "Success" || !Cause.isInterruptedOnly(exit.cause) || runs.cancelRequested
+          )
+        )
       })
+    }
+
+    const add = <A, E, R>(task: TaskInput<A, E, R>, addOptions: AddTaskOptions<any, any> | undefined) =>
+      Effect.withFiberRuntime<TaskRecord<A, E>, TaskNameInUse | InvalidTaskName | InvalidTaskOptions, Exclude<R, App>>(
+        (parent) => {
+          const name = addOptions?.name
+          const register = name !== undefined && addOptions?.register !== false
+          const policy = Policy.decode(name, addOptions)
+          if (policy._tag === "Left") return Effect.fail(policy.left)
+          const refused = refuse(name, register)
+          if (refused !== undefined) return Effect.fail(refused)
+          const runs =
+            policy.right === undefined ? undefined : new Runs(policy.right.placement, policy.right.timing !== undefined)
+          const record = new TaskRecord<A, E>(name, clock.unsafeCurrentTimeMillis(), runs)
+          if (register) records.set(name, record)
+          if (ended) {
+            record.cancelUnstarted(record.addedAt)
+            return Effect.succeed(record)
+          }
+          let effect: Effect.Effect<A, E, R> = Effect.isEffect(task) ? task : Effect.suspend(() => task(options.app()))
+          if (runs !== undefined) {
+            effect = Runner.run(effect, {
+              name,
+              policy: policy.right!,
+              runs,
+              clock,
+              onRunFailure: (run, cause) => options.onRunFailure(name ?? "(unnamed)", run, cause),
+              onSkipped: (run, ticks) => options.onSkipped(name ?? "(unnamed)", run, ticks)
+            })
+            if (runs.placement === "one-worker") effect = placed(effect, record, runs, name!)
+          }
+          let run: Effect.Effect<A, E, any>
+          if (live) {
+            if (!deferred(record)) {
+              record.started = true
+              record.startedAt = record.addedAt
+            }
+            run = effect
+          } else {
+            pending.push(record)
+            run = Effect.zipRight(started.await, effect)
+          }
+          const fork = withApp(FiberMap.run(fibers, register ? name : nextKey++, run), parent.currentContext)
+          return Effect.map(fork, (fiber) => {
+            record.fiberOrUndefined = fiber
+            fiber.addObserver(observe(record))
+            return record
+          })
+        }
+      )
 
     const get = (name: string) =>
       Effect.suspend(() => {
@@ -136,11 +187,11 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
     const find = (name: string) => Effect.sync(() => Option.fromNullable(records.get(name)))
 
     const cancel = (name: string) =>
-      Effect.flatMap(get(name), (record) =>
-        record.exit !== undefined || record.fiberOrUndefined === undefined
-          ? Effect.void
-          : Effect.asVoid(Fiber.interrupt(record.fiberOrUndefined))
-      )
+      Effect.flatMap(get(name), (record) => {
+        if (record.exit !== undefined || record.fiberOrUndefined === undefined) return Effect.void
+        if (record.policy !== undefined) record.policy.cancelRequested = true
+        return Effect.asVoid(Fiber.interrupt(record.fiberOrUndefined))
+      })
 
     const purge = Effect.sync(() => {
       let purged = 0
@@ -158,7 +209,7 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
       live = true
       const now = clock.unsafeCurrentTimeMillis()
       for (const record of pending) {
-        if (record.exit !== undefined) continue
+        if (record.exit !== undefined || deferred(record)) continue
         record.started = true
         record.startedAt = now
       }
@@ -184,6 +235,9 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
 
     return { add, get, find, cancel, purge, list: () => Array.from(records.values()), open, end }
   })
+
+/** A one-worker task starts when its placement grants it, not when it is added or the app starts. */
+const deferred = (record: TaskRecord<any, any>): boolean => record.policy?.placement === "one-worker"
 
 const stragglers = (running: ReadonlyArray<readonly [Key, Fiber.RuntimeFiber<unknown, unknown>]>): Stragglers => {
   const names: Array<string> = []

@@ -1,4 +1,5 @@
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 
 /** Why a task name is refused. */
 export type InvalidTaskNameReason = "NotAString" | "Empty" | "TooLong"
@@ -57,4 +58,29 @@ const describe = (name: unknown): string => {
   if (typeof name !== "string") return text(name)
   const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name
   return JSON.stringify(shown)
+}
+
+/** The option of `addTask` that is unusable. */
+export type InvalidTaskOptionsReason = "schedule" | "timeZone" | "retry" | "timeout" | "placement"
+
+export class InvalidTaskOptions extends Data.TaggedError("InvalidTaskOptions")<{
+  readonly name: string | undefined
+  readonly reason: InvalidTaskOptionsReason
+  readonly value: unknown
+  readonly detail: string
+}> {
+  override get message(): string {
+    const task = this.name === undefined ? "an unnamed task" : `task ${describe(this.name)}`
+    return `Invalid option "${this.reason}" for ${task}: ${this.detail}.`
+  }
+}
+
+export class TaskTimeout extends Data.TaggedError("TaskTimeout")<{
+  readonly name: string | undefined
+  readonly timeout: Duration.Duration
+}> {
+  override get message(): string {
+    const task = this.name === undefined ? "An unnamed task's run" : `A run of task ${describe(this.name)}`
+    return `${task} did not end within ${Duration.format(this.timeout)} and was interrupted.`
+  }
 }

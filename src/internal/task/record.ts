@@ -4,7 +4,40 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
-import type { Info, Status, Task } from "../../Task.js"
+import type { Info, Placement, RunInfo, RunOutcome, Status, Task } from "../../Task.js"
+
+/**
+ * What a task with a policy (a schedule, retries, a timeout or a placement) keeps of its runs. Plain tasks have none:
+ * their one run is told by the record itself.
+ */
+export class Runs {
+  runs = 0
+  failures = 0
+  attempt = 0
+  lastRun: RunInfo | undefined = undefined
+  nextRunAt: number | undefined = undefined
+  worker: string | undefined = undefined
+  /** When the run going now started. */
+  runningSince: number | undefined = undefined
+  /** `cancelTask` ended the task, not a stop: a one-worker task is then over on every worker. */
+  cancelRequested = false
+
+  constructor(
+    readonly placement: Placement,
+    /** A scheduled task reports each failed run itself; its end is the last run's. */
+    readonly scheduled: boolean
+  ) {}
+
+  /** Records the end of the run going now (an interrupted run ends with its task, through the same door). */
+  endRun(exit: Exit.Exit<unknown, unknown>, at: number): void {
+    const startedAt = this.runningSince
+    if (startedAt === undefined) return
+    this.runningSince = undefined
+    const outcome = outcomeOf(exit)
+    this.lastRun = { startedAt, endedAt: at, outcome }
+    if (outcome === "failed") this.failures++
+  }
+}
 
 /**
  * A task's handle and, for registered tasks, its record: one object per task. Its fiber is forked when the task is
@@ -20,14 +53,45 @@ export class TaskRecord<A = unknown, E = unknown> implements Task<A, E> {
 
   constructor(
     readonly name: string | undefined,
-    readonly addedAt: number
+    readonly addedAt: number,
+    readonly policy: Runs | undefined = undefined
   ) {}
+
+  get runs(): number {
+    return this.policy !== undefined ? this.policy.runs : this.started ? 1 : 0
+  }
+
+  get failures(): number {
+    return this.policy !== undefined ? this.policy.failures : this.unsafeStatus() === "failed" ? 1 : 0
+  }
+
+  get attempt(): number {
+    return this.policy !== undefined ? this.policy.attempt : this.started ? 1 : 0
+  }
+
+  get lastRun(): Option.Option<RunInfo> {
+    if (this.policy !== undefined) return Option.fromNullable(this.policy.lastRun)
+    const exit = this.exit
+    if (exit === undefined || this.startedAt === undefined) return Option.none()
+    return Option.some({ startedAt: this.startedAt, endedAt: this.endedAt ?? this.startedAt, outcome: outcomeOf(exit) })
+  }
+
+  get nextRunAt(): Option.Option<number> {
+    return Option.fromNullable(this.policy?.nextRunAt)
+  }
+
+  get worker(): Option.Option<string> {
+    return Option.fromNullable(this.policy?.worker)
+  }
+
+  get placement(): Placement {
+    return this.policy?.placement ?? "every-worker"
+  }
 
   unsafeStatus(): Status {
     const exit = this.exit
     if (exit === undefined) return this.started ? "running" : "pending"
-    if (exit._tag === "Success") return "succeeded"
-    return Cause.isInterruptedOnly(exit.cause) ? "cancelled" : "failed"
+    return outcomeOf(exit)
   }
 
   get status(): Effect.Effect<Status> {
@@ -58,6 +122,11 @@ export class TaskRecord<A = unknown, E = unknown> implements Task<A, E> {
     if (this.exit !== undefined) return
     this.exit = exit
     this.endedAt = at
+    const policy = this.policy
+    if (policy !== undefined) {
+      policy.endRun(exit, at)
+      policy.nextRunAt = undefined
+    }
   }
 
   /** Ends a task that never got a fiber (added after the app stopped), as cancelled. */
@@ -70,12 +139,24 @@ export class TaskRecord<A = unknown, E = unknown> implements Task<A, E> {
   }
 }
 
+/** How an exit reads as a run's outcome or a task's final status. */
+export const outcomeOf = (exit: Exit.Exit<unknown, unknown>): RunOutcome => {
+  if (exit._tag === "Success") return "succeeded"
+  return Cause.isInterruptedOnly(exit.cause) ? "cancelled" : "failed"
+}
+
 export const info = (task: Task): Info => ({
   name: task.name,
   status: task.unsafeStatus(),
   addedAt: task.addedAt,
   startedAt: task.startedAt,
-  endedAt: task.endedAt
+  endedAt: task.endedAt,
+  placement: task.placement,
+  runs: task.runs,
+  failures: task.failures,
+  attempt: task.attempt,
+  lastRun: Option.getOrUndefined(task.lastRun),
+  nextRunAt: Option.getOrUndefined(task.nextRunAt)
 })
 
 export const isDone = (status: Status): boolean =>

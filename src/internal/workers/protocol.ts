@@ -9,13 +9,22 @@ const tag = <T extends string>(name: T) => `fiberapp.${name}` as const
 const EventContext = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 const Condition = Schema.Record({ key: Schema.String, value: Schema.String })
 
+const Outcome = Schema.Literal("succeeded", "failed", "cancelled")
+
 const TaskInfo = Schema.Struct({
   name: Schema.optional(Schema.String),
   status: Schema.Literal("pending", "running", "succeeded", "failed", "cancelled"),
   addedAt: Schema.Number,
   startedAt: Schema.optional(Schema.Number),
-  endedAt: Schema.optional(Schema.Number)
+  endedAt: Schema.optional(Schema.Number),
+  placement: Schema.Literal("every-worker", "one-worker"),
+  runs: Schema.Number,
+  failures: Schema.Number,
+  attempt: Schema.Number,
+  lastRun: Schema.optional(Schema.Struct({ startedAt: Schema.Number, endedAt: Schema.Number, outcome: Outcome })),
+  nextRunAt: Schema.optional(Schema.Number)
 })
+export type TaskInfo = typeof TaskInfo.Type
 
 /** A dispatch made with `scope: "all"`, on its way through the primary to the other processes. */
 export const Event = Schema.TaggedStruct(tag("event"), {
@@ -40,6 +49,15 @@ export const Ready = Schema.TaggedStruct(tag("ready"), {
   pid: Schema.Number,
   address: Schema.optional(Schema.Struct({ hostname: Schema.String, port: Schema.Number }))
 })
+
+/** Worker to primary: this process has a one-worker task waiting for its turn. */
+export const Hold = Schema.TaggedStruct(tag("hold"), { name: Schema.String })
+
+/** Worker to primary: the one-worker task stopped here; `ended` when it is over for good. */
+export const Release = Schema.TaggedStruct(tag("release"), { name: Schema.String, ended: Schema.Boolean })
+
+/** Primary to worker: run this one-worker task (`run`), or end the copy waiting here, as it is over (`!run`). */
+export const Grant = Schema.TaggedStruct(tag("grant"), { name: Schema.String, run: Schema.Boolean })
 
 /** Primary to worker: stop as on SIGTERM. */
 export const Stop = Schema.TaggedStruct(tag("stop"), {})
@@ -71,10 +89,10 @@ export type Reply = typeof Reply.Type
 export const Closed = Schema.TaggedStruct(tag("closed"), { id: Schema.Number })
 export const ClosedSeen = Schema.TaggedStruct(tag("closedSeen"), { id: Schema.Number })
 
-export const ToPrimary = Schema.Union(Hello, Ready, Event, Reply, Closed)
+export const ToPrimary = Schema.Union(Hello, Ready, Event, Reply, Closed, Hold, Release)
 export type ToPrimary = typeof ToPrimary.Type
 
-export const ToWorker = Schema.Union(Init, Stop, Event, Request, ClosedSeen)
+export const ToWorker = Schema.Union(Init, Stop, Event, Request, ClosedSeen, Grant)
 export type ToWorker = typeof ToWorker.Type
 
 const decodeToPrimary = Schema.decodeUnknownEither(ToPrimary)

@@ -59,7 +59,13 @@ export const make = (slots: Map<string, Slot>, send: (proc: Proc, message: Proto
                     status: task.status,
                     addedAt: task.addedAt,
                     startedAt: task.startedAt,
-                    endedAt: task.endedAt
+                    endedAt: task.endedAt,
+                    placement: task.placement,
+                    runs: task.runs,
+                    failures: task.failures,
+                    attempt: task.attempt,
+                    lastRun: task.lastRun,
+                    nextRunAt: task.nextRunAt
                   }))
                 : []
           ),
@@ -68,7 +74,7 @@ export const make = (slots: Map<string, Slot>, send: (proc: Proc, message: Proto
           )
         ),
       { concurrency: "unbounded" }
-    ).pipe(Effect.map((lists) => lists.flat()))
+    ).pipe(Effect.map((lists) => onceEach(lists.flat())))
   )
 
   const slotOf = (worker: string): Effect.Effect<Slot, WorkerNotFound> =>
@@ -102,3 +108,23 @@ export const make = (slots: Map<string, Slot>, send: (proc: Proc, message: Proto
 
   return { info, tasks, slotOf, cancelTask }
 }
+
+/**
+ * A one-worker task is listed once: the copy that runs (or ran) it, else one of the copies waiting for their turn.
+ * Every-worker tasks are listed per worker.
+ */
+const onceEach = (tasks: ReadonlyArray<WorkerTask>): ReadonlyArray<WorkerTask> => {
+  const chosen = new Map<string, WorkerTask>()
+  for (const task of tasks) {
+    if (task.placement !== "one-worker" || task.name === undefined) continue
+    const current = chosen.get(task.name)
+    if (current === undefined || rank(task) > rank(current)) chosen.set(task.name, task)
+  }
+  return tasks.filter(
+    (task) => task.placement !== "one-worker" || task.name === undefined || chosen.get(task.name) === task
+  )
+}
+
+/** Running first, then a copy that ran (the latest), then one waiting. */
+const rank = (task: WorkerTask): number =>
+  task.status === "running" ? Number.MAX_SAFE_INTEGER : task.startedAt !== undefined ? task.startedAt : -1

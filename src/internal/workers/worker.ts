@@ -150,13 +150,8 @@ export interface Served {
   readonly address?: { readonly hostname: string; readonly port: number } | undefined
 }
 
-const infoOf = (task: Task) => {
-  const { addedAt, endedAt, name, startedAt, status } = info(task)
-  return {
-    status,
-    addedAt,
-    ...(name !== undefined ? { name } : {}),
-    ...(startedAt !== undefined ? { startedAt } : {}),
-    ...(endedAt !== undefined ? { endedAt } : {})
-  }
+/** A task's info without its unset fields, as the protocol carries it. */
+const infoOf = (task: Task): Protocol.TaskInfo => {
+  const entries = Object.entries(info(task)).filter(([, value]) => value !== undefined)
+  return Object.fromEntries(entries) as unknown as Protocol.TaskInfo
 }
