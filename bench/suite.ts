@@ -214,6 +214,8 @@ export const cases: ReadonlyArray<Case> = [
   nodeCase("tasks.complete.raw", "tasks", "bench/cases/tasks-complete-raw.ts"),
   nodeCase("tasks.complete.fiberapp", "tasks", "bench/cases/tasks-complete-fiberapp.ts"),
   nodeCase("tasks.purge.fiberapp", "tasks", "bench/cases/tasks-purge-fiberapp.ts"),
+  nodeCase("tasks.schedule.raw", "tasks", "bench/cases/tasks-schedule.ts", ["raw"], { exposeGc: true }),
+  nodeCase("tasks.schedule.fiberapp", "tasks", "bench/cases/tasks-schedule.ts", ["fiberapp"], { exposeGc: true }),
 
   nodeCase("events.wake.deferred", "events", "bench/cases/events-wake-raw.ts", ["deferred"]),
   nodeCase("events.wake.fiberapp", "events", "bench/cases/events-wake-fiberapp.ts"),
@@ -323,6 +325,26 @@ export const targets: ReadonlyArray<Target> = [
     better: "lower",
     goal: 1.5,
     note: "linear: same time per record"
+  },
+  {
+    group: "tasks",
+    title: "scheduled task: runs on Schedule.spaced(0)",
+    subject: m("tasks.schedule.fiberapp", "runPerSec"),
+    baseline: m("tasks.schedule.raw", "runPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.8,
+    note: "vs the same effect under raw Effect.repeat"
+  },
+  {
+    group: "tasks",
+    title: "heap per idle scheduled task",
+    subject: m("tasks.schedule.fiberapp", "heapPerIdleTask"),
+    baseline: m("tasks.schedule.raw", "heapPerIdleTask"),
+    unit: "bytes",
+    better: "lower",
+    goal: 1.2,
+    note: "vs a fiber asleep in Effect.repeat, kept by name in a FiberMap"
   },
   {
     group: "events",

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, Schedule } from "effect"
  * import { App, Task } from "fiberapp"
  *
  * const program = Effect.gen(function* () {
@@ -12,7 +12,14 @@
  *   const task: Task.Task<string> = yield* app.addTask(Effect.succeed("done"), { name: "job" })
  *   const result = yield* task.join // "done"
  *   const status = yield* task.status // "succeeded"
- *   return { result, status, info: Task.info(task) }
+ *   // every minute, each run bounded to 10 seconds (a run past it fails with Task.TaskTimeout)
+ *   const ticker = yield* app.addTask(Effect.log("tick"), {
+ *     name: "ticker",
+ *     schedule: Schedule.spaced("1 minute"),
+ *     timeout: "10 seconds"
+ *   })
+ *   yield* app.cancelTask("ticker")
+ *   return { result, status, info: Task.info(task), runs: ticker.runs }
  * })
  *
  * Effect.runPromise(Effect.scoped(Effect.provide(program, App.layer({ name: "example" }))))

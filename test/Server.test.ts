@@ -1163,4 +1163,26 @@ describe("process", () => {
       }),
     { timeout: 40_000 }
   )
+
+  it.scopedLive(
+    "the scheduled-tasks example runs each policy, reports the timed-out runs, and stops itself with exit code 0",
+    () =>
+      Effect.gen(function* () {
+        const example = fileURLToPath(new URL("../examples/scheduled-tasks.ts", import.meta.url))
+        const child = yield* spawnFixture({ PORT: "0" }, example)
+        const { code } = yield* child.exit
+        const output = child.output()
+        assert.strictEqual(code, 0, output)
+        assert.include(output, "flaky-fetch: succeeded, runs 1, failures 0, attempt 3, last run succeeded")
+        assert.include(
+          output,
+          'reported: task too-slow run 1: too-slow: A run of task "too-slow" did not end within 200ms'
+        )
+        assert.match(output, /too-slow: running, runs (\d+), failures \1, attempt 1, last run failed/)
+        assert.match(output, /cleanup: running, runs [3-9], failures 0, attempt 1, last run succeeded, waiting/)
+        assert.match(output, /heartbeat: running, runs [1-9], failures 0/)
+        assert.match(output, /digest: running, runs [1-9], failures 0/)
+      }),
+    { timeout: 40_000 }
+  )
 })

@@ -139,6 +139,16 @@ describe("cron", () => {
     })
   )
 
+  it.scoped("as the README shows it: no wait needed before adjusting the clock", () =>
+    Effect.gen(function* () {
+      const app = yield* App.make({ name: "test" })
+      yield* app.start
+      const task = yield* app.addTask(Effect.void, { name: "cron", schedule: "*/5 * * * *" })
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(task.runs, 12)
+    })
+  )
+
   it.scoped("a cron string in a time zone runs at its local time, across a month boundary", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(Date.UTC(2026, 0, 31, 12))
@@ -297,6 +307,10 @@ describe("retries and timeouts", () => {
         Effect.sleep("1 minute").pipe(Effect.onInterrupt(() => Ref.update(finalized, (n) => n + 1))),
         { name: "slow", timeout: "10 seconds", retry: Schedule.recurs(1) }
       )
+      const typed: Effect.Effect<void, Task.TaskTimeout> = task.join
+      // @ts-expect-error a timeout adds TaskTimeout to the task's error type
+      const untyped: Effect.Effect<void, never> = task.join
+      assert.isTrue(Effect.isEffect(typed) && Effect.isEffect(untyped))
       yield* untilSleeping(2)
       yield* TestClock.adjust("10 seconds")
       yield* untilSleeping(2)

@@ -235,7 +235,17 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
         )
         for (const task of tasks) {
           assert.isNumber(task.startedAt)
-          assert.hasAllKeys(task, ["worker", "name", "status", "addedAt", "startedAt"])
+          assert.hasAllKeys(task, [
+            "worker",
+            "name",
+            "status",
+            "addedAt",
+            "startedAt",
+            "placement",
+            "runs",
+            "failures",
+            "attempt"
+          ])
         }
       }),
     30_000

@@ -4,9 +4,9 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import type { AddTaskOptions, AppService, ListenerKind, MakeOptions, TaskInput } from "../../App.js"
+import type { AddTaskOptions, AppService, ListenerKind, MakeOptions, TaskError, TaskInput } from "../../App.js"
 import type { EventContext, Handler, SignalOptions } from "../../Events.js"
-import type { Task } from "../../Task.js"
+import type { InvalidTaskName, InvalidTaskOptions, Task, TaskNameInUse } from "../../Task.js"
 import { decodeNonNegative } from "../duration.js"
 import * as Registry from "../events/registry.js"
 import { Transport } from "../events/transport.js"
@@ -154,8 +154,13 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       start: lifecycle.startWith(Effect.void),
       stop: lifecycle.stopWith(Effect.void),
       listener,
-      addTask: <A, E, R>(task: TaskInput<A, E, R>, addOptions?: AddTaskOptions<any, any>) =>
-        tasks.add(task, addOptions) as Effect.Effect<Task<A, any>, any, any>,
+      // A record's error type widens with TaskTimeout when its options set a timeout: `TaskError` says so.
+      addTask: <A, E, R, const O extends AddTaskOptions<A, E>>(task: TaskInput<A, E, R>, addOptions?: O) =>
+        tasks.add(task, addOptions) as Effect.Effect<
+          Task<A, TaskError<E, O>>,
+          TaskNameInUse | InvalidTaskName | InvalidTaskOptions,
+          Exclude<R, App>
+        >,
       getTask: tasks.get,
       findTask: tasks.find,
       cancelTask,

@@ -25,7 +25,7 @@ type Key = string | number
 export interface Tasks {
   readonly add: <A, E, R>(
     task: TaskInput<A, E, R>,
-    options: AddTaskOptions | undefined
+    options: AddTaskOptions<any, any> | undefined
   ) => Effect.Effect<TaskRecord<A, E>, TaskNameInUse | InvalidTaskName | InvalidTaskOptions, Exclude<R, App>>
   readonly get: (name: string) => Effect.Effect<TaskRecord, TaskNotFound>
   readonly find: (name: string) => Effect.Effect<Option.Option<TaskRecord>>
@@ -114,18 +114,21 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
       runs: Runs,
       name: string
     ): Effect.Effect<A, E, R> => {
-      const placement = options.placement()
-      return Effect.flatMap(placement.claim(name), (granted) => {
-        if (!granted) return Effect.interrupt
-        record.started = true
-        record.startedAt = clock.unsafeCurrentTimeMillis()
-        runs.worker = placement.worker
-        return Effect.onExit(governed, (exit) =>
-          placement.release(
-            name,
-            exit._tag === "Success" || !Cause.isInterruptedOnly(exit.cause) || runs.cancelRequested
+      // Asked when the task starts: a worker's server binds the machine's placement only as it serves.
+      return Effect.suspend(() => {
+        const placement = options.placement()
+        return Effect.flatMap(placement.claim(name), (granted) => {
+          if (!granted) return Effect.interrupt
+          record.started = true
+          record.startedAt = clock.unsafeCurrentTimeMillis()
+          runs.worker = placement.worker
+          return Effect.onExit(governed, (exit) =>
+            placement.release(
+              name,
+              exit._tag === "Success" || !Cause.isInterruptedOnly(exit.cause) || runs.cancelRequested
+            )
           )
-        )
+        })
       })
     }
 

@@ -9,6 +9,7 @@ import { hooksOf } from "../hooks.js"
 import { defaultRestartSchedule, defaultStartTimeout } from "./defaults.js"
 import { WorkersError } from "./errors.js"
 import { Replies } from "./ipc.js"
+import * as Placements from "./placements.js"
 import { describeExit, dispatchOptions, entryScript, shutdownSelf, stopProcess } from "./process.js"
 import * as Protocol from "./protocol.js"
 import * as Questions from "./questions.js"
@@ -58,6 +59,22 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       })
     }
 
+    /** One-worker tasks are placed once the first workers all serve, so the lowest-numbered gets them. */
+    let placing = false
+    const placements = Placements.make({
+      eligible: (proc) =>
+        placing &&
+        !stopping &&
+        !proc.expected &&
+        proc.ackedAt !== undefined &&
+        proc.slot.current === proc &&
+        !proc.slot.removed &&
+        proc.worker.isConnected(),
+      grant: (proc, name, run) => send(proc, { _tag: "fiberapp.grant", name, run }),
+      placed: (proc, name) =>
+        runFork(Effect.logInfo(`One-worker task "${name}" runs on ${proc.slot.name} (pid ${proc.pid})`))
+    })
+
     const live = (): Array<Proc> => Array.from(procs).filter((p) => p.worker.isConnected())
 
     const forward = (from: Proc | undefined, message: Protocol.Event): void => {
@@ -80,6 +97,8 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           if (message.address !== undefined && address === undefined) address = message.address
           proc.ackedAt = clock.unsafeCurrentTimeMillis()
           Deferred.unsafeDone(proc.acked, Exit.void)
+          for (const name of message.holds) placements.hold(proc, name)
+          placements.rebalance()
           return
         case "fiberapp.event": {
           forward(proc, message)
@@ -94,11 +113,18 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           proc.replies.answer(message.id, message.answer)
           return
         }
+        case "fiberapp.hold":
+          placements.hold(proc, message.name)
+          return
+        case "fiberapp.release":
+          placements.release(proc, message.name, message.ended)
+          return
       }
     }
 
     const onExit = (slot: Slot, proc: Proc, code: number | null, signal: string | null): void => {
       procs.delete(proc)
+      placements.gone(proc)
       const exit: WorkerExit = {
         worker: slot.name,
         pid: proc.pid,
@@ -371,6 +397,8 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
     }
 
     yield* startSlots(options.workers)
+    placing = true
+    placements.rebalance()
     yield* hooks.runListeners("main_process_ready")
     return { supervisor, address }
   })

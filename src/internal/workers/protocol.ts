@@ -47,6 +47,8 @@ export const Init = Schema.TaggedStruct(tag("init"), {
 /** Worker to primary: the app is serving. */
 export const Ready = Schema.TaggedStruct(tag("ready"), {
   pid: Schema.Number,
+  /** The one-worker tasks this worker has added, so that the primary can choose among all the first workers. */
+  holds: Schema.Array(Schema.String),
   address: Schema.optional(Schema.Struct({ hostname: Schema.String, port: Schema.Number }))
 })
 

@@ -31,7 +31,19 @@ export const run = <A extends Served, E, R>(
   Effect.gen(function* () {
     const hooks = hooksOf(app)
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-    const init = Deferred.unsafeMake<Readonly<Record<string, unknown>>>(FiberId.none)
+    const init = Deferred.unsafeMake<{
+      readonly worker: string
+      readonly shared: Readonly<Record<string, unknown>>
+    }>(FiberId.none)
+    /** The one-worker tasks waiting here for the primary's word. */
+    const waiting = new Map<string, Deferred.Deferred<boolean>>()
+    /** The primary's word on tasks announced with `ready` whose fibers have not asked yet. */
+    const early = new Map<string, boolean>()
+    const announced = (): ReadonlyArray<string> =>
+      hooks
+        .unsafeTasks()
+        .filter((task) => task.placement === "one-worker" && task.unsafeStatus() === "pending")
+        .flatMap((task) => (task.name === undefined ? [] : [task.name]))
 
     const answer = (call: Protocol.Call): Effect.Effect<Protocol.Answer> => {
       switch (call._tag) {
@@ -82,8 +94,21 @@ export const run = <A extends Served, E, R>(
       const message = read.right
       switch (message._tag) {
         case "fiberapp.init":
-          Deferred.unsafeDone(init, Exit.succeed(message.shared))
+          Deferred.unsafeDone(init, Exit.succeed({ worker: message.worker, shared: message.shared }))
           return
+        case "fiberapp.grant": {
+          const claim = waiting.get(message.name)
+          if (claim !== undefined) {
+            waiting.delete(message.name)
+            Deferred.unsafeDone(claim, Exit.succeed(message.run))
+          } else if (announced().includes(message.name)) {
+            early.set(message.name, message.run)
+          } else if (message.run) {
+            // The copy that waited here has ended since: the primary must choose again.
+            send({ _tag: "fiberapp.release", name: message.name, ended: false })
+          }
+          return
+        }
         case "fiberapp.closedSeen": {
           closedSeen.answer(message.id, undefined)
           return
@@ -110,7 +135,7 @@ export const run = <A extends Served, E, R>(
       () => Effect.sync(() => process.off("message", onMessage))
     )
     send({ _tag: "fiberapp.hello", pid: process.pid })
-    const shared = yield* Deferred.await(init).pipe(
+    const { shared, worker } = yield* Deferred.await(init).pipe(
       Effect.timeoutFail({
         duration: initTimeout,
         onTimeout: () =>
@@ -121,6 +146,28 @@ export const run = <A extends Served, E, R>(
       })
     )
     receive(hooks.shared, shared)
+
+    yield* hooks.usePlacement({
+      worker,
+      claim: (name) =>
+        Effect.suspend(() => {
+          const answer = early.get(name)
+          if (answer !== undefined) {
+            early.delete(name)
+            return Effect.succeed(answer)
+          }
+          const claim = Deferred.unsafeMake<boolean>(FiberId.none)
+          waiting.set(name, claim)
+          send({ _tag: "fiberapp.hold", name })
+          return Effect.onInterrupt(Deferred.await(claim), () =>
+            Effect.sync(() => {
+              if (waiting.get(name) === claim) waiting.delete(name)
+              send({ _tag: "fiberapp.release", name, ended: false })
+            })
+          )
+        }),
+      release: (name, ended) => Effect.sync(() => send({ _tag: "fiberapp.release", name, ended }))
+    })
 
     yield* hooks.useTransport({
       publish: (event: string, options: DispatchOptions) =>
@@ -140,6 +187,7 @@ export const run = <A extends Served, E, R>(
     send({
       _tag: "fiberapp.ready",
       pid: process.pid,
+      holds: announced(),
       ...(address !== undefined ? { address: { hostname: address.hostname, port: address.port } } : {})
     })
     return served

@@ -1,0 +1,171 @@
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import {
+  type Cluster,
+  ClusterTag,
+  clusterLayer,
+  inspect,
+  isAlive,
+  type Line,
+  table,
+  waitFor
+} from "./fixtures/workers-harness.js"
+
+/** The runs of the one-worker task (it logs one every 50 ms), in the order the processes appended them. */
+const runs = (cluster: Cluster): ReadonlyArray<Line> => cluster.lines().filter((line) => line.what === "singleton run")
+
+/**
+ * The processes that ran the task, one block each: a pid that shows up again after another's runs began means two
+ * copies ran at once (or a dead host came back), which must never happen.
+ */
+const hosts = (cluster: Cluster): ReadonlyArray<number> => {
+  const blocks: Array<number> = []
+  for (const run of runs(cluster)) if (blocks.at(-1) !== run.pid) blocks.push(run.pid)
+  const seen = new Set<number>()
+  for (const pid of blocks) {
+    assert.isFalse(seen.has(pid), `pid ${pid} ran the one-worker task in two separate spells: ${blocks.join(" → ")}`)
+    seen.add(pid)
+  }
+  return blocks
+}
+
+/** The primary serves, and the one-worker task has run at least once. */
+const settled = (cluster: Cluster) =>
+  Effect.gen(function* () {
+    yield* waitFor(
+      cluster,
+      "the primary to serve",
+      () => cluster.lines().find((l) => l.role === "main" && l.what === "serving"),
+      "40 seconds"
+    )
+    return yield* waitFor(cluster, "a run of the one-worker task", () => runs(cluster).at(-1), "20 seconds")
+  })
+
+/** The worker table, once all three rows serve. */
+const allServing = (cluster: Cluster) =>
+  Effect.gen(function* () {
+    for (;;) {
+      const rows = yield* table(cluster)
+      if (rows.length === 3 && rows.every((row) => row.state === "serving")) return rows
+      yield* Effect.sleep("50 millis")
+    }
+  }).pipe(Effect.timeout("30 seconds"), Effect.orDie)
+
+const singletonRows = (cluster: Cluster) =>
+  Effect.map(inspect(cluster, "/tasks"), (response) =>
+    (JSON.parse(response.body).tasks as Array<any>).filter((task) => task.name === "singleton")
+  )
+
+layer(
+  clusterLayer({
+    WORKERS: "3",
+    FIXTURE_ONE_WORKER: "1",
+    FIXTURE_RESTART_MS: "100",
+    FIXTURE_RESTART_RECURS: "50",
+    GRACEFUL_SHUTDOWN_TIMEOUT: "5"
+  }),
+  { excludeTestServices: true, timeout: "180 seconds" }
+)("a one-worker task on three workers", (it) => {
+  it.effect(
+    "runs on the lowest-numbered worker only, and the inspector lists it once, with that worker",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        yield* settled(cluster)
+        const rows = yield* allServing(cluster)
+        const worker0 = rows.find((row) => row.name === "worker-0")!
+        assert.deepStrictEqual(hosts(cluster), [worker0.pid])
+        const listed = yield* singletonRows(cluster)
+        assert.strictEqual(listed.length, 1)
+        assert.strictEqual(listed[0].worker, "worker-0")
+        assert.strictEqual(listed[0].status, "running")
+        assert.strictEqual(listed[0].placement, "one-worker")
+        assert.isAbove(listed[0].runs, 0)
+      }),
+    60_000
+  )
+
+  it.effect(
+    "its host killed 5 times in a row: always one copy, back on another worker before the killed one is replaced",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        yield* settled(cluster)
+        const gaps: Array<number> = []
+        for (let kill = 0; kill < 5; kill++) {
+          yield* allServing(cluster)
+          const host = runs(cluster).at(-1)!
+          const killedAt = Date.now()
+          process.kill(host.pid, "SIGKILL")
+          const next = yield* waitFor(
+            cluster,
+            `the task to run again after killing pid ${host.pid}`,
+            () => runs(cluster).find((run) => run.at >= killedAt && run.pid !== host.pid),
+            "10 seconds"
+          )
+          const replaced = yield* waitFor(
+            cluster,
+            `${host.role} to be replaced`,
+            () =>
+              cluster.lines().find((l) => l.role === host.role && l.what === "after_server_start" && l.at >= killedAt),
+            "30 seconds"
+          )
+          assert.isFalse(isAlive(host.pid))
+          assert.isAtMost(next.at, replaced.at, "the task waited for the killed worker's replacement")
+          gaps.push(next.at - killedAt)
+        }
+        // Never two copies at once, and never back on a killed process.
+        const blocks = hosts(cluster)
+        assert.isAtLeast(blocks.length, 6)
+        yield* Effect.logInfo(`one-worker task back after a kill in ${gaps.join(", ")} ms`)
+        const listed = yield* singletonRows(cluster)
+        assert.strictEqual(listed.length, 1)
+        assert.strictEqual(listed[0].status, "running")
+        const rows = yield* table(cluster)
+        assert.strictEqual(rows.find((row) => row.name === listed[0].worker)!.pid, blocks.at(-1))
+      }),
+    150_000
+  )
+
+  it.effect(
+    "a restart of its host moves it; cancelling it from the inspector ends it on every worker",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        yield* settled(cluster)
+        yield* allServing(cluster)
+        const [before] = yield* singletonRows(cluster)
+        const hostPid = runs(cluster).at(-1)!.pid
+        const restarted = yield* inspect(cluster, "/restart", {
+          method: "POST",
+          body: JSON.stringify({ workers: [before.worker] })
+        })
+        assert.strictEqual(restarted.status, 200, restarted.body)
+        const moved = yield* waitFor(
+          cluster,
+          "the task to move off the restarted worker",
+          () => runs(cluster).find((run) => run.pid !== hostPid && run.at > before.startedAt && !isAlive(hostPid)),
+          "10 seconds"
+        )
+        assert.notStrictEqual(moved.pid, hostPid)
+        hosts(cluster)
+
+        const [current] = yield* singletonRows(cluster)
+        const cancelled = yield* inspect(cluster, `/tasks/${current.worker}/singleton/cancel`, { method: "POST" })
+        assert.strictEqual(cancelled.status, 200, cancelled.body)
+        const count = runs(cluster).length
+        // A worker started after the cancel adds the task again: it must not run it either.
+        const again = yield* inspect(cluster, "/restart", {
+          method: "POST",
+          body: JSON.stringify({ workers: ["worker-2"] })
+        })
+        assert.strictEqual(again.status, 200, again.body)
+        yield* allServing(cluster)
+        assert.strictEqual(runs(cluster).length, count)
+        const listed = yield* singletonRows(cluster)
+        assert.strictEqual(listed.length, 1)
+        assert.strictEqual(listed[0].status, "cancelled")
+      }),
+    90_000
+  )
+})
