@@ -128,7 +128,7 @@ layer(
   )
 
   it.effect(
-    "a restart of its host moves it; cancelling it from the inspector ends it on every worker",
+    "a restart of its host moves it, so does scaling its host away; cancelling it from the inspector ends it everywhere",
     () =>
       Effect.gen(function* () {
         const cluster = yield* ClusterTag
@@ -148,7 +148,38 @@ layer(
           "10 seconds"
         )
         assert.notStrictEqual(moved.pid, hostPid)
+
+        // Scaled away: keep worker-0 only, with the task on another worker (restart worker-0 once more if need be).
+        if (moved.role === "worker:worker-0") {
+          const again = yield* inspect(cluster, "/restart", {
+            method: "POST",
+            body: JSON.stringify({ workers: ["worker-0"] })
+          })
+          assert.strictEqual(again.status, 200, again.body)
+          yield* waitFor(
+            cluster,
+            "the task to move off worker-0",
+            () => (runs(cluster).at(-1)!.role !== "worker:worker-0" ? true : undefined),
+            "10 seconds"
+          )
+        }
+        assert.notStrictEqual(runs(cluster).at(-1)!.role, "worker:worker-0")
+        const scaled = yield* inspect(cluster, "/scale", { method: "POST", body: JSON.stringify({ replicas: 1 }) })
+        assert.strictEqual(scaled.status, 200, scaled.body)
+        const [worker0] = yield* table(cluster)
+        assert.strictEqual(worker0?.name, "worker-0")
+        const scaledAt = Date.now()
+        yield* waitFor(
+          cluster,
+          "the task to run on worker-0 after scaling down",
+          () => runs(cluster).find((run) => run.at >= scaledAt && run.pid === worker0!.pid),
+          "10 seconds"
+        )
+        assert.strictEqual(runs(cluster).at(-1)!.pid, worker0!.pid)
         hosts(cluster)
+        const back = yield* inspect(cluster, "/scale", { method: "POST", body: JSON.stringify({ replicas: 3 }) })
+        assert.strictEqual(back.status, 200, back.body)
+        yield* allServing(cluster)
 
         const [current] = yield* singletonRows(cluster)
         const cancelled = yield* inspect(cluster, `/tasks/${current.worker}/singleton/cancel`, { method: "POST" })
