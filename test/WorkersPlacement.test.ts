@@ -81,6 +81,22 @@ layer(
         assert.strictEqual(listed[0].status, "running")
         assert.strictEqual(listed[0].placement, "one-worker")
         assert.isAbove(listed[0].runs, 0)
+
+        // Every log line says which process wrote it: the server's, the app's own reports, the primary's.
+        const output = cluster.output()
+        for (const worker of ["worker-0", "worker-1", "worker-2"]) {
+          assert.match(output, new RegExp(`Listening on http://[^\\n]+\\n  app: fixture\\n  worker: ${worker}\\n`))
+          assert.match(
+            output,
+            new RegExp(
+              `Task "failing" failed\\n  Error: fixture failure\\n  app: fixture\\n  task: failing\\n  worker: ${worker}\\n`
+            )
+          )
+        }
+        assert.match(
+          output,
+          /One-worker task "singleton" runs on worker-0 \(pid \d+\)\n {2}app: fixture\n {2}worker: primary/
+        )
       }),
     60_000
   )

@@ -47,6 +47,8 @@ export interface Hooks {
   readonly useTransport: (transport: Transport) => Effect.Effect<void, never, Scope.Scope>
   /** Places `one-worker` tasks through `placement` while the scope is open. */
   readonly usePlacement: (placement: Placement) => Effect.Effect<void, never, Scope.Scope>
+  /** Adds these annotations to the app's own log lines, and to the tasks that start, while the scope is open. */
+  readonly useLogAnnotations: (annotations: Readonly<Record<string, string>>) => Effect.Effect<void, never, Scope.Scope>
   readonly shared: SharedValues
 }
 

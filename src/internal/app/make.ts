@@ -52,7 +52,10 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       })
     }
     const grace = decodedGrace.value
-    const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.annotateLogs(effect, "app", name)
+    // What the server adds to the app's own log lines (the worker's name, in a worker), for as long as it serves.
+    const annotations = binding<Readonly<Record<string, string>>>({})
+    const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.annotateLogs(Effect.annotateLogs(effect, annotations.get()), "app", name)
     const runInApp = Runtime.runFork(yield* annotate(Effect.runtime<never>()))
     const clock = yield* Effect.clock
 
@@ -104,7 +107,8 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
           )
         )
       },
-      placement: placement.get
+      placement: placement.get,
+      annotations: annotations.get
     })
     const listeners = Listeners.make()
     const lifecycle = yield* Lifecycle.make({
@@ -180,6 +184,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       dispatchLocal: registry.dispatchLocal,
       useTransport: transport.use,
       usePlacement: placement.use,
+      useLogAnnotations: annotations.use,
       shared
     }
     // Enumerable, so that an app wrapped with a spread (`{ ...app, dispatch }`) keeps its hooks.

@@ -58,6 +58,8 @@ export interface TasksOptions {
   readonly onSkipped: (name: string, run: number, ticks: number) => void
   /** Where `one-worker` tasks are placed. */
   readonly placement: () => Placement
+  /** Log annotations for the tasks queued before the start, as they start (their fibers were forked before). */
+  readonly annotations: () => Readonly<Record<string, string>>
 }
 
 export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.Scope> =>
@@ -170,7 +172,13 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
             run = effect
           } else {
             pending.push(record)
-            run = Effect.zipRight(started.await, effect)
+            run = Effect.zipRight(
+              started.await,
+              Effect.suspend(() => {
+                const annotations = options.annotations()
+                return Object.keys(annotations).length === 0 ? effect : Effect.annotateLogs(effect, annotations)
+              })
+            )
           }
           const fork = withApp(FiberMap.run(fibers, register ? name : nextKey++, run), parent.currentContext)
           return Effect.map(fork, (fiber) => {

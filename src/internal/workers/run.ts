@@ -5,6 +5,7 @@ import type * as Scope from "effect/Scope"
 import type { Address, ServerService } from "../../Server.js"
 import type { SupervisorService, Options as WorkersOptions } from "../../Workers.js"
 import { App, type StartError } from "../app/service.js"
+import { hooksOf } from "../hooks.js"
 import type { Resolved } from "../server/config.js"
 import { ServeError } from "../server/errors.js"
 import { WorkersError } from "./errors.js"
@@ -66,7 +67,10 @@ const workerSupervisor = (app: string): SupervisorService => {
 export const run = <E, R>(options: RunOptions<E, R>): Effect.Effect<Running, ServeError | E, R | App | Scope.Scope> =>
   Effect.flatMap(App, (app) => Effect.annotateLogs(running(app, options), "app", app.name))
 
-/** Every log of the server, its workers and its request fibers carries the app's name: annotated once, here. */
+/**
+ * Every log of the server, its workers and its request fibers carries the app's name, and with workers the process's
+ * (`worker-0`, ..., or `primary`): annotated once, here.
+ */
 const running = <E, R>(
   app: App["Type"],
   options: RunOptions<E, R>
@@ -74,11 +78,17 @@ const running = <E, R>(
   Effect.gen(function* () {
     const { resolved } = options
     if (Option.isSome(resolved.worker)) {
-      const server = yield* Worker.run(app, options.worker).pipe(Effect.mapError((error) => mapWorkers(error)))
+      const worker = resolved.worker.value
+      yield* hooksOf(app).useLogAnnotations({ worker })
+      const server = yield* Worker.run(app, options.worker).pipe(
+        Effect.mapError((error) => mapWorkers(error)),
+        Effect.annotateLogs("worker", worker)
+      )
       return { server, supervisor: workerSupervisor(app.name) }
     }
     let running: Running
     if (resolved.workers > 1) {
+      yield* hooksOf(app).useLogAnnotations({ worker: "primary" })
       const primary = yield* Primary.make({
         ...options.workerOptions,
         app,
@@ -87,7 +97,7 @@ const running = <E, R>(
           resolved.gracefulShutdownTimeout === undefined
             ? app.gracefulShutdownTimeout
             : Duration.max(app.gracefulShutdownTimeout, resolved.gracefulShutdownTimeout)
-      }).pipe(Effect.mapError(toServeError))
+      }).pipe(Effect.mapError(toServeError), Effect.annotateLogs("worker", "primary"))
       const address = primary.address ?? { hostname: resolved.host, port: resolved.port }
       running = { server: { address, url: options.formatUrl(address) }, supervisor: primary.supervisor }
     } else {
