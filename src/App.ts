@@ -22,13 +22,15 @@
  */
 
 import type { Cause, Cron, Duration, Exit, Option, Schedule, Scope } from "effect"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import type {
   DispatchOptions,
   EventContext,
+  EventsOptions,
   EventTimeout,
   Handler,
   InvalidEventName,
+  InvalidEventsOptions,
   InvalidEventTimeout,
   ReservedEventName,
   SignalOptions,
@@ -227,6 +229,14 @@ export interface AppService {
     event: string,
     options?: WaitOptions
   ) => Effect.Effect<EventContext, EventTimeout | InvalidEventName | InvalidEventTimeout>
+  /**
+   * Every dispatch of `event` from now on, as a `Stream`, buffered for its reader (see `Events.EventsOptions`):
+   * unlike a loop of `event`, none is missed while the reader works. Ends when the app's scope closes.
+   */
+  readonly events: (
+    event: string,
+    options?: EventsOptions
+  ) => Stream.Stream<EventContext, InvalidEventName | InvalidEventsOptions>
   /** Registers a handler for `event`; succeeds with the effect that removes it. */
   readonly signal: <R>(
     event: string,
@@ -385,6 +395,18 @@ export const event = (
   options?: WaitOptions
 ): Effect.Effect<EventContext, EventTimeout | InvalidEventName | InvalidEventTimeout, App> =>
   Effect.flatMap(App, (app) => app.event(name, options))
+
+/**
+ * Every dispatch of an event on the app in context, as a buffered `Stream` (see `AppService.events`).
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const events = (
+  name: string,
+  options?: EventsOptions
+): Stream.Stream<EventContext, InvalidEventName | InvalidEventsOptions, App> =>
+  Stream.unwrap(Effect.map(App, (app) => app.events(name, options)))
 
 /**
  * Registers an event handler on the app in context; succeeds with its remover.

@@ -100,6 +100,23 @@ export interface WaitOptions {
 }
 
 /**
+ * Options of `events` (a stream of an event's dispatches).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface EventsOptions {
+  /** Matches only dispatches with an equal condition (same keys and values). */
+  readonly condition?: Record<string, string> | undefined
+  /** With a condition: `false` also matches dispatches that carry no condition. Defaults to `true`. */
+  readonly exclusive?: boolean | undefined
+  /** How many dispatches wait for the reader at most. Defaults to 1024. */
+  readonly bufferSize?: number | undefined
+  /** What a full buffer gives up: the newest dispatch (`"dropping"`, the default) or the oldest (`"sliding"`). */
+  readonly strategy?: "dropping" | "sliding" | undefined
+}
+
+/**
  * Options of `signal` (registering a handler).
  *
  * @since 0.1.0
@@ -250,6 +267,22 @@ export const InvalidEventTimeout: typeof errors.InvalidEventTimeout = errors.Inv
  * @category errors
  */
 export type InvalidEventTimeout = errors.InvalidEventTimeout
+
+/**
+ * The options given to `events` are unusable: `reason` names the option (`bufferSize`, `strategy`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const InvalidEventsOptions: typeof errors.InvalidEventsOptions = errors.InvalidEventsOptions
+
+/**
+ * The type of a `InvalidEventsOptions` value.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type InvalidEventsOptions = errors.InvalidEventsOptions
 
 /**
  * Where dispatches made with `scope: "all"` go beyond this process. Optional: provide it to `App.layer` to carry

@@ -1,5 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Context, Deferred, Effect, Either, Exit, Fiber, Logger, Option, Scope, TestClock } from "effect"
+import {
+  Cause,
+  Chunk,
+  Context,
+  Deferred,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Logger,
+  Option,
+  Scope,
+  Stream,
+  TestClock
+} from "effect"
 import * as Events from "../src/Events.js"
 import * as Registry from "../src/internal/events/registry.js"
 import { untilSleeping } from "./utils.js"
@@ -852,6 +866,118 @@ describe("names from JS callers", () => {
         const error = yield* Effect.flip(registry.dispatch(name as unknown as string))
         assert.strictEqual(error._tag, "InvalidEventName")
       }
+    })
+  )
+})
+
+describe("events: a stream of every dispatch", () => {
+  it.scoped("three back-to-back dispatches reach the reader, in order; a loop of event would see one", () =>
+    Effect.gen(function* () {
+      const registry = yield* make()
+      const reader = yield* Effect.fork(Stream.runCollect(Stream.take(registry.events("my.custom.event"), 3)))
+      yield* untilWaiting(registry, 1)
+      for (const n of [1, 2, 3]) yield* registry.dispatch("my.custom.event", { context: { n } })
+      const seen = Chunk.toReadonlyArray(yield* Fiber.join(reader))
+      assert.deepStrictEqual(
+        seen.map((context) => context.n),
+        [1, 2, 3]
+      )
+      // the stream ended: its subscription is gone
+      yield* Effect.yieldNow()
+      assert.strictEqual(registry.size().waiters, 0)
+      assert.isFalse(registry.hasListeners("my.custom.event"))
+    })
+  )
+
+  it.scoped("dynamic parts and conditions reach a subscription as they reach a waiter", () =>
+    Effect.gen(function* () {
+      const registry = yield* make()
+      const reader = yield* Effect.fork(
+        Stream.runCollect(Stream.take(registry.events("orders.paid.<amount:int>", { condition: { shop: "a" } }), 2))
+      )
+      yield* untilWaiting(registry, 1)
+      yield* registry.dispatch("orders.paid.5", { condition: { shop: "b" } })
+      yield* registry.dispatch("orders.paid.7", { condition: { shop: "a" } })
+      yield* registry.dispatch("orders.paid.x", { condition: { shop: "a" } })
+      yield* registry.dispatch("orders.paid.9", { condition: { shop: "a" }, context: { by: "card" } })
+      const seen = Chunk.toReadonlyArray(yield* Fiber.join(reader))
+      assert.deepStrictEqual(seen, [{ amount: 7 }, { by: "card", amount: 9 }])
+    })
+  )
+
+  // The reader takes the first dispatch, then stops reading until the gate opens: the next five fill the buffer.
+  const overflow = (strategy: "dropping" | "sliding") =>
+    Effect.gen(function* () {
+      const warnings: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+      const registry = yield* make()
+      const taken = yield* Deferred.make<void>()
+      const gate = yield* Deferred.make<void>()
+      const stream = registry.events("feed.item.added", { bufferSize: 2, strategy }).pipe(
+        Stream.mapEffect((context) =>
+          Effect.as(Effect.zipRight(Deferred.succeed(taken, undefined), Deferred.await(gate)), context)
+        ),
+        Stream.take(3)
+      )
+      const reader = yield* Effect.fork(Stream.runCollect(stream)).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+      yield* untilWaiting(registry, 1)
+      yield* registry.dispatch("feed.item.added", { context: { n: 0 } })
+      yield* Deferred.await(taken)
+      for (const n of [1, 2, 3, 4, 5]) yield* registry.dispatch("feed.item.added", { context: { n } })
+      yield* Deferred.succeed(gate, undefined)
+      const seen = Chunk.toReadonlyArray(yield* Fiber.join(reader)).map((context) => context.n)
+      return { seen, warnings }
+    })
+
+  it.scoped("a full buffer drops the newest dispatches and says so once", () =>
+    Effect.gen(function* () {
+      const { seen, warnings } = yield* overflow("dropping")
+      assert.deepStrictEqual(seen, [0, 1, 2])
+      assert.deepStrictEqual(warnings, [
+        `The events of "feed.item.added" come faster than they are read: more than 2 waiting, the newest are dropped`
+      ])
+    })
+  )
+
+  it.scoped("with strategy sliding, a full buffer drops the oldest", () =>
+    Effect.gen(function* () {
+      const { seen, warnings } = yield* overflow("sliding")
+      assert.deepStrictEqual(seen, [0, 4, 5])
+      assert.strictEqual(warnings.length, 1)
+    })
+  )
+
+  it.effect("the stream ends when the registry's scope closes", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const registry = yield* Scope.extend(make(), scope)
+      const reader = yield* Effect.fork(Stream.runCount(registry.events("ready")))
+      yield* untilWaiting(registry, 1)
+      yield* registry.dispatch("ready")
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(yield* Fiber.join(reader), 1)
+    })
+  )
+
+  it.scoped("bad names and options fail the stream with typed errors", () =>
+    Effect.gen(function* () {
+      const registry = yield* make()
+      const name = yield* Effect.flip(Stream.runDrain(registry.events("not..valid")))
+      assert.strictEqual(name._tag, "InvalidEventName")
+      const size = yield* Effect.flip(Stream.runDrain(registry.events("ready", { bufferSize: 0 })))
+      assert.instanceOf(size, Events.InvalidEventsOptions)
+      assert.strictEqual(
+        size.message,
+        `Invalid option "bufferSize" for the events of "ready": expected a whole number, 1 or more, got 0.`
+      )
+      const strategy = yield* Effect.flip(
+        Stream.runDrain(registry.events("ready", { strategy: "suspend" as "sliding" }))
+      )
+      assert.strictEqual(strategy._tag === "InvalidEventsOptions" && strategy.reason, "strategy")
     })
   )
 })

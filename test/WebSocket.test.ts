@@ -126,6 +126,21 @@ describe("websocket-feed example", () => {
     })
   )
 
+  it.scopedLive("three back-to-back dispatches give three frames on /feed (app.events)", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const { url, ws } = yield* serveIn(scope, feedRoutes)
+      const client = yield* connect(`${ws}/feed`)
+      yield* eventually(tasksOf(url), (tasks) => tasks.length === 1)
+      assert.strictEqual((yield* fetchText(`${url}/notify?times=3`, { method: "POST" })).status, 204)
+      yield* eventually(
+        Effect.sync(() => client.received().length),
+        (count) => count === 3
+      )
+      assert.deepStrictEqual(client.received(), ["A message", "A message", "A message"])
+    })
+  )
+
   it.scopedLive(
     "200 clients connected at once all receive one dispatch",
     () =>

@@ -172,6 +172,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       tasks: Effect.sync(tasks.list),
       dispatch: registry.dispatch,
       event: registry.event,
+      events: registry.events,
       signal: <R>(event: string, handler: Handler<R>, signalOptions?: SignalOptions) =>
         Effect.provideService(registry.signal(event, handler, signalOptions), App, service)
     }

@@ -93,3 +93,18 @@ const describe = (value: unknown): string => {
     return "[object]"
   }
 }
+
+/** The option of `events` that is unusable. */
+export type InvalidEventsOptionsReason = "bufferSize" | "strategy"
+
+export class InvalidEventsOptions extends Data.TaggedError("InvalidEventsOptions")<{
+  readonly event: string
+  readonly reason: InvalidEventsOptionsReason
+  readonly value: unknown
+}> {
+  override get message(): string {
+    const expected =
+      this.reason === "bufferSize" ? "a whole number, 1 or more" : `"dropping" (the default) or "sliding"`
+    return `Invalid option "${this.reason}" for the events of "${this.event}": expected ${expected}, got ${describe(this.value)}.`
+  }
+}

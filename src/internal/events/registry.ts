@@ -2,13 +2,23 @@ import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import type { DispatchOptions, EventContext, Handler, SignalOptions, WaitOptions } from "../../Events.js"
+import * as Stream from "effect/Stream"
+import type { DispatchOptions, EventContext, EventsOptions, Handler, SignalOptions, WaitOptions } from "../../Events.js"
 import { decodeNonNegative } from "../duration.js"
-import { EventTimeout, InvalidEventName, InvalidEventTimeout, type ReservedEventName } from "./errors.js"
+import {
+  EventTimeout,
+  InvalidEventName,
+  InvalidEventsOptions,
+  InvalidEventTimeout,
+  type ReservedEventName
+} from "./errors.js"
 import type { ParsedName } from "./names.js"
 import { maxCached, parse, signalRefusal } from "./names.js"
 import * as Runners from "./runners.js"
@@ -28,6 +38,10 @@ export interface Registry {
     handler: Handler<R>,
     options?: SignalOptions
   ) => Effect.Effect<Effect.Effect<void>, InvalidEventName | ReservedEventName, R>
+  readonly events: (
+    event: string,
+    options?: EventsOptions
+  ) => Stream.Stream<EventContext, InvalidEventName | InvalidEventsOptions>
   /** True when some handler or waiter could match `event`: lets hot paths skip building a context. */
   readonly hasListeners: (event: string) => boolean
   /** Delivers a dispatch to this registry's waiters and handlers only, whatever its `scope`. */
@@ -70,6 +84,9 @@ interface Slot {
 }
 
 const noKeys: ReadonlyArray<string> = []
+
+/** How many dispatches an `events` stream keeps for its reader by default. */
+const defaultBufferSize = 1024
 
 /**
  * Builds a registry that lives as long as the current scope: closing it stops the handlers' runners and interrupts
@@ -272,6 +289,56 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
       )
     }
 
+    const events = (
+      event: string,
+      eventsOptions?: EventsOptions
+    ): Stream.Stream<EventContext, InvalidEventName | InvalidEventsOptions> => {
+      const slot = lookup(event)
+      if (slot.name === undefined) return Stream.fail(slot.error!)
+      const name = slot.name
+      const capacity = eventsOptions?.bufferSize ?? defaultBufferSize
+      if (!Number.isInteger(capacity) || capacity < 1) {
+        return Stream.fail(new InvalidEventsOptions({ event: name.name, reason: "bufferSize", value: capacity }))
+      }
+      const strategy = eventsOptions?.strategy ?? "dropping"
+      if (strategy !== "dropping" && strategy !== "sliding") {
+        return Stream.fail(new InvalidEventsOptions({ event: name.name, reason: "strategy", value: strategy }))
+      }
+      return Stream.unwrapScoped(
+        Effect.gen(function* () {
+          // `unsafeOffer` ignores a queue's strategy: the overflow is handled here, in dispatch order.
+          const queue = yield* Queue.bounded<EventContext>(capacity)
+          const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+          let overflowing = false
+          const remove = table.subscribe(
+            name,
+            normalizeCondition(eventsOptions?.condition),
+            eventsOptions?.exclusive !== false,
+            (delivered) => {
+              if (!Exit.isExit(delivered) || delivered._tag === "Failure") {
+                runFork(Queue.shutdown(queue))
+                return
+              }
+              const full = Option.getOrElse(queue.unsafeSize(), () => 0) >= capacity
+              if (full && strategy === "sliding") Effect.runSync(Queue.poll(queue))
+              if (!full || strategy === "sliding") queue.unsafeOffer(delivered.value as EventContext)
+              if (full && !overflowing) {
+                runFork(
+                  Effect.logWarning(
+                    `The events of "${name.name}" come faster than they are read: more than ${capacity} waiting, ` +
+                      (strategy === "dropping" ? "the newest are dropped" : "the oldest are dropped")
+                  )
+                )
+              }
+              overflowing = full
+            }
+          )
+          yield* Effect.addFinalizer(() => Effect.sync(remove))
+          return Stream.fromQueue(queue)
+        })
+      )
+    }
+
     const hasListeners = (event: string): boolean => {
       if (typeof event !== "string") return false
       const name = lookup(event).name
@@ -290,5 +357,5 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
       return { names: table.statics.size, groups: table.patterns.size, waiters, handlers, queued: runners.queued() }
     }
 
-    return { dispatch, event, signal, hasListeners, dispatchLocal, size }
+    return { dispatch, event, events, signal, hasListeners, dispatchLocal, size }
   })

@@ -25,6 +25,8 @@ export interface HandlerRecord extends Subscriber {
 
 interface WaiterRecord extends Subscriber {
   readonly resume: (effect: Effect.Effect<EventContext>) => void
+  /** A subscription (`events`): stays after a dispatch reaches it, until it is removed. */
+  readonly keep: boolean
 }
 
 /** The waiters and handlers of one concrete name, or of the patterned names of one `a.b` group. */
@@ -39,6 +41,8 @@ export interface Entry {
   strictHandlers: number
   conditionedWaiters: number
   strictWaiters: number
+  /** Waiters that stay after a dispatch reaches them: subscriptions. */
+  keptWaiters: number
 }
 
 export const normalizeCondition = (condition: Record<string, string> | undefined): Condition | undefined => {
@@ -106,7 +110,8 @@ export class Table {
         conditionedHandlers: 0,
         strictHandlers: 0,
         conditionedWaiters: 0,
-        strictWaiters: 0
+        strictWaiters: 0,
+        keptWaiters: 0
       }
       table.set(key, entry)
       this.layout++
@@ -126,6 +131,7 @@ export class Table {
   private dropWaiter(waiter: WaiterRecord): boolean {
     const entry = waiter.entry
     if (!entry.waiters.delete(waiter)) return false
+    if (waiter.keep) entry.keptWaiters--
     if (waiter.condition !== undefined) {
       entry.conditionedWaiters--
       if (waiter.exclusive) entry.strictWaiters--
@@ -145,15 +151,19 @@ export class Table {
     if (condition === undefined && !entry.pattern && entry.strictWaiters === 0) {
       const exit = Exit.succeed(context)
       for (const waiter of waiters) waiter.resume(exit)
-      waiters.clear()
-      entry.conditionedWaiters = 0
+      if (entry.keptWaiters === 0) {
+        waiters.clear()
+        entry.conditionedWaiters = 0
+      } else {
+        for (const waiter of waiters) if (!waiter.keep) this.dropWaiter(waiter)
+      }
       return
     }
     if (condition !== undefined && entry.conditionedWaiters === 0) return
     let shared: Exit.Exit<EventContext> | undefined
     for (const waiter of waiters) {
       if (!reaches(waiter, condition, keys) || (entry.pattern && !tailMatches(waiter.name, tail))) continue
-      this.dropWaiter(waiter)
+      if (!waiter.keep) this.dropWaiter(waiter)
       waiter.resume(
         waiter.name.param === undefined
           ? (shared ??= Exit.succeed(context))
@@ -166,24 +176,54 @@ export class Table {
   wait(name: ParsedName, condition: Condition | undefined, exclusive: boolean): Effect.Effect<EventContext> {
     return Effect.async<EventContext>((resume) => {
       if (this.closed) return resume(Effect.interrupt)
-      const entry = this.entryFor(name)
-      const waiter: WaiterRecord = {
-        name,
-        condition,
-        conditionSize: condition === undefined ? 0 : Object.keys(condition).length,
-        exclusive,
-        entry,
-        resume
-      }
-      entry.waiters.add(waiter)
-      if (condition !== undefined) {
-        entry.conditionedWaiters++
-        if (exclusive) entry.strictWaiters++
-      }
-      return Effect.sync(() => {
-        if (this.dropWaiter(waiter)) this.prune(entry)
-      })
+      const remove = this.addWaiter(name, condition, exclusive, resume, false)
+      return Effect.sync(remove)
     })
+  }
+
+  /**
+   * Hands every dispatch that reaches `name` to `deliver`, synchronously and in dispatch order, until the returned
+   * function removes the subscription. `deliver` gets an interruption when the table closes.
+   */
+  subscribe(
+    name: ParsedName,
+    condition: Condition | undefined,
+    exclusive: boolean,
+    deliver: (effect: Effect.Effect<EventContext>) => void
+  ): () => void {
+    if (this.closed) {
+      deliver(Effect.interrupt)
+      return () => {}
+    }
+    return this.addWaiter(name, condition, exclusive, deliver, true)
+  }
+
+  private addWaiter(
+    name: ParsedName,
+    condition: Condition | undefined,
+    exclusive: boolean,
+    resume: (effect: Effect.Effect<EventContext>) => void,
+    keep: boolean
+  ): () => void {
+    const entry = this.entryFor(name)
+    const waiter: WaiterRecord = {
+      name,
+      condition,
+      conditionSize: condition === undefined ? 0 : Object.keys(condition).length,
+      exclusive,
+      entry,
+      resume,
+      keep
+    }
+    entry.waiters.add(waiter)
+    if (keep) entry.keptWaiters++
+    if (condition !== undefined) {
+      entry.conditionedWaiters++
+      if (exclusive) entry.strictWaiters++
+    }
+    return () => {
+      if (this.dropWaiter(waiter)) this.prune(entry)
+    }
   }
 
   /** The handlers of `entry` that the dispatch reaches, in order. */
