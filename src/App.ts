@@ -129,6 +129,11 @@ export interface MakeOptions {
   readonly name: string
   /** How long stopping may take before the tasks still running are abandoned. Defaults to 15 seconds. */
   readonly gracefulShutdownTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long the record of a finished task stays visible: `purgeTasks` drops only those that ended longer ago than
+   * this. Defaults to 0 (every finished task).
+   */
+  readonly taskRetention?: Duration.DurationInput | undefined
 }
 
 /**
@@ -204,7 +209,10 @@ export interface AppService {
     effect: Effect.Effect<unknown, unknown, R>,
     options?: { readonly priority?: number | undefined }
   ) => Effect.Effect<void, never, Exclude<R, App>>
-  /** Adds a background task: started now while serving, queued until the start otherwise. */
+  /**
+   * Adds a background task: started now while serving, queued until the start otherwise. Once the app has stopped,
+   * the task never runs: it is recorded as cancelled at once (and a warning is logged, once per app).
+   */
   readonly addTask: <A, E, R, const O extends AddTaskOptions<A, E> = AddTaskOptions<A, E>>(
     task: TaskInput<A, E, R>,
     options?: O
@@ -218,7 +226,7 @@ export interface AppService {
     name: string,
     options?: { readonly reason?: string | undefined }
   ) => Effect.Effect<void, TaskNotFound>
-  /** Drops the records of finished tasks and says how many it dropped. */
+  /** Drops the records of finished tasks (those that ended before the `taskRetention`) and says how many. */
   readonly purgeTasks: Effect.Effect<number>
   /** The recorded tasks, in the order they were added. */
   readonly tasks: Effect.Effect<ReadonlyArray<Task>>

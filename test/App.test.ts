@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, type Duration, Effect, Exit, Fiber, Option, Ref, Scope, TestClock } from "effect"
+import { Cause, Deferred, type Duration, Effect, Exit, Fiber, Logger, Option, Ref, Scope, TestClock } from "effect"
 import * as App from "../src/App.js"
 import * as Events from "../src/Events.js"
 import { hooksOf } from "../src/internal/hooks.js"
@@ -535,12 +535,55 @@ describe("stops that race", () => {
   )
 })
 
+describe("finished tasks", () => {
+  it.scoped("with a taskRetention, purgeTasks keeps a finished task's record until it is that old", () =>
+    Effect.gen(function* () {
+      const app = yield* App.make({ name: "retained", taskRetention: "1 minute" })
+      yield* app.start
+      const task = yield* app.addTask(Effect.void, { name: "quick" })
+      yield* task.await
+      yield* TestClock.adjust("30 seconds")
+      assert.strictEqual(yield* app.purgeTasks, 0)
+      assert.deepStrictEqual(
+        (yield* app.tasks).map((t) => t.name),
+        ["quick"]
+      )
+      yield* TestClock.adjust("30 seconds")
+      assert.strictEqual(yield* app.purgeTasks, 1)
+      assert.deepStrictEqual(yield* app.tasks, [])
+    })
+  )
+
+  it.scoped("a task added after the stop is recorded cancelled, and the first one is logged, once", () =>
+    Effect.gen(function* () {
+      const warnings: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+      const app = yield* App.make({ name: "late" }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      yield* app.start
+      yield* app.stop
+      const first = yield* app.addTask(Effect.void, { name: "too-late" })
+      const second = yield* app.addTask(Effect.void, { name: "later-still" })
+      assert.strictEqual(yield* first.status, "cancelled")
+      assert.strictEqual(yield* second.status, "cancelled")
+      yield* Effect.yieldNow()
+      assert.deepStrictEqual(warnings, [
+        `Task "too-late" was added after the app stopped: it is recorded as cancelled and never runs (this is said once per app)`
+      ])
+    })
+  )
+})
+
 describe("bad options", () => {
   it.scoped("App.make refuses an empty name or a bad graceful timeout, and App.layer dies with the same error", () =>
     Effect.gen(function* () {
       const empty = yield* Effect.flip(App.make({ name: "" }))
       assert.strictEqual(empty._tag, "InvalidAppOptions")
-      assert.include(empty.message, "non-empty string")
+      assert.strictEqual(empty.message, `Invalid app options: the app's name must be a non-empty string, got "".`)
+      const retention = yield* Effect.flip(App.make({ name: "x", taskRetention: "-1 minutes" }))
+      assert.strictEqual(retention.reason, "InvalidTaskRetention")
+      assert.include(retention.message, `taskRetention "-1 minutes" is not`)
       for (const timeout of [-1, "-5 seconds", "soon", Number.NaN]) {
         const error = yield* Effect.flip(
           App.make({ name: "x", gracefulShutdownTimeout: timeout as Duration.DurationInput })

@@ -79,6 +79,11 @@ describe("settings", () => {
   it("the API key is checked over hashes, so any length compares", () => {
     const key = Redacted.make("s3cret-key")
     assert.isTrue(authorized("Bearer s3cret-key", key))
+    // the scheme is case-insensitive, as HTTP says
+    assert.isTrue(authorized("bearer s3cret-key", key))
+    assert.isTrue(authorized("BEARER  s3cret-key", key))
+    assert.isFalse(authorized("Basic s3cret-key", key))
+    assert.isFalse(authorized("s3cret-key", key))
     assert.isFalse(authorized("Bearer s3cret-kez", key))
     assert.isFalse(authorized("Bearer s3cret", key))
     assert.isFalse(authorized("Bearer s3cret-key-and-more", key))

@@ -13,6 +13,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, it } from "@effect/vitest"
 import {
   Cause,
+  Chunk,
   ConfigProvider,
   Context,
   Deferred,
@@ -339,8 +340,10 @@ describe("routes", () => {
   it.scopedLive("a failing handler is logged once, with the app's name, the method, url, status and request id", () =>
     Effect.gen(function* () {
       const logged = yield* Deferred.make<Record<string, unknown>>()
-      const recorder = Logger.make(({ annotations, message }) => {
+      const causes: Array<Cause.Cause<unknown>> = []
+      const recorder = Logger.make(({ annotations, cause, message }) => {
         if (String(message).includes("Request failed")) {
+          causes.push(cause)
           Deferred.unsafeDone(logged, Exit.succeed(Object.fromEntries(HashMap.toEntries(annotations))))
         }
       })
@@ -357,6 +360,11 @@ describe("routes", () => {
       assert.strictEqual(annotations["http.url"], "/boom")
       assert.strictEqual(annotations["http.status"], 500)
       assert.isString(annotations["http.request.id"])
+      // the handler's defect only: not the 500 answer as a second error
+      assert.strictEqual(causes.length, 1)
+      const defects = Chunk.toReadonlyArray(Cause.defects(causes[0]!))
+      assert.strictEqual(defects.length, 1)
+      assert.strictEqual((defects[0] as Error).message, "boom")
     })
   )
 

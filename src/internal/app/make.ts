@@ -1,5 +1,6 @@
 import type * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
@@ -52,6 +53,10 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       })
     }
     const grace = decodedGrace.value
+    const decodedRetention = decodeNonNegative(options.taskRetention ?? 0)
+    if (Option.isNone(decodedRetention)) {
+      return yield* new InvalidAppOptions({ reason: "InvalidTaskRetention", value: options.taskRetention })
+    }
     // What the server adds to the app's own log lines (the worker's name, in a worker), for as long as it serves.
     const annotations = binding<Readonly<Record<string, string>>>({})
     const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -108,6 +113,17 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
         )
       },
       placement: placement.get,
+      retention: Duration.toMillis(decodedRetention.value),
+      onAddedAfterStop: (task) => {
+        runInApp(
+          annotate(
+            Effect.logWarning(
+              `Task "${task}" was added after the app stopped: it is recorded as cancelled and never runs ` +
+                "(this is said once per app)"
+            )
+          )
+        )
+      },
       annotations: annotations.get
     })
     const listeners = Listeners.make()

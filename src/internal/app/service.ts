@@ -38,15 +38,31 @@ const startErrorDetails: { readonly [K in StartErrorReason]: (error: StartError)
 }
 
 /** Which option given to `App.make` is unusable. */
-export type InvalidAppOptionsReason = "InvalidName" | "InvalidGracefulShutdownTimeout"
+export type InvalidAppOptionsReason = "InvalidName" | "InvalidGracefulShutdownTimeout" | "InvalidTaskRetention"
 
 export class InvalidAppOptions extends Data.TaggedError("InvalidAppOptions")<{
   readonly reason: InvalidAppOptionsReason
   readonly value: unknown
 }> {
   override get message(): string {
-    return this.reason === "InvalidName"
-      ? `Invalid app options: the app's name must be a non-empty string, got ${String(this.value)}.`
-      : `Invalid app options: gracefulShutdownTimeout ${String(this.value)} is not ${durationHint}.`
+    const given = quote(this.value)
+    switch (this.reason) {
+      case "InvalidName":
+        return `Invalid app options: the app's name must be a non-empty string, got ${given}.`
+      case "InvalidGracefulShutdownTimeout":
+        return `Invalid app options: gracefulShutdownTimeout ${given} is not ${durationHint}.`
+      case "InvalidTaskRetention":
+        return `Invalid app options: taskRetention ${given} is not ${durationHint}.`
+    }
+  }
+}
+
+/** A user's value as it reads in a message: strings quoted, so that an empty one shows. */
+const quote = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value)
+  try {
+    return String(value)
+  } catch {
+    return Object.prototype.toString.call(value)
   }
 }

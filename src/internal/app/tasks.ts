@@ -58,6 +58,10 @@ export interface TasksOptions {
   readonly onSkipped: (name: string, run: number, ticks: number) => void
   /** Where `one-worker` tasks are placed. */
   readonly placement: () => Placement
+  /** How long (ms) a finished task's record survives `purge`. */
+  readonly retention: number
+  /** Told of the first task added after the app stopped. */
+  readonly onAddedAfterStop: (name: string) => void
   /** Log annotations for the tasks queued before the start, as they start (their fibers were forked before). */
   readonly annotations: () => Readonly<Record<string, string>>
 }
@@ -74,6 +78,7 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
     let live = false
     let ended = false
     let nextKey = 0
+    let warnedLate = false
 
     const observe = (record: TaskRecord<any, any>) => (exit: Exit.Exit<unknown, unknown>) => {
       record.end(exit, clock.unsafeCurrentTimeMillis())
@@ -149,6 +154,10 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
           if (register) records.set(name, record)
           if (ended) {
             record.cancelUnstarted(record.addedAt)
+            if (!warnedLate) {
+              warnedLate = true
+              options.onAddedAfterStop(name ?? "(unnamed)")
+            }
             return Effect.succeed(record)
           }
           let effect: Effect.Effect<A, E, R> = Effect.isEffect(task) ? task : Effect.suspend(() => task(options.app()))
@@ -206,8 +215,9 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
 
     const purge = Effect.sync(() => {
       let purged = 0
+      const before = clock.unsafeCurrentTimeMillis() - options.retention
       for (const [name, record] of records) {
-        if (record.exit !== undefined) {
+        if (record.exit !== undefined && (options.retention === 0 || record.endedAt! <= before)) {
           records.delete(name)
           purged++
         }

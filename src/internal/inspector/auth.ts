@@ -31,7 +31,9 @@ const digest = (value: string): Buffer => createHash("sha256").update(value, "ut
 
 /** Whether the `Authorization` header carries the key; in constant time, over hashes so lengths do not leak. */
 export const authorized = (header: string | undefined, apiKey: Redacted.Redacted): boolean => {
-  const given = header?.startsWith("Bearer ") ? header.slice(7).trim() : ""
+  // The auth scheme is case-insensitive (RFC 9110): "bearer" and "BEARER" are as good as "Bearer".
+  const match = header === undefined ? null : /^bearer +(.*)$/i.exec(header.trim())
+  const given = match === null ? "" : match[1]!.trim()
   const ok = timingSafeEqual(digest(given), digest(Redacted.value(apiKey)))
   return ok && given !== ""
 }

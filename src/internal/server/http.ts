@@ -9,6 +9,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type { AppService } from "../../App.js"
@@ -79,8 +80,12 @@ export const make = (options: {
 
   const handled = HttpApp.toHandled(routed, write)
 
+  // The 500 answer travels in the cause as a defect: logged, it would read as a second error.
   const report = (request: ServerRequest, cause: Cause.Cause<unknown>) =>
-    Effect.logError("Request failed", cause).pipe(
+    Effect.logError(
+      "Request failed",
+      Option.getOrElse(HttpServerError.causeResponseStripped(cause)[1], () => cause)
+    ).pipe(
       Effect.annotateLogs({
         "http.method": request.method,
         "http.url": request.url,
