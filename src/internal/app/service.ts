@@ -54,6 +54,7 @@ export class InvalidAppOptions extends Data.TaggedError("InvalidAppOptions")<{
       case "InvalidTaskRetention":
         return `Invalid app options: taskRetention ${given} is not ${durationHint}.`
     }
+    return `Invalid app options: ${given}.`
   }
 }
 
