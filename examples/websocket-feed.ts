@@ -1,7 +1,10 @@
 /**
  * The websocket feed from Sanic's background-tasks guide, on fiberapp.
  *
- *   PORT=8080 npm start
+ *   PORT=8080 npm start        (node --import tsx examples/websocket-feed.ts)
+ *
+ * Run it with `node --import tsx`, not the `tsx` command: on SIGTERM to the process group (service managers, some
+ * shells' Ctrl-C) `tsx` relays the signal to its child and kills it 30 ms later, cutting the graceful stop short.
  *
  * - `GET /feed` (websocket): each connection adds a named receiver task `receiver:<request id>` that prints what
  *   the client sends, then sends "A message" for every dispatch of `my.custom.event`, read from `app.events`, so
@@ -74,9 +77,11 @@ export const routes = Layer.mergeAll(
  * The served feed: `PORT` and `HOST` from the environment, 8000 on 127.0.0.1 otherwise.
  */
 export const main = Layer.effectDiscard(
-  Effect.flatMap(Server.Server, (server) =>
-    Console.log(`websocket feed on ${server.url.replace("http", "ws")}/feed (POST ${server.url}/notify)`)
-  )
+  Effect.gen(function* () {
+    const server = yield* Server.Server
+    yield* Console.log(`websocket feed on ${server.url.replace("http", "ws")}/feed (POST ${server.url}/notify)`)
+    yield* App.listener("after_server_stop", Console.log("websocket feed stopped"))
+  })
 ).pipe(Layer.provideMerge(Server.layer({ routes, port: 8000 })), Layer.provide(App.layer({ name: "websocket-feed" })))
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1172,6 +1172,44 @@ describe("process", () => {
     { timeout: 40_000 }
   )
 
+  it.live(
+    "npm start with two workers stops gracefully on SIGTERM to its whole process group (as service managers send it)",
+    () =>
+      Effect.gen(function* () {
+        const port = yield* freePort
+        const root = fileURLToPath(new URL("..", import.meta.url))
+        const output = yield* Effect.async<string>((resume) => {
+          const child = spawn("npm", ["start"], {
+            cwd: root,
+            env: { ...process.env, PORT: String(port), WORKERS: "2" },
+            detached: true,
+            stdio: ["ignore", "pipe", "pipe"]
+          })
+          let text = ""
+          let signalled = false
+          const read = (chunk: Buffer) => {
+            text += chunk
+            if (!signalled && text.split("websocket feed on").length > 3) {
+              signalled = true
+              process.kill(-child.pid!, "SIGTERM")
+            }
+          }
+          child.stdout!.on("data", read)
+          child.stderr!.on("data", read)
+          // "close": every process holding the pipes (npm, and the server under it) has exited
+          child.on("close", () => resume(Effect.succeed(text)))
+          return Effect.sync(() => {
+            try {
+              process.kill(-child.pid!, "SIGKILL")
+            } catch {}
+          })
+        }).pipe(Effect.timeout("60 seconds"))
+        // both workers ran their after_server_stop listeners
+        assert.strictEqual(output.split("websocket feed stopped").length - 1, 2, output)
+      }),
+    { timeout: 90_000 }
+  )
+
   it.scopedLive(
     "the scheduled-tasks example runs each policy, reports the timed-out runs, and stops itself with exit code 0",
     () =>
