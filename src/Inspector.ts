@@ -8,7 +8,7 @@
  * | `GET /` | process info and the worker table |
  * | `GET /tasks` | `{ tasks }`: every worker's recorded tasks (`worker`, `name`, `status`, times, `placement`, `runs`, `failures`, `attempt`, `lastRun`, `nextRunAt`); a one-worker task once |
  * | `POST /tasks/<worker>/<name>/cancel` | cancels the task in that worker (404 for an unknown worker or task) |
- * | `POST /restart` | restarts workers; optional body `{ "workers": ["worker-0"], "zeroDowntime": true }` |
+ * | `POST /restart` | restarts workers, zero-downtime unless the body says `"zeroDowntime": false`; optional `{ "workers": ["worker-0"] }` |
  * | `POST /scale` | body `{ "replicas": N }` |
  * | `POST /shutdown` | stops the server as SIGTERM does (202) |
  *

@@ -97,7 +97,11 @@ export interface WorkerTask extends Task.Info {
 export interface RestartOptions {
   /** The workers to restart, by name. Defaults to all. */
   readonly workers?: ReadonlyArray<string> | undefined
-  /** Start each new process and wait for its acknowledgement before stopping the old one. */
+  /**
+   * Start each new process and wait for its acknowledgement before stopping the old one, so no request is refused.
+   * Defaults to `true`; `false` stops the old process first (less memory for a moment, but its port share is gone
+   * until the new one serves).
+   */
   readonly zeroDowntime?: boolean | undefined
 }
 

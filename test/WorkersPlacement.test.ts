@@ -154,7 +154,7 @@ layer(
         const hostPid = runs(cluster).at(-1)!.pid
         const restarted = yield* inspect(cluster, "/restart", {
           method: "POST",
-          body: JSON.stringify({ workers: [before.worker] })
+          body: JSON.stringify({ workers: [before.worker], zeroDowntime: false })
         })
         assert.strictEqual(restarted.status, 200, restarted.body)
         const moved = yield* waitFor(
@@ -169,7 +169,7 @@ layer(
         if (moved.role === "worker:worker-0") {
           const again = yield* inspect(cluster, "/restart", {
             method: "POST",
-            body: JSON.stringify({ workers: ["worker-0"] })
+            body: JSON.stringify({ workers: ["worker-0"], zeroDowntime: false })
           })
           assert.strictEqual(again.status, 200, again.body)
           yield* waitFor(

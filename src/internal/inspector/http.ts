@@ -139,7 +139,9 @@ const routes = (supervisor: SupervisorService, startedAt: number) => {
       Effect.flatMap(body(RestartBody, true), (restart) =>
         supervisor.restart(restart).pipe(
           Effect.zipRight(supervisor.table),
-          Effect.map((workers) => json(200, { restarted: restart.workers ?? "all", workers })),
+          Effect.map((workers) =>
+            json(200, { restarted: restart.workers ?? "all", zeroDowntime: restart.zeroDowntime !== false, workers })
+          ),
           Effect.catchTags(workersErrors)
         )
       )

@@ -350,7 +350,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         const selected = yield* Effect.forEach(names, slotOf)
         const results = yield* Effect.forEach(
           selected,
-          (slot) => Effect.either(restartSlot(slot, restartOptions?.zeroDowntime === true)),
+          (slot) => Effect.either(restartSlot(slot, restartOptions?.zeroDowntime !== false)),
           { concurrency: "unbounded" }
         )
         const failed = results.flatMap((r) => (r._tag === "Left" ? [r.left.detail] : []))
