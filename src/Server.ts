@@ -130,12 +130,19 @@ export type RoutesContext<R> = Exclude<
  * @since 0.1.0
  * @category models
  */
-export interface Options<A = never, E = never, R = never> {
+export interface Options<A = never, E = never, R = never, S = never, SE = never, SR = never> {
   /**
    * The routes: one `HttpLayerRouter` layer (`HttpLayerRouter.add`, `addAll`, `addHttpApi`, `WebSocket.route`,
-   * merged with `Layer.mergeAll`). Handlers may use `App`.
+   * merged with `Layer.mergeAll`). Handlers may use `App`, and the `services`.
    */
   readonly routes?: Layer.Layer<A, E, R> | undefined
+  /**
+   * Services for the routes and their handlers (a database pool, a client), built in each serving process only: in
+   * each worker, or in this process when it serves alone, never in a primary. Built before the routes, released
+   * after the server has stopped. A layer given beside `Server.layer` instead is built in every process, the
+   * primary included.
+   */
+  readonly services?: Layer.Layer<S, SE, SR> | undefined
   /** Default 8000; `PORT` overrides. `0` picks a free port (read it back from `Server`). */
   readonly port?: number | undefined
   /** Default `127.0.0.1`; `HOST` overrides. */
@@ -171,17 +178,17 @@ export interface Options<A = never, E = never, R = never> {
  * @since 0.1.0
  * @category layers
  */
-export const layer = <A = never, E = never, R = never>(
-  options: Options<A, E, R>
-): Layer.Layer<Server | Workers.Supervisor, ServeError | E, App | RoutesContext<R>> =>
+export const layer = <A = never, E = never, R = never, S = never, SE = never, SR = never>(
+  options: Options<A, E, R, S, SE, SR>
+): Layer.Layer<Server | Workers.Supervisor, ServeError | E | SE, App | Exclude<RoutesContext<R>, S> | SR> =>
   Layer.scopedContext(
-    Effect.map(internal.serve(options), (running) =>
+    Effect.map(internal.serve(options as unknown as Options<A, E, R>), (running) =>
       Context.make(Server, running.server).pipe(Context.add(Supervisor, running.supervisor))
     )
   ).pipe(Layer.provide(internal.platformLayer)) as Layer.Layer<
     Server | Workers.Supervisor,
-    ServeError | E,
-    App | RoutesContext<R>
+    ServeError | E | SE,
+    App | Exclude<RoutesContext<R>, S> | SR
   >
 
 /**
@@ -190,13 +197,13 @@ export const layer = <A = never, E = never, R = never>(
  * @since 0.1.0
  * @category constructors
  */
-export const serve = <A = never, E = never, R = never>(
-  options: Options<A, E, R>
-): Effect.Effect<ServerService, ServeError | E, App | Scope.Scope | RoutesContext<R>> =>
+export const serve = <A = never, E = never, R = never, S = never, SE = never, SR = never>(
+  options: Options<A, E, R, S, SE, SR>
+): Effect.Effect<ServerService, ServeError | E | SE, App | Scope.Scope | Exclude<RoutesContext<R>, S> | SR> =>
   Effect.provide(
-    Effect.map(internal.serve(options), (running) => running.server),
+    Effect.map(internal.serve(options as unknown as Options<A, E, R>), (running) => running.server),
     internal.platformLayer
-  ) as Effect.Effect<ServerService, ServeError | E, App | Scope.Scope | RoutesContext<R>>
+  ) as Effect.Effect<ServerService, ServeError | E | SE, App | Scope.Scope | Exclude<RoutesContext<R>, S> | SR>
 
 /**
  * The running server's address.

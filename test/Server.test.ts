@@ -368,6 +368,42 @@ describe("routes", () => {
     })
   )
 
+  it.scopedLive("services: built before the routes, used by handlers, released after the app has stopped", () =>
+    Effect.gen(function* () {
+      class Pool extends Context.Tag("test/Pool")<Pool, { readonly query: (sql: string) => string }>() {}
+      const steps: Array<string> = []
+      const PoolLive = Layer.scoped(
+        Pool,
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            steps.push("pool open")
+            return { query: (sql: string) => `result of ${sql}` }
+          }),
+          () => Effect.sync(() => steps.push("pool closed"))
+        )
+      )
+      const app = yield* App.make({ name: "services", gracefulShutdownTimeout: 2000 })
+      yield* app.listener(
+        "after_server_stop",
+        Effect.sync(() => steps.push("after_server_stop"))
+      )
+      const scope = yield* Scope.make()
+      const server = yield* Server.serve({
+        port: 0,
+        services: PoolLive,
+        routes: HttpLayerRouter.add(
+          "GET",
+          "/query",
+          Effect.map(Pool, (pool) => HttpServerResponse.text(pool.query("select 1")))
+        )
+      }).pipe(Effect.provideService(App.App, app), Scope.extend(scope))
+      const response = yield* fetchText(`${server.url}/query`)
+      assert.strictEqual(response.body, "result of select 1")
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(steps, ["pool open", "after_server_stop", "pool closed"])
+    })
+  )
+
   it.scopedLive("scoped resources of a handler are released when its request ends", () =>
     Effect.gen(function* () {
       const released = yield* Deferred.make<string>()

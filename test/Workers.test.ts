@@ -110,7 +110,10 @@ const ready = (cluster: Cluster) =>
   )
 
 const pidOf = (cluster: Cluster) =>
-  Effect.map(request(cluster.port, "/pid"), (response) => JSON.parse(response.body) as { pid: number; token: string })
+  Effect.map(
+    request(cluster.port, "/pid"),
+    (response) => JSON.parse(response.body) as { pid: number; token: string; poolPid: number }
+  )
 
 /** Requests one after another (a pause between them) until stopped, recording each answer's pid or error. */
 const stream = (cluster: Cluster, concurrency: number, pause: number, timeoutMs: number) =>
@@ -159,6 +162,13 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
         for (const line of serving)
           assert.isTrue(line.at <= readyLine.at, "main_process_ready ran before a worker served")
         assert.strictEqual(named(lines, "main_process_ready").length, 1)
+        // The server's services (a pool) are opened once in each worker, never in the primary.
+        const pools = named(lines, "pool open")
+        assert.sameMembers(
+          pools.map((l) => l.pid),
+          serving.map((l) => l.pid)
+        )
+        assert.isFalse(pools.some((l) => l.pid === cluster.pid))
       }),
     60_000
   )
@@ -177,6 +187,8 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
         assert.isFalse(pids.has(cluster.pid))
         // The shared value set in main_process_start, decoded with its schema in every worker.
         assert.deepStrictEqual(new Set(answers.map((a) => a.token)), new Set(["from-main"]))
+        // handlers use the pool of their own process
+        for (const answer of answers) assert.strictEqual(answer.poolPid, answer.pid)
       }),
     30_000
   )

@@ -95,6 +95,7 @@ export const formatUrl = (address: Address): string => {
 export const serveProcess = <A, E, R>(
   resolved: Config.Resolved,
   routes: Layer.Layer<A, E, R>,
+  services: Layer.Layer<any, any, any> | undefined,
   routerConfig: Partial<HttpLayerRouter.FindMyWay.RouterConfig> | undefined,
   listenerClosed: Effect.Effect<void> = Effect.void
 ): Effect.Effect<ServerService, ServeError | E, App | Scope.Scope | Exclude<R, HttpLayerRouter.HttpRouter>> =>
@@ -102,8 +103,17 @@ export const serveProcess = <A, E, R>(
     const app = yield* App
     const scope = yield* Effect.scope
     const memoMap = yield* Layer.CurrentMemoMap
+    // Built here, so only in a serving process; what they give is in context for the routes and their handlers.
+    // Their error and requirements are in the public signature (`Server.layer`); here they are opaque.
+    const buildServices: Effect.Effect<Context.Context<never>> =
+      services === undefined
+        ? Effect.succeed(Context.empty())
+        : (Layer.buildWithMemoMap(services, memoMap, scope) as unknown as Effect.Effect<Context.Context<never>>)
+    const provided = yield* buildServices
     const router = Paths.layer(routerConfig)
-    const built = yield* Layer.buildWithMemoMap(Layer.provideMerge(routes, router.layer), memoMap, scope)
+    const built = yield* Layer.buildWithMemoMap(Layer.provideMerge(routes, router.layer), memoMap, scope).pipe(
+      Effect.provide(provided)
+    )
     const httpEffect = Context.get(
       built as Context.Context<HttpLayerRouter.HttpRouter>,
       HttpLayerRouter.HttpRouter
@@ -115,7 +125,7 @@ export const serveProcess = <A, E, R>(
       ? Effect.locally(Effect.runtime<never>(), HttpMiddleware.currentTracerDisabledWhen, () => true)
       : Effect.runtime<never>()
     const context = Context.add(
-      runtime.context,
+      Context.merge(runtime.context, provided),
       IncomingMessage.MaxBodySize,
       Option.some(FileSystem.Size(resolved.maxBodySize))
     )
@@ -215,14 +225,26 @@ export const serve = <A, E, R>(
         )
       )
       yield* runMainListeners("main_process_ready")
-      return yield* serveProcess(resolved, routes, options.routerConfig)
+      return yield* serveProcess(
+        resolved,
+        routes,
+        options.services as Layer.Layer<any, any, any> | undefined,
+        options.routerConfig
+      )
     })
     // A worker forked by a primary runs `serveProcess` only; a primary (workers > 1) never serves.
     return yield* Workers.run({
       resolved,
       workerOptions: options.workerOptions,
       single,
-      worker: (listenerClosed) => serveProcess(resolved, routes, options.routerConfig, listenerClosed),
+      worker: (listenerClosed) =>
+        serveProcess(
+          resolved,
+          routes,
+          options.services as Layer.Layer<any, any, any> | undefined,
+          options.routerConfig,
+          listenerClosed
+        ),
       formatUrl
     })
   })
