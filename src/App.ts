@@ -34,6 +34,7 @@ import type {
   InvalidEventTimeout,
   ReservedEventName,
   SignalOptions,
+  UnserializableEventContext,
   WaitOptions
 } from "./Events.js"
 import * as internal from "./internal/app/make.js"
@@ -231,7 +232,10 @@ export interface AppService {
   /** The recorded tasks, in the order they were added. */
   readonly tasks: Effect.Effect<ReadonlyArray<Task>>
   /** Wakes the waiters of `event` and runs its handlers (see `Events`). */
-  readonly dispatch: (event: string, options?: DispatchOptions) => Effect.Effect<void, InvalidEventName>
+  readonly dispatch: (
+    event: string,
+    options?: DispatchOptions
+  ) => Effect.Effect<void, InvalidEventName | UnserializableEventContext>
   /** Waits for the next dispatch of `event` and gives its context. */
   readonly event: (
     event: string,
@@ -389,7 +393,10 @@ export const listener = <R>(
  * @since 0.1.0
  * @category accessors
  */
-export const dispatch = (event: string, options?: DispatchOptions): Effect.Effect<void, InvalidEventName, App> =>
+export const dispatch = (
+  event: string,
+  options?: DispatchOptions
+): Effect.Effect<void, InvalidEventName | UnserializableEventContext, App> =>
   Effect.flatMap(App, (app) => app.dispatch(event, options))
 
 /**

@@ -36,10 +36,12 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Effect, Either } from "effect"
+import type { Duration, Effect, Either, Schema, Stream } from "effect"
+import type { App } from "./App.js"
 import * as errors from "./internal/events/errors.js"
 import * as names from "./internal/events/names.js"
 import * as transport from "./internal/events/transport.js"
+import * as typed from "./internal/events/typed.js"
 
 /**
  * The context a dispatch carries, merged with the dynamic parts of the name for waiters and handlers.
@@ -98,6 +100,67 @@ export interface WaitOptions {
   /** With a condition: `false` also matches dispatches that carry no condition. Defaults to `true`. */
   readonly exclusive?: boolean | undefined
 }
+
+/**
+ * An event declared with a `Schema` (see {@link define}): its context has one type everywhere. `dispatch` encodes it
+ * (so a `scope: "all"` dispatch carries JSON), and every receiver decodes it, in this process or another: a `Date`
+ * stays a `Date`, a `bigint` a `bigint`. Waiters and handlers of the raw name see the encoded form.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface TypedEvent<A, I extends EventContext = EventContext> {
+  readonly name: string
+  readonly schema: Schema.Schema<A, I>
+  /** Encodes `context` and dispatches it on the app in context. */
+  readonly dispatch: (
+    context: A,
+    options?: Omit<DispatchOptions, "context">
+  ) => Effect.Effect<void, InvalidEventName | UnserializableEventContext | InvalidEventContext, App>
+  /** Waits for the next dispatch and decodes its context. */
+  readonly event: (
+    options?: WaitOptions
+  ) => Effect.Effect<A, EventTimeout | InvalidEventName | InvalidEventTimeout | InvalidEventContext, App>
+  /** Every dispatch from now on, decoded, as a buffered stream (see `AppService.events`). */
+  readonly events: (
+    options?: EventsOptions
+  ) => Stream.Stream<A, InvalidEventName | InvalidEventsOptions | InvalidEventContext, App>
+  /** Registers a handler that gets the decoded context; a context that does not decode fails the handler. */
+  readonly signal: <R>(
+    handler: (context: A) => Effect.Effect<unknown, unknown, R>,
+    options?: SignalOptions
+  ) => Effect.Effect<Effect.Effect<void>, InvalidEventName | ReservedEventName, App | Exclude<R, App>>
+}
+
+/**
+ * Declares an event with a schema for its context.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema, Stream } from "effect"
+ * import { App, Events } from "fiberapp"
+ *
+ * const JobDone = Events.define("jobs.job.done", Schema.Struct({ id: Schema.String, at: Schema.Date }))
+ *
+ * const program = Effect.gen(function* () {
+ *   const app = yield* App.App
+ *   yield* app.start
+ *   const done = yield* Effect.fork(JobDone.event())
+ *   yield* Effect.yieldNow()
+ *   // scope: "all" carries { id, at: "2026-..." } as JSON; every receiver gets a Date back
+ *   yield* JobDone.dispatch({ id: "k2", at: new Date() }, { scope: "all" })
+ *   const { at } = yield* Effect.flatten(done.await)
+ *   return at.getTime()
+ * })
+ *
+ * Effect.runPromise(Effect.scoped(Effect.provide(program, App.layer({ name: "jobs" }))))
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const define: <A, I extends EventContext>(name: string, schema: Schema.Schema<A, I>) => TypedEvent<A, I> =
+  typed.define
 
 /**
  * Options of `events` (a stream of an event's dispatches).
@@ -283,6 +346,47 @@ export const InvalidEventsOptions: typeof errors.InvalidEventsOptions = errors.I
  * @category errors
  */
 export type InvalidEventsOptions = errors.InvalidEventsOptions
+
+/**
+ * A dispatch with `scope: "all"` whose context does not become JSON (a bigint, a cycle): it fails before anything is
+ * delivered, here or elsewhere.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const UnserializableEventContext: typeof errors.UnserializableEventContext = errors.UnserializableEventContext
+
+/**
+ * The type of a `UnserializableEventContext` value.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type UnserializableEventContext = errors.UnserializableEventContext
+
+/**
+ * A typed event's context failed its schema: on dispatch (`Encode`) or on receipt (`Decode`), with the schema's words.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const InvalidEventContext: typeof errors.InvalidEventContext = errors.InvalidEventContext
+
+/**
+ * The type of a `InvalidEventContext` value.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type InvalidEventContext = errors.InvalidEventContext
+
+/**
+ * Which way a typed event's context failed its schema.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type InvalidEventContextReason = errors.InvalidEventContextReason
 
 /**
  * Where dispatches made with `scope: "all"` go beyond this process. Optional: provide it to `App.layer` to carry

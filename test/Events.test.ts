@@ -86,7 +86,11 @@ describe("event names", () => {
         const attempts: ReadonlyArray<
           Effect.Effect<
             unknown,
-            Events.InvalidEventName | Events.ReservedEventName | Events.EventTimeout | Events.InvalidEventTimeout
+            | Events.InvalidEventName
+            | Events.ReservedEventName
+            | Events.EventTimeout
+            | Events.InvalidEventTimeout
+            | Events.UnserializableEventContext
           >
         > = [
           registry.signal(name as string, () => Effect.void),

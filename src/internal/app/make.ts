@@ -133,7 +133,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       clock,
       tasks,
       listeners,
-      dispatch: registry.dispatch,
+      dispatch: registry.dispatchLocal,
       report,
       annotate
     })

@@ -108,3 +108,31 @@ export class InvalidEventsOptions extends Data.TaggedError("InvalidEventsOptions
     return `Invalid option "${this.reason}" for the events of "${this.event}": expected ${expected}, got ${describe(this.value)}.`
   }
 }
+
+export class UnserializableEventContext extends Data.TaggedError("UnserializableEventContext")<{
+  readonly event: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return (
+      `The context of event "${this.event}" cannot go to other processes (${this.detail}): a dispatch with ` +
+      `scope: "all" carries its context as JSON, so no bigint and no cycles; nothing was delivered. ` +
+      `Declare the event with a Schema (Events.define) to carry richer values.`
+    )
+  }
+}
+
+/** Which way a typed event's context failed its schema. */
+export type InvalidEventContextReason = "Encode" | "Decode"
+
+export class InvalidEventContext extends Data.TaggedError("InvalidEventContext")<{
+  readonly event: string
+  readonly reason: InvalidEventContextReason
+  /** The schema's own words. */
+  readonly detail: string
+}> {
+  override get message(): string {
+    const what = this.reason === "Encode" ? "cannot be encoded for dispatch" : "does not decode"
+    return `The context of event "${this.event}" ${what} with its schema: ${this.detail}`
+  }
+}

@@ -17,7 +17,8 @@ import {
   InvalidEventName,
   InvalidEventsOptions,
   InvalidEventTimeout,
-  type ReservedEventName
+  type ReservedEventName,
+  UnserializableEventContext
 } from "./errors.js"
 import type { ParsedName } from "./names.js"
 import { maxCached, parse, signalRefusal } from "./names.js"
@@ -28,7 +29,10 @@ import type { TransportService } from "./transport.js"
 
 /** The per-app event machinery that App wires in. */
 export interface Registry {
-  readonly dispatch: (event: string, options?: DispatchOptions) => Effect.Effect<void, InvalidEventName>
+  readonly dispatch: (
+    event: string,
+    options?: DispatchOptions
+  ) => Effect.Effect<void, InvalidEventName | UnserializableEventContext>
   readonly event: (
     event: string,
     options?: WaitOptions
@@ -84,6 +88,17 @@ interface Slot {
 }
 
 const noKeys: ReadonlyArray<string> = []
+
+/** Why a context cannot travel as JSON, or `undefined` when it can. */
+const serializationProblem = (context: EventContext | undefined): string | undefined => {
+  if (context === undefined || context === null) return undefined
+  try {
+    JSON.stringify(context)
+    return undefined
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  }
+}
 
 /** How many dispatches an `events` stream keeps for its reader by default. */
 const defaultBufferSize = 1024
@@ -234,11 +249,21 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
     }
 
     const transport = options.transport
-    const dispatch = (event: string, dispatchOptions?: DispatchOptions): Effect.Effect<void, InvalidEventName> => {
-      const local = dispatchLocal(event, dispatchOptions)
-      if (dispatchOptions?.scope !== "all" || transport === undefined || lookup(event).name?.kind !== "static") {
-        return local
+    const dispatch = (
+      event: string,
+      dispatchOptions?: DispatchOptions
+    ): Effect.Effect<void, InvalidEventName | UnserializableEventContext> => {
+      if (dispatchOptions?.scope !== "all") return dispatchLocal(event, dispatchOptions)
+      // Encoded first, served alone too: what fails to cross to another process fails before any delivery.
+      const unserializable = serializationProblem(dispatchOptions.context)
+      if (unserializable !== undefined) {
+        const name = lookup(event).name
+        if (name !== undefined) {
+          return Effect.fail(new UnserializableEventContext({ event: name.name, detail: unserializable }))
+        }
       }
+      const local = dispatchLocal(event, dispatchOptions)
+      if (transport === undefined || lookup(event).name?.kind !== "static") return local
       return Effect.zipRight(
         local,
         Effect.catchAllCause(transport.publish(event, dispatchOptions), (cause) =>
