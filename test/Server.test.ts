@@ -16,6 +16,7 @@ import {
   Chunk,
   ConfigProvider,
   Context,
+  Data,
   Deferred,
   Effect,
   Exit,
@@ -1029,6 +1030,64 @@ describe("options", () => {
         "GRACEFUL_SHUTDOWN_TIMEOUT"
       )
       assert.include(serveError(yield* startWith({ port: 0, workers: 0 })).message, "Invalid workers 0")
+    })
+  )
+
+  it.live("a start failure prints as one line: a tagged error's fields shown, no nested causes, values quoted", () =>
+    Effect.gen(function* () {
+      class DbDown extends Data.TaggedError("DbDown")<{ readonly host: string }> {}
+      const scope = yield* Scope.make()
+      const app = yield* Scope.extend(App.make({ name: "test" }), scope)
+      yield* app.listener("before_server_start", Effect.fail(new DbDown({ host: "db.local" })))
+      const error = serveError(
+        yield* Server.serve({ port: 0 }).pipe(Effect.provideService(App.App, app), Scope.extend(scope), Effect.exit)
+      )
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(
+        error.message,
+        `The server did not start: before_server_start listener #1 failed: DbDown { host: "db.local" }`
+      )
+      // what runMain prints: the error's one line (its stack is its message), and no [cause] block
+      assert.deepStrictEqual(Cause.pretty(Cause.fail(error)).split("\n"), [`ServeError: ${error.message}`])
+      assert.strictEqual((error.origin as { _tag: string })._tag, "StartError")
+
+      const workers = serveError(yield* startWith({ port: 0 }, { WORKERS: "abc" }))
+      assert.strictEqual(workers.message, `Invalid WORKERS setting: Expected an integer value but received "abc".`)
+      assert.strictEqual(Cause.pretty(Cause.fail(workers)).split("\n").length, 1)
+    })
+  )
+
+  it.live("an inspector port in use fails the start before the server listens", () =>
+    Effect.gen(function* () {
+      const blocker = Net.createServer()
+      const busy = yield* Effect.async<number>((resume) => {
+        blocker.listen(0, "127.0.0.1", () => resume(Effect.succeed((blocker.address() as Net.AddressInfo).port)))
+      })
+      const logged: Array<string> = []
+      const logger = Logger.make(({ message }) => {
+        logged.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+      const port = yield* freePort
+      const scope = yield* Scope.make()
+      const app = yield* Scope.extend(App.make({ name: "test" }), scope)
+      const exit = yield* Server.serve({ port, inspector: { port: busy } }).pipe(
+        Effect.provideService(App.App, app),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+        Scope.extend(scope),
+        Effect.exit
+      )
+      yield* Scope.close(scope, Exit.void)
+      const error = serveError(exit)
+      assert.strictEqual(error.reason, "InspectorFailed")
+      assert.include(error.message, `The inspector could not listen on 127.0.0.1:${busy}`)
+      assert.isFalse(
+        logged.some((line) => line.includes("Listening")),
+        logged.join("\n")
+      )
+      assert.isTrue(yield* canListen(port))
+      yield* Effect.async<void>((resume) => {
+        blocker.close(() => resume(Effect.void))
+      })
     })
   )
 

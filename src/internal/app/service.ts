@@ -1,7 +1,8 @@
-import * as Cause from "effect/Cause"
+import type * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type { AppService, ListenerKind, State } from "../../App.js"
+import { describeCause, quote } from "../describe.js"
 import { durationHint } from "../duration.js"
 
 export class App extends Context.Tag("fiberapp/App")<App, AppService>() {}
@@ -34,7 +35,7 @@ const startErrorDetails: { readonly [K in StartErrorReason]: (error: StartError)
   StoppedWhileStarting: (error) => `the app "${error.app}" was stopped while starting`,
   ListenerFailed: (error) =>
     `${error.listener} listener #${error.position} failed: ` +
-    `${error.cause === undefined ? "unknown" : Cause.pretty(error.cause).split("\n")[0]}`
+    `${error.cause === undefined ? "unknown" : describeCause(error.cause)}`
 }
 
 /** Which option given to `App.make` is unusable. */
@@ -55,15 +56,5 @@ export class InvalidAppOptions extends Data.TaggedError("InvalidAppOptions")<{
         return `Invalid app options: taskRetention ${given} is not ${durationHint}.`
     }
     return `Invalid app options: ${given}.`
-  }
-}
-
-/** A user's value as it reads in a message: strings quoted, so that an empty one shows. */
-const quote = (value: unknown): string => {
-  if (typeof value === "string") return JSON.stringify(value)
-  try {
-    return String(value)
-  } catch {
-    return Object.prototype.toString.call(value)
   }
 }

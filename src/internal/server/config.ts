@@ -88,13 +88,19 @@ const settingName = (error: ConfigError.ConfigError): string => {
   return "environment"
 }
 
+/** What a config error says, without the "(Invalid data at X: ...)" wrapping around it. */
+const configProblem = (error: ConfigError.ConfigError): string => {
+  if (ConfigError.isInvalidData(error) || ConfigError.isMissingData(error)) return error.message
+  return String(error)
+}
+
 const settings: Effect.Effect<Settings, ServeError> = Effect.mapError(
   readSettings,
   (error) =>
     new ServeError({
       reason: "InvalidSetting",
-      detail: `Invalid ${settingName(error)} setting: ${String(error)}.`,
-      cause: error
+      detail: `Invalid ${settingName(error)} setting: ${configProblem(error)}.`,
+      origin: error
     })
 )
 
@@ -209,7 +215,7 @@ export const resolve = (options: Options<any, any, any>): Effect.Effect<Resolved
 
     const inspector = yield* Effect.mapError(
       inspectorOf(options.inspector, env),
-      (error) => new ServeError({ reason: "InspectorFailed", detail: error.message, cause: error })
+      (error) => new ServeError({ reason: "InspectorFailed", detail: error.message, origin: error })
     )
     return {
       port,
@@ -275,7 +281,7 @@ export const resolveInspector = (
       (error) =>
         new InspectorError({
           reason: "InvalidSetting",
-          detail: `Invalid ${settingName(error)} setting: ${String(error)}.`,
+          detail: `Invalid ${settingName(error)} setting: ${configProblem(error)}.`,
           cause: error
         })
     ),

@@ -16,13 +16,17 @@ export class ServeError extends Data.TaggedError("ServeError")<{
   /** What went wrong, in words: the message. */
   readonly detail: string
   readonly listener?: ListenerKind | undefined
-  readonly cause?: unknown
+  /**
+   * The error behind this one (a listener's `StartError`, a `WorkersError`, a `ConfigError`), for code that wants it.
+   * Not `cause`: loggers print a `cause` as a block of its own, and the detail already says what it says.
+   */
+  readonly origin?: unknown
 }> {
   constructor(args: {
     readonly reason: ServeErrorReason
     readonly detail: string
     readonly listener?: ListenerKind | undefined
-    readonly cause?: unknown
+    readonly origin?: unknown
   }) {
     super(args)
     // A configuration or start-up problem is reported by its message; where in the server it was noticed is noise.

@@ -36,7 +36,7 @@ const startFailure = (error: StartError): ServeError =>
     reason: "StartFailed",
     detail: `The server did not start: ${error.detail}`,
     ...(error.listener !== undefined ? { listener: error.listener } : {}),
-    cause: error.cause ?? error
+    origin: error
   })
 
 const listenFailure = (error: NodeJS.ErrnoException, port: number, host: string): ServeError => {

@@ -1,9 +1,10 @@
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { Address, ServerService } from "../../Server.js"
-import type { SupervisorService, Options as WorkersOptions } from "../../Workers.js"
+import type { Mode, SupervisorService, Options as WorkersOptions } from "../../Workers.js"
 import { App, type StartError } from "../app/service.js"
 import { hooksOf } from "../hooks.js"
 import type { Resolved } from "../server/config.js"
@@ -37,7 +38,7 @@ const toServeError = (error: WorkersError | StartError): ServeError =>
         ? `A ${error.listener ?? "main process"} listener failed: ${error.detail}`
         : error.message,
     ...(error._tag === "StartError" && error.listener !== undefined ? { listener: error.listener } : {}),
-    cause: error
+    origin: error
   })
 
 /** In a worker, the supervisor's operations belong to the primary. */
@@ -86,6 +87,17 @@ const running = <E, R>(
       )
       return { server, supervisor: workerSupervisor(app.name) }
     }
+    // The inspector binds first, so that a port in use fails the start before anything says "Listening"; until the
+    // server is up, its requests wait for the supervisor.
+    const ready = yield* Deferred.make<SupervisorService>()
+    if (Option.isSome(resolved.inspector)) {
+      // Loaded only when on: workers and most servers never pay for the inspector's HTTP stack.
+      const Inspector = yield* Effect.promise(() => import("../inspector/http.js"))
+      yield* Inspector.serve(
+        awaiting(ready, resolved.workers > 1 ? "primary" : "single", app.name),
+        resolved.inspector.value
+      ).pipe(Effect.mapError((error) => new ServeError({ reason: "InspectorFailed", detail: error.message })))
+    }
     let running: Running
     if (resolved.workers > 1) {
       yield* hooksOf(app).useLogAnnotations({ worker: "primary" })
@@ -104,15 +116,25 @@ const running = <E, R>(
       const server = yield* options.single
       running = { server, supervisor: Single.make(app) }
     }
-    if (Option.isSome(resolved.inspector)) {
-      // Loaded only when on: workers and most servers never pay for the inspector's HTTP stack.
-      const Inspector = yield* Effect.promise(() => import("../inspector/http.js"))
-      yield* Inspector.serve(running.supervisor, resolved.inspector.value).pipe(
-        Effect.mapError((error) => new ServeError({ reason: "InspectorFailed", detail: error.message, cause: error }))
-      )
-    }
+    yield* Deferred.succeed(ready, running.supervisor)
     return running
   })
+
+/** A supervisor whose operations wait until the real one exists. */
+const awaiting = (ready: Deferred.Deferred<SupervisorService>, mode: Mode, app: string): SupervisorService => {
+  const later = <A, E>(f: (supervisor: SupervisorService) => Effect.Effect<A, E>) =>
+    Effect.flatMap(Deferred.await(ready), f)
+  return {
+    mode,
+    app,
+    table: later((supervisor) => supervisor.table),
+    tasks: later((supervisor) => supervisor.tasks),
+    cancelTask: (worker, name) => later((supervisor) => supervisor.cancelTask(worker, name)),
+    restart: (restartOptions) => later((supervisor) => supervisor.restart(restartOptions)),
+    scale: (replicas) => later((supervisor) => supervisor.scale(replicas)),
+    shutdown: later((supervisor) => supervisor.shutdown)
+  }
+}
 
 const mapWorkers = <E>(error: E | WorkersError): E | ServeError =>
   error instanceof WorkersError ? toServeError(error) : error
