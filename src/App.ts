@@ -48,6 +48,7 @@ import type {
   TaskNotFound,
   TaskTimeout
 } from "./Task.js"
+import type { WorkerNotFound, WorkersError, WorkerTask } from "./Workers.js"
 
 /**
  * Where the app is in its life. An app starts once; closing the scope of a serving app stops it.
@@ -219,14 +220,43 @@ export interface AppService {
     options?: O
   ) => Effect.Effect<Task<A, TaskError<E, O>>, TaskNameInUse | InvalidTaskName | InvalidTaskOptions, Exclude<R, App>>
   /** The registered task with this name, or `TaskNotFound`. */
-  readonly getTask: (name: string) => Effect.Effect<Task, TaskNotFound>
+  readonly getTask: {
+    (name: string, options?: { readonly scope?: "local" | undefined }): Effect.Effect<Task, TaskNotFound>
+    /** With `scope: "all"`: a read-only view of the task on every worker that has it (through the primary). */
+    (
+      name: string,
+      options: { readonly scope: "all" }
+    ): Effect.Effect<ReadonlyArray<WorkerTask>, TaskNotFound | WorkersError>
+  }
   /** The registered task with this name, if any. */
-  readonly findTask: (name: string) => Effect.Effect<Option.Option<Task>>
+  readonly findTask: {
+    (name: string, options?: { readonly scope?: "local" | undefined }): Effect.Effect<Option.Option<Task>>
+    /** With `scope: "all"`: the views of the task on every worker that has it; none is an empty list. */
+    (name: string, options: { readonly scope: "all" }): Effect.Effect<ReadonlyArray<WorkerTask>, WorkersError>
+  }
   /** Interrupts the task and returns once its finalizers have run; its record stays until purged. */
-  readonly cancelTask: (
-    name: string,
-    options?: { readonly reason?: string | undefined }
-  ) => Effect.Effect<void, TaskNotFound>
+  readonly cancelTask: {
+    (
+      name: string,
+      options?: { readonly reason?: string | undefined; readonly scope?: "local" | undefined }
+    ): Effect.Effect<void, TaskNotFound>
+    /**
+     * With `scope: "all"`: on every worker that has it (or on `worker`), through the primary; `TaskNotFound` when
+     * none has it.
+     */
+    (
+      name: string,
+      options: { readonly reason?: string | undefined; readonly scope: "all"; readonly worker?: string | undefined }
+    ): Effect.Effect<void, TaskNotFound | WorkerNotFound | WorkersError>
+  }
+  /**
+   * The recorded tasks of this process (as `tasks`), or with `scope: "all"` a read-only view of every worker's,
+   * through the primary (a one-worker task once).
+   */
+  readonly listTasks: {
+    (options?: { readonly scope?: "local" | undefined }): Effect.Effect<ReadonlyArray<Task>>
+    (options: { readonly scope: "all" }): Effect.Effect<ReadonlyArray<WorkerTask>, WorkersError>
+  }
   /** Drops the records of finished tasks (those that ended before the `taskRetention`) and says how many. */
   readonly purgeTasks: Effect.Effect<number>
   /** The recorded tasks, in the order they were added. */

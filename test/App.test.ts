@@ -535,6 +535,32 @@ describe("stops that race", () => {
   )
 })
 
+describe("scope: all, with no server", () => {
+  it.scoped("listTasks, getTask, findTask and cancelTask reach this process's tasks, as worker main", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      yield* app.addTask(Effect.never, { name: "ticker" })
+      const all = yield* app.listTasks({ scope: "all" })
+      assert.deepStrictEqual(
+        all.map((task) => [task.worker, task.name, task.status]),
+        [["main", "ticker", "running"]]
+      )
+      assert.strictEqual((yield* app.listTasks()).length, 1)
+      assert.deepStrictEqual(
+        (yield* app.getTask("ticker", { scope: "all" })).map((view) => view.worker),
+        ["main"]
+      )
+      assert.deepStrictEqual(yield* app.findTask("nope", { scope: "all" }), [])
+      const missing = yield* Effect.flip(app.getTask("nope", { scope: "all" }))
+      assert.strictEqual(missing._tag, "TaskNotFound")
+      yield* app.cancelTask("ticker", { scope: "all" })
+      assert.strictEqual(yield* (yield* app.getTask("ticker")).status, "cancelled")
+      const none = yield* Effect.flip(app.cancelTask("nope", { scope: "all" }))
+      assert.strictEqual(none._tag, "TaskNotFound")
+    })
+  )
+})
+
 describe("finished tasks", () => {
   it.scoped("with a taskRetention, purgeTasks keeps a finished task's record until it is that old", () =>
     Effect.gen(function* () {

@@ -7,6 +7,7 @@ import {
   inspect,
   isAlive,
   type Line,
+  request,
   table,
   waitFor
 } from "./fixtures/workers-harness.js"
@@ -214,5 +215,40 @@ layer(
         assert.strictEqual(listed[0].status, "cancelled")
       }),
     90_000
+  )
+
+  it.effect(
+    "app code on any worker lists every worker's tasks and cancels one everywhere (scope: all, through the primary)",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* ClusterTag
+        yield* settled(cluster)
+        const rows = yield* allServing(cluster)
+        const listed = yield* request(cluster.port, "/all-tasks")
+        const { from, tasks } = JSON.parse(listed.body) as {
+          from: string
+          tasks: Array<{ worker: string; name: string; status: string }>
+        }
+        assert.include(
+          rows.map((row) => row.name),
+          from
+        )
+        assert.sameMembers(
+          tasks.filter((task) => task.name === "ticker").map((task) => task.worker),
+          rows.map((row) => row.name)
+        )
+        assert.isAtMost(tasks.filter((task) => task.name === "singleton").length, 1)
+
+        const cancelled = yield* request(cluster.port, "/cancel-all?name=ticker", { method: "POST" })
+        assert.strictEqual(cancelled.status, 204)
+        const after = JSON.parse((yield* inspect(cluster, "/tasks")).body).tasks as Array<any>
+        assert.deepStrictEqual(
+          after.filter((task) => task.name === "ticker").map((task) => task.status),
+          ["cancelled", "cancelled", "cancelled"]
+        )
+        const missing = yield* request(cluster.port, "/cancel-all?name=nope", { method: "POST" })
+        assert.strictEqual(missing.status, 404)
+      }),
+    60_000
   )
 })

@@ -4,6 +4,7 @@ import type { AppService } from "../App.js"
 import type { DispatchOptions, InvalidEventName } from "../Events.js"
 import type { Task } from "../Task.js"
 import type { Lifecycle } from "./app/lifecycle.js"
+import type { Reach } from "./app/reach.js"
 import type { TransportService } from "./events/transport.js"
 import type { Placement } from "./task/placement.js"
 
@@ -45,6 +46,8 @@ export interface Hooks {
   readonly dispatchLocal: (event: string, options?: DispatchOptions) => Effect.Effect<void, InvalidEventName>
   /** Sends `scope: "all"` dispatches through `transport` while the scope is open. */
   readonly useTransport: (transport: Transport) => Effect.Effect<void, never, Scope.Scope>
+  /** Reaches every worker's tasks (`scope: "all"`) through `reach` while the scope is open. */
+  readonly useReach: (reach: Reach) => Effect.Effect<void, never, Scope.Scope>
   /** Places `one-worker` tasks through `placement` while the scope is open. */
   readonly usePlacement: (placement: Placement) => Effect.Effect<void, never, Scope.Scope>
   /** Adds these annotations to the app's own log lines, and to the tasks that start, while the scope is open. */

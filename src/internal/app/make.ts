@@ -13,9 +13,12 @@ import * as Registry from "../events/registry.js"
 import { Transport } from "../events/transport.js"
 import type { Hooks, SharedValues, Transport as TransportService } from "../hooks.js"
 import { HooksTypeId } from "../hooks.js"
+import { TaskNotFound } from "../task/errors.js"
 import { alone, type Placement } from "../task/placement.js"
+import type { WorkerNotFound, WorkersError } from "../workers/errors.js"
 import * as Lifecycle from "./lifecycle.js"
 import * as Listeners from "./listeners.js"
+import * as Reach from "./reach.js"
 import { App, InvalidAppOptions } from "./service.js"
 import * as Tasks from "./tasks.js"
 
@@ -126,6 +129,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       },
       annotations: annotations.get
     })
+    const reach = binding<Reach.Reach>(Reach.alone(tasks))
     const listeners = Listeners.make()
     const lifecycle = yield* Lifecycle.make({
       app: name,
@@ -157,15 +161,44 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
         )
       })
 
-    const cancelTask = (task: string, cancelOptions?: { readonly reason?: string | undefined }) => {
+    interface ScopeOptions {
+      readonly scope?: "local" | "all" | undefined
+    }
+    const everywhere = (options: ScopeOptions | undefined): boolean => options?.scope === "all"
+    /** Every worker's view of the task `name` (`scope: "all"`). */
+    const viewsOf = (task: string) =>
+      Effect.suspend(() => Effect.map(reach.get().tasks, (all) => all.filter((view) => view.name === task)))
+
+    const cancelTask = (
+      task: string,
+      cancelOptions?: ScopeOptions & { readonly reason?: string | undefined; readonly worker?: string | undefined }
+    ) => {
       const reason = cancelOptions?.reason
-      const cancel = tasks.cancel(task)
+      const cancel: Effect.Effect<void, TaskNotFound | WorkerNotFound | WorkersError> = everywhere(cancelOptions)
+        ? Effect.suspend(() =>
+            Effect.flatMap(reach.get().cancel(task, cancelOptions?.worker), (count) =>
+              count === 0 ? Effect.fail(new TaskNotFound({ name: task })) : Effect.void
+            )
+          )
+        : tasks.cancel(task)
       if (reason === undefined) return cancel
       return Effect.zipRight(
         cancel,
         annotate(Effect.logInfo(`Task "${task}" cancelled: ${reason}`).pipe(Effect.annotateLogs({ task })))
       )
     }
+
+    const getTask = (task: string, options?: ScopeOptions) =>
+      everywhere(options)
+        ? Effect.flatMap(viewsOf(task), (views) =>
+            views.length === 0 ? Effect.fail(new TaskNotFound({ name: task })) : Effect.succeed(views)
+          )
+        : tasks.get(task)
+
+    const findTask = (task: string, options?: ScopeOptions) => (everywhere(options) ? viewsOf(task) : tasks.find(task))
+
+    const listTasks = (options?: ScopeOptions) =>
+      everywhere(options) ? Effect.suspend(() => reach.get().tasks) : Effect.sync(tasks.list)
 
     const service: AppService = {
       name,
@@ -181,9 +214,11 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
           TaskNameInUse | InvalidTaskName | InvalidTaskOptions,
           Exclude<R, App>
         >,
-      getTask: tasks.get,
-      findTask: tasks.find,
-      cancelTask,
+      // One implementation per method; the overloads of AppService tell which options give which answer.
+      getTask: getTask as AppService["getTask"],
+      findTask: findTask as AppService["findTask"],
+      cancelTask: cancelTask as AppService["cancelTask"],
+      listTasks: listTasks as AppService["listTasks"],
       purgeTasks: tasks.purge,
       tasks: Effect.sync(tasks.list),
       dispatch: registry.dispatch,
@@ -201,6 +236,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       dispatchLocal: registry.dispatchLocal,
       useTransport: transport.use,
       usePlacement: placement.use,
+      useReach: reach.use,
       useLogAnnotations: annotations.use,
       shared
     }

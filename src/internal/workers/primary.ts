@@ -4,14 +4,16 @@ import { Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberMap, Runtime } f
 import type { AppService } from "../../App.js"
 import type { DispatchOptions } from "../../Events.js"
 import type { Options, RestartOptions, SupervisorService, WorkerExit } from "../../Workers.js"
+import * as Reach from "../app/reach.js"
 import type { StartError } from "../app/service.js"
 import { hooksOf } from "../hooks.js"
 import { defaultRestartSchedule, defaultStartTimeout } from "./defaults.js"
-import { WorkersError } from "./errors.js"
+import { type WorkerNotFound, WorkersError } from "./errors.js"
 import { Replies } from "./ipc.js"
 import * as Placements from "./placements.js"
 import { describeExit, dispatchOptions, entryScript, shutdownSelf, stopProcess } from "./process.js"
 import * as Protocol from "./protocol.js"
+import { withoutUndefined } from "./protocol.js"
 import * as Questions from "./questions.js"
 import { snapshot } from "./shared.js"
 import type { Proc, Slot } from "./slots.js"
@@ -113,6 +115,13 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           proc.replies.answer(message.id, message.answer)
           return
         }
+        case "fiberapp.ask":
+          runFork(
+            Effect.flatMap(answerAsk(message), (answer) =>
+              Effect.sync(() => send(proc, { _tag: "fiberapp.answered", id: message.id, answer }))
+            )
+          )
+          return
         case "fiberapp.hold":
           placements.hold(proc, message.name)
           return
@@ -384,6 +393,26 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           { concurrency: "unbounded", discard: true }
         )
       }).pipe(operations.withPermits(1))
+
+    /** A worker's question about every worker (`scope: "all"`), answered through the supervisor. */
+    const answerAsk = (ask: Protocol.Ask): Effect.Effect<Protocol.AskAnswer> => {
+      const reach = Reach.ofSupervisor(supervisor)
+      const call = ask.call
+      const answered: Effect.Effect<Protocol.AskAnswer, WorkersError | WorkerNotFound> =
+        call._tag === "fiberapp.askTasks"
+          ? Effect.map(reach.tasks, (tasks) => ({
+              _tag: "WorkerTasks" as const,
+              tasks: tasks.map((task) => withoutUndefined(task) as Protocol.WorkerTaskInfo)
+            }))
+          : Effect.map(reach.cancel(call.name, call.worker), (count) => ({ _tag: "CancelledOn" as const, count }))
+      return Effect.catchAll(answered, (error) =>
+        Effect.succeed<Protocol.AskAnswer>(
+          error._tag === "WorkerNotFound"
+            ? { _tag: "Refused", reason: "WorkerNotFound", worker: error.worker, message: error.message }
+            : { _tag: "Refused", reason: "Failed", message: error.message }
+        )
+      )
+    }
 
     const supervisor: SupervisorService = {
       mode: "primary",

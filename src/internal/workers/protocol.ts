@@ -1,4 +1,5 @@
 import { Either, Schema } from "effect"
+import type { WorkerTask } from "../../Workers.js"
 
 /** The environment variable that names a worker process; the primary sets it when it forks one. */
 export const workerEnv = "FIBERAPP_WORKER"
@@ -61,6 +62,30 @@ export const Release = Schema.TaggedStruct(tag("release"), { name: Schema.String
 /** Primary to worker: run this one-worker task (`run`), or end the copy waiting here, as it is over (`!run`). */
 export const Grant = Schema.TaggedStruct(tag("grant"), { name: Schema.String, run: Schema.Boolean })
 
+/** Worker to primary: a question about every worker (`scope: "all"`), answered with `Answered`. */
+export const AskTasks = Schema.TaggedStruct(tag("askTasks"), {})
+export const AskCancel = Schema.TaggedStruct(tag("askCancel"), {
+  name: Schema.String,
+  worker: Schema.optional(Schema.String)
+})
+export const Ask = Schema.TaggedStruct(tag("ask"), { id: Schema.Number, call: Schema.Union(AskTasks, AskCancel) })
+export type Ask = typeof Ask.Type
+
+const WorkerTaskInfo = Schema.extend(TaskInfo, Schema.Struct({ worker: Schema.String }))
+export type WorkerTaskInfo = typeof WorkerTaskInfo.Type
+export const WorkerTasks = Schema.TaggedStruct("WorkerTasks", { tasks: Schema.Array(WorkerTaskInfo) })
+export const CancelledOn = Schema.TaggedStruct("CancelledOn", { count: Schema.Number })
+export const Refused = Schema.TaggedStruct("Refused", {
+  reason: Schema.Literal("WorkerNotFound", "Failed"),
+  worker: Schema.optional(Schema.String),
+  message: Schema.String
+})
+export const AskOutcome = Schema.Union(WorkerTasks, CancelledOn, Refused)
+export type AskAnswer = typeof AskOutcome.Type
+
+/** Primary to worker: the answer to an `Ask`. */
+export const Answered = Schema.TaggedStruct(tag("answered"), { id: Schema.Number, answer: AskOutcome })
+
 /** Primary to worker: stop as on SIGTERM. */
 export const Stop = Schema.TaggedStruct(tag("stop"), {})
 
@@ -91,10 +116,10 @@ export type Reply = typeof Reply.Type
 export const Closed = Schema.TaggedStruct(tag("closed"), { id: Schema.Number })
 export const ClosedSeen = Schema.TaggedStruct(tag("closedSeen"), { id: Schema.Number })
 
-export const ToPrimary = Schema.Union(Hello, Ready, Event, Reply, Closed, Hold, Release)
+export const ToPrimary = Schema.Union(Hello, Ready, Event, Reply, Closed, Hold, Release, Ask)
 export type ToPrimary = typeof ToPrimary.Type
 
-export const ToWorker = Schema.Union(Init, Stop, Event, Request, ClosedSeen, Grant)
+export const ToWorker = Schema.Union(Init, Stop, Event, Request, ClosedSeen, Grant, Answered)
 export type ToWorker = typeof ToWorker.Type
 
 const decodeToPrimary = Schema.decodeUnknownEither(ToPrimary)
@@ -117,3 +142,23 @@ export const readToWorker = (message: unknown): Either.Either<ToWorker, string> 
 
 export const writeToPrimary = (message: ToPrimary): unknown => encodeToPrimary(message)
 export const writeToWorker = (message: ToWorker): unknown => encodeToWorker(message)
+
+/** A record without its unset fields, as the protocol carries it (JSON drops them anyway; the schema wants them gone). */
+export const withoutUndefined = (record: object): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined))
+
+/** A task as the protocol carried it, back to the shape `Workers.tasks` lists. */
+export const workerTaskOf = (worker: string, task: TaskInfo): WorkerTask => ({
+  worker,
+  name: task.name,
+  status: task.status,
+  addedAt: task.addedAt,
+  startedAt: task.startedAt,
+  endedAt: task.endedAt,
+  placement: task.placement,
+  runs: task.runs,
+  failures: task.failures,
+  attempt: task.attempt,
+  lastRun: task.lastRun,
+  nextRunAt: task.nextRunAt
+})

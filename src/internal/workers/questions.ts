@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import type { WorkerInfo, WorkerTask } from "../../Workers.js"
 import { TaskNotFound } from "../task/errors.js"
 import { WorkerNotFound, WorkersError } from "./errors.js"
-import type * as Protocol from "./protocol.js"
+import * as Protocol from "./protocol.js"
 import type { Proc, Slot } from "./slots.js"
 
 const requestTimeout = Duration.seconds(5)
@@ -52,22 +52,7 @@ export const make = (slots: Map<string, Slot>, send: (proc: Proc, message: Proto
         request(slot, { _tag: "fiberapp.listTasks" }).pipe(
           Effect.map(
             (answer): ReadonlyArray<WorkerTask> =>
-              answer._tag === "Tasks"
-                ? answer.tasks.map((task) => ({
-                    worker: slot.name,
-                    name: task.name,
-                    status: task.status,
-                    addedAt: task.addedAt,
-                    startedAt: task.startedAt,
-                    endedAt: task.endedAt,
-                    placement: task.placement,
-                    runs: task.runs,
-                    failures: task.failures,
-                    attempt: task.attempt,
-                    lastRun: task.lastRun,
-                    nextRunAt: task.nextRunAt
-                  }))
-                : []
+              answer._tag === "Tasks" ? answer.tasks.map((task) => Protocol.workerTaskOf(slot.name, task)) : []
           ),
           Effect.catchAll((error) =>
             Effect.as(Effect.logWarning(`Listing the tasks of ${slot.name} failed: ${error.detail}`), [])

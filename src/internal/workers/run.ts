@@ -5,6 +5,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { Address, ServerService } from "../../Server.js"
 import type { Mode, SupervisorService, Options as WorkersOptions } from "../../Workers.js"
+import * as Reach from "../app/reach.js"
 import { App, type StartError } from "../app/service.js"
 import { hooksOf } from "../hooks.js"
 import type { Resolved } from "../server/config.js"
@@ -116,6 +117,7 @@ const running = <E, R>(
       const server = yield* options.single
       running = { server, supervisor: Single.make(app) }
     }
+    yield* hooksOf(app).useReach(Reach.ofSupervisor(running.supervisor))
     yield* Deferred.succeed(ready, running.supervisor)
     return running
   })

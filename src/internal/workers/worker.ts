@@ -5,7 +5,7 @@ import type { DispatchOptions } from "../../Events.js"
 import type { Task } from "../../Task.js"
 import { hooksOf } from "../hooks.js"
 import { info } from "../task/record.js"
-import { WorkersError } from "./errors.js"
+import { WorkerNotFound, WorkersError } from "./errors.js"
 import { Replies } from "./ipc.js"
 import { dispatchOptions } from "./process.js"
 import * as Protocol from "./protocol.js"
@@ -13,6 +13,8 @@ import { receive } from "./shared.js"
 
 const initTimeout = Duration.seconds(10)
 const closedTimeout = Duration.seconds(1)
+/** The primary asks every worker in turn, each within its own timeout: room for a few. */
+const askTimeout = Duration.seconds(15)
 
 /** Throws when the message does not serialise (an event context holding a bigint or a cycle). */
 const send = (message: Protocol.ToPrimary): void => {
@@ -109,6 +111,9 @@ export const run = <A extends Served, E, R>(
           }
           return
         }
+        case "fiberapp.answered":
+          asked.answer(message.id, message.answer)
+          return
         case "fiberapp.closedSeen": {
           closedSeen.answer(message.id, undefined)
           return
@@ -169,6 +174,37 @@ export const run = <A extends Served, E, R>(
       release: (name, ended) => Effect.sync(() => send({ _tag: "fiberapp.release", name, ended }))
     })
 
+    // scope: "all" task operations go through the primary, which asks every worker.
+    const asked = new Replies<Protocol.AskAnswer, WorkersError>()
+    const ask = (call: Protocol.Ask["call"]) =>
+      asked.ask(
+        (id) => send({ _tag: "fiberapp.ask", id, call }),
+        askTimeout,
+        () =>
+          new WorkersError({
+            reason: "NoAnswer",
+            detail: `The primary did not answer within ${Duration.format(askTimeout)}.`
+          })
+      )
+    const refused = (answer: Protocol.AskAnswer) =>
+      answer._tag !== "Refused"
+        ? new WorkersError({ reason: "NoAnswer", detail: `Unexpected answer from the primary: ${answer._tag}.` })
+        : answer.reason === "WorkerNotFound"
+          ? new WorkerNotFound({ worker: answer.worker ?? "?" })
+          : new WorkersError({ reason: "NoAnswer", detail: answer.message })
+    yield* hooks.useReach({
+      tasks: Effect.flatMap(ask({ _tag: "fiberapp.askTasks" }), (answer) =>
+        answer._tag === "WorkerTasks"
+          ? Effect.succeed(answer.tasks.map((task) => Protocol.workerTaskOf(task.worker, task)))
+          : Effect.fail(refused(answer) as WorkersError)
+      ),
+      cancel: (name, target) =>
+        Effect.flatMap(
+          ask({ _tag: "fiberapp.askCancel", name, ...(target !== undefined ? { worker: target } : {}) }),
+          (answer) => (answer._tag === "CancelledOn" ? Effect.succeed(answer.count) : Effect.fail(refused(answer)))
+        )
+    })
+
     yield* hooks.useTransport({
       publish: (event: string, options: DispatchOptions) =>
         Effect.sync(() =>
@@ -199,7 +235,4 @@ export interface Served {
 }
 
 /** A task's info without its unset fields, as the protocol carries it. */
-const infoOf = (task: Task): Protocol.TaskInfo => {
-  const entries = Object.entries(info(task)).filter(([, value]) => value !== undefined)
-  return Object.fromEntries(entries) as unknown as Protocol.TaskInfo
-}
+const infoOf = (task: Task): Protocol.TaskInfo => Protocol.withoutUndefined(info(task)) as unknown as Protocol.TaskInfo

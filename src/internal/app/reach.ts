@@ -1,0 +1,50 @@
+import * as Effect from "effect/Effect"
+import type { SupervisorService, WorkerTask } from "../../Workers.js"
+import { info } from "../task/record.js"
+import type { WorkerNotFound, WorkersError } from "../workers/errors.js"
+import type { Tasks } from "./tasks.js"
+
+/**
+ * How an app reaches the tasks of every worker (`scope: "all"`): through the primary from a worker, through the
+ * supervisor in a primary or a process serving alone, or, with no server, to its own tasks only.
+ */
+export interface Reach {
+  /** Every worker's recorded tasks. */
+  readonly tasks: Effect.Effect<ReadonlyArray<WorkerTask>, WorkersError>
+  /** Cancels `name` on `worker`, or on every worker that has it; succeeds with how many had it. */
+  readonly cancel: (name: string, worker: string | undefined) => Effect.Effect<number, WorkersError | WorkerNotFound>
+}
+
+/** The name of a process that serves alone, in worker tables and task lists. */
+export const aloneName = "main"
+
+/** An app with no server: its own tasks are all there are. */
+export const alone = (tasks: Tasks): Reach => ({
+  tasks: Effect.sync(() => tasks.list().map((task) => ({ worker: aloneName, ...info(task) }))),
+  cancel: (name, worker) => {
+    if (worker !== undefined && worker !== aloneName) return Effect.succeed(0)
+    return tasks.cancel(name).pipe(
+      Effect.as(1),
+      Effect.catchTag("TaskNotFound", () => Effect.succeed(0))
+    )
+  }
+})
+
+/** Every worker through the supervisor: of a primary, or of a process serving alone. */
+export const ofSupervisor = (supervisor: SupervisorService): Reach => ({
+  tasks: supervisor.tasks,
+  cancel: (name, worker) =>
+    Effect.gen(function* () {
+      const workers =
+        worker !== undefined ? [worker] : Array.from(new Set((yield* supervisor.tasks).map((task) => task.worker)))
+      let cancelled = 0
+      for (const target of workers) {
+        const found = yield* supervisor.cancelTask(target, name).pipe(
+          Effect.as(true),
+          Effect.catchTag("TaskNotFound", () => Effect.succeed(false))
+        )
+        if (found) cancelled++
+      }
+      return cancelled
+    })
+})
