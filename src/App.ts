@@ -115,10 +115,12 @@ export interface AddTaskOptions<A = unknown, E = unknown> {
  * @since 0.2.0
  * @category models
  */
-export type TaskError<E, O> = O extends { readonly timeout: infer T }
-  ? [T] extends [undefined]
-    ? E
-    : E | TaskTimeout
+export type TaskError<E, O> = "timeout" extends keyof O
+  ? O extends { readonly timeout?: infer T }
+    ? [T] extends [undefined]
+      ? E
+      : E | TaskTimeout
+    : E
   : E
 
 /**
@@ -215,7 +217,7 @@ export interface AppService {
    * Adds a background task: started now while serving, queued until the start otherwise. Once the app has stopped,
    * the task never runs: it is recorded as cancelled at once (and a warning is logged, once per app).
    */
-  readonly addTask: <A, E, R, const O extends AddTaskOptions<A, E> = AddTaskOptions<A, E>>(
+  readonly addTask: <A, E, R, const O extends AddTaskOptions<A, E> = {}>(
     task: TaskInput<A, E, R>,
     options?: O
   ) => Effect.Effect<Task<A, TaskError<E, O>>, TaskNameInUse | InvalidTaskName | InvalidTaskOptions, Exclude<R, App>>
@@ -350,7 +352,7 @@ export const stop: Effect.Effect<void, never, App> = Effect.flatMap(App, (app) =
  * @since 0.1.0
  * @category accessors
  */
-export const addTask = <A, E, R, const O extends AddTaskOptions<A, E> = AddTaskOptions<A, E>>(
+export const addTask = <A, E, R, const O extends AddTaskOptions<A, E> = {}>(
   task: TaskInput<A, E, R>,
   options?: O
 ): Effect.Effect<

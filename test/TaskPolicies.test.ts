@@ -1,5 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Cron, Deferred, Duration, Effect, Exit, Fiber, Logger, Option, Ref, Schedule, TestClock } from "effect"
+import {
+  Cause,
+  Cron,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  FiberId,
+  Logger,
+  Option,
+  Ref,
+  Schedule,
+  TestClock
+} from "effect"
 import * as App from "../src/App.js"
 import type * as Events from "../src/Events.js"
 import * as Task from "../src/Task.js"
@@ -117,6 +131,23 @@ describe("schedules", () => {
       )
       assert.deepStrictEqual(Cause.failureOption(contexts[1]!.cause as Cause.Cause<string>), Option.some("odd 3"))
       assert.deepStrictEqual(task.lastRun.pipe(Option.map((run) => run.outcome)), Option.some("succeeded" as const))
+    })
+  )
+  it.scoped("a scheduled task that dies outside a run (its schedule dies) is still reported", () =>
+    Effect.gen(function* () {
+      const app = yield* started
+      const seen = yield* reports(app)
+      const task = yield* app.addTask(Effect.void, {
+        name: "broken-schedule",
+        schedule: Schedule.recurWhileEffect(() => Effect.dieMessage("schedule broke"))
+      })
+      const exit = yield* task.await
+      assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+      yield* Effect.yieldNow()
+      assert.deepStrictEqual(
+        (yield* Ref.get(seen)).map((context) => [context.task, context.run]),
+        [["broken-schedule", undefined]]
+      )
     })
   )
 })
@@ -282,6 +313,18 @@ describe("retries and timeouts", () => {
       assert.strictEqual(yield* Ref.get(attempts), 1)
       assert.strictEqual(forever.attempt, 1)
 
+      // a failure beside an interruption is not retried: the interruption wins
+      const mixed = yield* app.addTask(
+        Effect.zipRight(
+          Ref.update(attempts, (n) => n + 1),
+          Effect.failCause(Cause.parallel(Cause.fail("lost"), Cause.interrupt(FiberId.none)))
+        ),
+        { name: "mixed", retry: Schedule.recurs(5) }
+      )
+      yield* mixed.await
+      assert.strictEqual(yield* Ref.get(attempts), 2)
+      yield* Ref.set(attempts, 1)
+
       // a run that interrupts itself (say, a child it joins was interrupted) is not retried either
       const selfInterrupted = yield* app.addTask(
         Effect.zipRight(
@@ -308,6 +351,14 @@ describe("retries and timeouts", () => {
         { name: "slow", timeout: "10 seconds", retry: Schedule.recurs(1) }
       )
       const typed: Effect.Effect<void, Task.TaskTimeout> = task.join
+      // options declared apart, with an optional timeout, still say the task may time out
+      const declared: App.AddTaskOptions<void, never> = { name: "declared", timeout: "1 second" }
+      const apart = yield* app.addTask(Effect.void, declared)
+      // @ts-expect-error TaskTimeout is in the error type
+      const apartUntyped: Effect.Effect<void, never> = apart.join
+      const noOptions = yield* app.addTask(Effect.succeed(1))
+      const plain: Effect.Effect<number, never> = noOptions.join
+      assert.isTrue(Effect.isEffect(apartUntyped) && Effect.isEffect(plain))
       // @ts-expect-error a timeout adds TaskTimeout to the task's error type
       const untyped: Effect.Effect<void, never> = task.join
       assert.isTrue(Effect.isEffect(typed) && Effect.isEffect(untyped))
@@ -486,6 +537,14 @@ describe("bad options", () => {
         error.message,
         `Invalid option "schedule" for task "bad": Expected a value between 0 and 59 (at "61").`
       )
+    })
+  )
+
+  it.scoped("a cron that parses but never matches a date", () =>
+    Effect.gen(function* () {
+      const error = yield* refused({ schedule: "0 0 30 2 *" })
+      assert.strictEqual(error.reason, "schedule")
+      assert.include(error.message, "the cron never matches a date")
     })
   )
 

@@ -145,7 +145,7 @@ layer(
   )
 
   it.effect(
-    "a restart of its host moves it, so does scaling its host away; cancelling it from the inspector ends it everywhere",
+    "a restart of its host moves it, so does scaling its host away; a cancel ends every copy, a later add starts afresh",
     () =>
       Effect.gen(function* () {
         const cluster = yield* ClusterTag
@@ -202,17 +202,27 @@ layer(
         const cancelled = yield* inspect(cluster, `/tasks/${current.worker}/singleton/cancel`, { method: "POST" })
         assert.strictEqual(cancelled.status, 200, cancelled.body)
         const count = runs(cluster).length
-        // A worker started after the cancel adds the task again: it must not run it either.
+        // Cancelled on its host, the task ends on every worker: the waiting copies end too. A worker started
+        // afterwards adds it again and, as a re-add does, starts it afresh: the only copy left to run is its own.
         const again = yield* inspect(cluster, "/restart", {
           method: "POST",
-          body: JSON.stringify({ workers: ["worker-2"] })
+          body: JSON.stringify({ workers: ["worker-2"], zeroDowntime: false })
         })
         assert.strictEqual(again.status, 200, again.body)
-        yield* allServing(cluster)
-        assert.strictEqual(runs(cluster).length, count)
+        const worker2 = (yield* allServing(cluster)).find((row) => row.name === "worker-2")!
+        const fresh = yield* waitFor(
+          cluster,
+          "the re-added task to run on the new worker-2",
+          () => (runs(cluster).length > count ? runs(cluster).slice(count) : undefined),
+          "10 seconds"
+        )
+        // nothing ran in the second or so the restart took, but the new worker-2's own copy
+        assert.deepStrictEqual(Array.from(new Set(fresh.map((run) => run.pid))), [worker2.pid])
+        hosts(cluster)
         const listed = yield* singletonRows(cluster)
         assert.strictEqual(listed.length, 1)
-        assert.strictEqual(listed[0].status, "cancelled")
+        assert.strictEqual(listed[0].worker, "worker-2")
+        assert.strictEqual(listed[0].status, "running")
       }),
     90_000
   )

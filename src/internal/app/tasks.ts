@@ -79,12 +79,19 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
     let ended = false
     let nextKey = 0
     let warnedLate = false
+    /** Ids of one-worker copies, unique in this app. */
+    let nextClaim = 0
 
     const observe = (record: TaskRecord<any, any>) => (exit: Exit.Exit<unknown, unknown>) => {
       record.end(exit, clock.unsafeCurrentTimeMillis())
       // An ended fiber is not kept: records outlive their fibers, and holding these would age them all.
       record.fiberOrUndefined = undefined
-      if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause) && record.policy?.scheduled !== true)
+      // A scheduled task's failed runs were reported as they failed: only a failure from outside a run is left.
+      if (
+        exit._tag === "Failure" &&
+        !Cause.isInterruptedOnly(exit.cause) &&
+        (record.policy?.scheduled !== true || exit.cause !== record.policy.reported)
+      )
         onFailure(record.name ?? "(unnamed)", exit.cause)
     }
 
@@ -115,29 +122,41 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
     }
 
     /** Runs a one-worker task once the placement grants it to this process, and tells it when it stops. */
+    /**
+     * Runs a one-worker task once the placement grants this copy to this process, and tells the placement when the
+     * copy stops, whatever stops it: the release is armed, without a gap, as the grant comes in.
+     */
     const placed = <A, E, R>(
       governed: Effect.Effect<A, E, R>,
       record: TaskRecord<A, E>,
       runs: Runs,
       name: string
-    ): Effect.Effect<A, E, R> => {
+    ): Effect.Effect<A, E, R> =>
       // Asked when the task starts: a worker's server binds the machine's placement only as it serves.
-      return Effect.suspend(() => {
+      Effect.suspend(() => {
         const placement = options.placement()
-        return Effect.flatMap(placement.claim(name), (granted) => {
-          if (!granted) return Effect.interrupt
-          record.started = true
-          record.startedAt = clock.unsafeCurrentTimeMillis()
-          runs.worker = placement.worker
-          return Effect.onExit(governed, (exit) =>
-            placement.release(
-              name,
-              exit._tag === "Success" || !Cause.isInterruptedOnly(exit.cause) || runs.cancelRequested
-            )
+        const claim = runs.claim
+        return Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(
+            Effect.onInterrupt(restore(placement.claim(name, claim)), () =>
+              placement.release(name, claim, runs.cancelRequested)
+            ),
+            (granted) => {
+              if (!granted) return Effect.interrupt
+              record.started = true
+              record.startedAt = clock.unsafeCurrentTimeMillis()
+              runs.worker = placement.worker
+              return Effect.onExit(restore(governed), (exit) =>
+                placement.release(
+                  name,
+                  claim,
+                  exit._tag === "Success" || !Cause.isInterrupted(exit.cause) || runs.cancelRequested
+                )
+              )
+            }
           )
-        })
+        )
       })
-    }
 
     const add = <A, E, R>(task: TaskInput<A, E, R>, addOptions: AddTaskOptions<any, any> | undefined) =>
       Effect.withFiberRuntime<TaskRecord<A, E>, TaskNameInUse | InvalidTaskName | InvalidTaskOptions, Exclude<R, App>>(
@@ -149,7 +168,9 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
           const refused = refuse(name, register)
           if (refused !== undefined) return Effect.fail(refused)
           const runs =
-            policy.right === undefined ? undefined : new Runs(policy.right.placement, policy.right.timing !== undefined)
+            policy.right === undefined
+              ? undefined
+              : new Runs(policy.right.placement, policy.right.timing !== undefined, nextClaim++)
           const record = new TaskRecord<A, E>(name, clock.unsafeCurrentTimeMillis(), runs)
           if (register) records.set(name, record)
           if (ended) {

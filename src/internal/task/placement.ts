@@ -7,10 +7,16 @@ import * as Effect from "effect/Effect"
 export interface Placement {
   /** The worker this process is, for the task's record; `undefined` when it serves alone. */
   readonly worker: string | undefined
-  /** Waits until this process may run the task: `false` when the task is over (it ended on another process). */
-  readonly claim: (name: string) => Effect.Effect<boolean>
-  /** The task stopped running here: `ended` when it is over for good (it ended by itself, or was cancelled). */
-  readonly release: (name: string, ended: boolean) => Effect.Effect<void>
+  /**
+   * Waits until this process may run the task's copy `claim` (an id unique in this process): `false` when the task
+   * is over (it ended on another process), and this copy ends.
+   */
+  readonly claim: (name: string, claim: number) => Effect.Effect<boolean>
+  /**
+   * The copy `claim` stopped running here, or stopped waiting: `ended` when the task is over for good (it ended by
+   * itself, or was cancelled).
+   */
+  readonly release: (name: string, claim: number, ended: boolean) => Effect.Effect<void>
 }
 
 /** A process on its own runs every task it adds. */

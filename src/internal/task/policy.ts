@@ -65,6 +65,15 @@ export const decode = (
   } else if (schedule !== undefined) {
     return refuse("schedule", schedule, 'expected a Schedule, a Cron or a cron string such as "*/5 * * * *"')
   }
+  if (timing?._tag === "Cron") {
+    // A cron that parses may still never match ("0 0 30 2 *"): effect's Cron throws when asked for its next time.
+    try {
+      Cron.next(timing.cron)
+    } catch (error) {
+      const words = error instanceof Error ? error.message : String(error)
+      return refuse("schedule", schedule, `the cron never matches a date (${words})`)
+    }
+  }
 
   const { retry } = options
   if (retry !== undefined && !Schedule.isSchedule(retry)) {

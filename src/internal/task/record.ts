@@ -22,10 +22,15 @@ export class Runs {
   /** `cancelTask` ended the task, not a stop: a one-worker task is then over on every worker. */
   cancelRequested = false
 
+  /** The cause of the last run failure reported, so that the task's end does not report it twice. */
+  reported: unknown = undefined
+
   constructor(
     readonly placement: Placement,
     /** A scheduled task reports each failed run itself; its end is the last run's. */
-    readonly scheduled: boolean
+    readonly scheduled: boolean,
+    /** For a one-worker task: the id of this copy, which the placement's messages name. */
+    readonly claim: number
   ) {}
 
   /** Records the end of the run going now (an interrupted run ends with its task, through the same door). */

@@ -46,6 +46,7 @@ export const run = <A, E, R>(effect: Effect.Effect<A, E, R>, options: RunnerOpti
   const afterRun = (exit: Exit.Exit<A, E>): boolean => {
     if (exit._tag === "Success") return true
     if (Cause.isInterruptedOnly(exit.cause)) return false
+    runs.reported = exit.cause
     options.onRunFailure(runs.runs, exit.cause)
     return true
   }
@@ -109,7 +110,8 @@ const attemptOf = <A, E, R>(effect: Effect.Effect<A, E, R>, options: RunnerOptio
   return Effect.unsandbox(
     Effect.retry(Effect.sandbox(counted), {
       schedule: retry,
-      while: (cause: Cause.Cause<E>) => !Cause.isInterruptedOnly(cause)
+      // A cause with an interruption in it (even beside a failure) is not retried.
+      while: (cause: Cause.Cause<E>) => !Cause.isInterrupted(cause)
     })
   )
 }

@@ -1,93 +1,111 @@
 import type { Proc } from "./slots.js"
 
 /**
- * The primary's side of `one-worker` tasks: every worker that adds one holds a copy that waits; the primary grants
- * it to one of them (the lowest-numbered serving) and to another only once that one has released it or exited, so
- * that it never runs on two at once. A task that ended there for good (by itself, or cancelled) is over for the
- * machine: the waiting copies end, and copies added later end at once.
+ * The primary's side of `one-worker` tasks. Every worker that adds one holds a copy that waits, known by its claim
+ * (an id the worker gives each copy). The primary grants the task to one copy, on the lowest-numbered serving worker,
+ * and to another only once that copy has released it or its process has exited, so that it never runs twice at once;
+ * a grant or a release names its claim, so a message about an old copy never moves a newer one. A task that ended for
+ * good (by itself, or cancelled on any copy) ends its waiting copies and is forgotten: a copy added later starts it
+ * afresh, as a re-add does in a process serving alone.
  */
 export interface Placements {
-  /** `proc` has a copy of the task waiting. */
-  readonly hold: (proc: Proc, name: string) => void
-  /** The task stopped on `proc`; `ended` when it is over for good. */
-  readonly release: (proc: Proc, name: string, ended: boolean) => void
+  /** `proc` has a copy of the task waiting, under `claim`. */
+  readonly hold: (proc: Proc, name: string, claim: number) => void
+  /** The copy `claim` on `proc` stopped (or stopped waiting); `ended` when the task is over for good. */
+  readonly release: (proc: Proc, name: string, claim: number, ended: boolean) => void
   /** `proc` exited: its copies are gone, and the tasks it ran go to others. */
   readonly gone: (proc: Proc) => void
   /** A process may have become eligible: place the tasks that have no host. */
   readonly rebalance: () => void
+  /** How many tasks the primary keeps track of, for tests. */
+  readonly size: () => number
 }
 
 export interface PlacementsOptions {
   /** Whether `proc` may be given a task now: serving, current for its slot, not on its way out. */
   readonly eligible: (proc: Proc) => boolean
-  /** Tells `proc` to run its copy (`run`), or to end it as the task is over (`!run`). */
-  readonly grant: (proc: Proc, name: string, run: boolean) => void
+  /** Tells `proc` to run its copy `claim` (`run`), or to end it as the task is over (`!run`). */
+  readonly grant: (proc: Proc, name: string, claim: number, run: boolean) => void
+  /** Asks `proc` to cancel its running copy: the task was cancelled on another copy. */
+  readonly cancel: (proc: Proc, name: string) => void
   /** Says where a task went, for the logs. */
   readonly placed: (proc: Proc, name: string) => void
 }
 
-interface Entry {
-  readonly holders: Set<Proc>
-  host: Proc | undefined
-  finished: boolean
+interface Host {
+  readonly proc: Proc
+  readonly claim: number
 }
 
-export const make = ({ eligible, grant, placed }: PlacementsOptions): Placements => {
+interface Entry {
+  /** The copy waiting on each process (the latest it announced). */
+  readonly holders: Map<Proc, number>
+  host: Host | undefined
+}
+
+export const make = ({ cancel, eligible, grant, placed }: PlacementsOptions): Placements => {
   const entries = new Map<string, Entry>()
 
-  const entryOf = (name: string): Entry => {
-    let entry = entries.get(name)
-    if (entry === undefined) {
-      entry = { holders: new Set(), host: undefined, finished: false }
-      entries.set(name, entry)
-    }
-    return entry
+  const forgetIfIdle = (name: string, entry: Entry): void => {
+    if (entry.host === undefined && entry.holders.size === 0) entries.delete(name)
   }
 
   const assign = (name: string, entry: Entry): void => {
-    if (entry.finished || entry.host !== undefined) return
+    if (entry.host !== undefined) return
     let chosen: Proc | undefined
-    for (const proc of entry.holders) {
+    for (const proc of entry.holders.keys()) {
       if (eligible(proc) && (chosen === undefined || proc.slot.index < chosen.slot.index)) chosen = proc
     }
     if (chosen === undefined) return
-    entry.host = chosen
-    grant(chosen, name, true)
+    const claim = entry.holders.get(chosen)!
+    entry.holders.delete(chosen)
+    entry.host = { proc: chosen, claim }
+    grant(chosen, name, claim, true)
     placed(chosen, name)
   }
 
-  const hold = (proc: Proc, name: string): void => {
-    const entry = entryOf(name)
-    if (entry.finished) {
-      grant(proc, name, false)
-      return
+  const hold = (proc: Proc, name: string, claim: number): void => {
+    let entry = entries.get(name)
+    if (entry === undefined) {
+      entry = { holders: new Map(), host: undefined }
+      entries.set(name, entry)
     }
-    entry.holders.add(proc)
+    if (entry.host?.proc === proc && entry.host.claim === claim) return
+    entry.holders.set(proc, claim)
     assign(name, entry)
   }
 
-  const release = (proc: Proc, name: string, ended: boolean): void => {
+  /** Over for good: the waiting copies end, a host elsewhere is cancelled, and the task is forgotten. */
+  const finish = (name: string, entry: Entry): void => {
+    for (const [holder, claim] of entry.holders) grant(holder, name, claim, false)
+    if (entry.host !== undefined) cancel(entry.host.proc, name)
+    entries.delete(name)
+  }
+
+  const release = (proc: Proc, name: string, claim: number, ended: boolean): void => {
     const entry = entries.get(name)
     if (entry === undefined) return
-    entry.holders.delete(proc)
-    if (entry.host !== proc) return
-    entry.host = undefined
-    if (!ended) {
-      assign(name, entry)
+    const wasHost = entry.host !== undefined && entry.host.proc === proc && entry.host.claim === claim
+    const wasHolder = entry.holders.get(proc) === claim
+    if (!wasHost && !wasHolder) return
+    if (wasHost) entry.host = undefined
+    if (wasHolder) entry.holders.delete(proc)
+    if (ended) {
+      finish(name, entry)
       return
     }
-    entry.finished = true
-    for (const holder of entry.holders) grant(holder, name, false)
-    entry.holders.clear()
+    assign(name, entry)
+    forgetIfIdle(name, entry)
   }
 
   const gone = (proc: Proc): void => {
     for (const [name, entry] of entries) {
       entry.holders.delete(proc)
-      if (entry.host === proc) {
+      if (entry.host?.proc === proc) {
         entry.host = undefined
         assign(name, entry)
       }
+      forgetIfIdle(name, entry)
     }
   }
 
@@ -95,5 +113,5 @@ export const make = ({ eligible, grant, placed }: PlacementsOptions): Placements
     for (const [name, entry] of entries) assign(name, entry)
   }
 
-  return { hold, release, gone, rebalance }
+  return { hold, release, gone, rebalance, size: () => entries.size }
 }

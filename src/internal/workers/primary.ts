@@ -72,7 +72,17 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         proc.slot.current === proc &&
         !proc.slot.removed &&
         proc.worker.isConnected(),
-      grant: (proc, name, run) => send(proc, { _tag: "fiberapp.grant", name, run }),
+      grant: (proc, name, claim, run) => send(proc, { _tag: "fiberapp.grant", name, claim, run }),
+      cancel: (proc, name) =>
+        runFork(
+          Effect.ignore(
+            cancelTask(proc.slot.name, name).pipe(
+              Effect.tapError((error) =>
+                Effect.logWarning(`Cancelling one-worker task "${name}" on ${proc.slot.name} failed: ${error.message}`)
+              )
+            )
+          )
+        ),
       placed: (proc, name) =>
         runFork(Effect.logInfo(`One-worker task "${name}" runs on ${proc.slot.name} (pid ${proc.pid})`))
     })
@@ -99,7 +109,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           if (message.address !== undefined && address === undefined) address = message.address
           proc.ackedAt = clock.unsafeCurrentTimeMillis()
           Deferred.unsafeDone(proc.acked, Exit.void)
-          for (const name of message.holds) placements.hold(proc, name)
+          for (const { claim, name } of message.holds) placements.hold(proc, name, claim)
           placements.rebalance()
           return
         case "fiberapp.event": {
@@ -123,10 +133,10 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           )
           return
         case "fiberapp.hold":
-          placements.hold(proc, message.name)
+          placements.hold(proc, message.name, message.claim)
           return
         case "fiberapp.release":
-          placements.release(proc, message.name, message.ended)
+          placements.release(proc, message.name, message.claim, message.ended)
           return
       }
     }

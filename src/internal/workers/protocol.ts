@@ -49,18 +49,26 @@ export const Init = Schema.TaggedStruct(tag("init"), {
 export const Ready = Schema.TaggedStruct(tag("ready"), {
   pid: Schema.Number,
   /** The one-worker tasks this worker has added, so that the primary can choose among all the first workers. */
-  holds: Schema.Array(Schema.String),
+  holds: Schema.Array(Schema.Struct({ name: Schema.String, claim: Schema.Number })),
   address: Schema.optional(Schema.Struct({ hostname: Schema.String, port: Schema.Number }))
 })
 
-/** Worker to primary: this process has a one-worker task waiting for its turn. */
-export const Hold = Schema.TaggedStruct(tag("hold"), { name: Schema.String })
+/** Worker to primary: this process has a copy of a one-worker task waiting for its turn, known by `claim`. */
+export const Hold = Schema.TaggedStruct(tag("hold"), { name: Schema.String, claim: Schema.Number })
 
-/** Worker to primary: the one-worker task stopped here; `ended` when it is over for good. */
-export const Release = Schema.TaggedStruct(tag("release"), { name: Schema.String, ended: Schema.Boolean })
+/** Worker to primary: the copy `claim` stopped (or stopped waiting); `ended` when the task is over for good. */
+export const Release = Schema.TaggedStruct(tag("release"), {
+  name: Schema.String,
+  claim: Schema.Number,
+  ended: Schema.Boolean
+})
 
-/** Primary to worker: run this one-worker task (`run`), or end the copy waiting here, as it is over (`!run`). */
-export const Grant = Schema.TaggedStruct(tag("grant"), { name: Schema.String, run: Schema.Boolean })
+/** Primary to worker: run the copy `claim` (`run`), or end it, as the task is over (`!run`). */
+export const Grant = Schema.TaggedStruct(tag("grant"), {
+  name: Schema.String,
+  claim: Schema.Number,
+  run: Schema.Boolean
+})
 
 /** Worker to primary: a question about every worker (`scope: "all"`), answered with `Answered`. */
 export const AskTasks = Schema.TaggedStruct(tag("askTasks"), {})

@@ -4,7 +4,7 @@ import type { AppService } from "../../App.js"
 import type { DispatchOptions } from "../../Events.js"
 import type { Task } from "../../Task.js"
 import { hooksOf } from "../hooks.js"
-import { info } from "../task/record.js"
+import { info, type TaskRecord } from "../task/record.js"
 import { WorkerNotFound, WorkersError } from "./errors.js"
 import { Replies } from "./ipc.js"
 import { dispatchOptions } from "./process.js"
@@ -37,15 +37,18 @@ export const run = <A extends Served, E, R>(
       readonly worker: string
       readonly shared: Readonly<Record<string, unknown>>
     }>(FiberId.none)
-    /** The one-worker tasks waiting here for the primary's word. */
-    const waiting = new Map<string, Deferred.Deferred<boolean>>()
-    /** The primary's word on tasks announced with `ready` whose fibers have not asked yet. */
-    const early = new Map<string, boolean>()
-    const announced = (): ReadonlyArray<string> =>
-      hooks
-        .unsafeTasks()
-        .filter((task) => task.placement === "one-worker" && task.unsafeStatus() === "pending")
-        .flatMap((task) => (task.name === undefined ? [] : [task.name]))
+    /** The copies of one-worker tasks waiting here for the primary's word, by claim. */
+    const waiting = new Map<number, Deferred.Deferred<boolean>>()
+    /** The primary's word on copies announced with `ready` whose fibers have not asked yet, by claim. */
+    const early = new Map<number, boolean>()
+    /** The copies of one-worker tasks recorded here and not started: waiting for their turn. */
+    const announced = (): ReadonlyArray<{ readonly name: string; readonly claim: number }> =>
+      hooks.unsafeTasks().flatMap((task) => {
+        const policy = (task as TaskRecord).policy
+        return policy?.placement === "one-worker" && task.name !== undefined && task.unsafeStatus() === "pending"
+          ? [{ name: task.name, claim: policy.claim }]
+          : []
+      })
 
     const answer = (call: Protocol.Call): Effect.Effect<Protocol.Answer> => {
       switch (call._tag) {
@@ -99,15 +102,16 @@ export const run = <A extends Served, E, R>(
           Deferred.unsafeDone(init, Exit.succeed({ worker: message.worker, shared: message.shared }))
           return
         case "fiberapp.grant": {
-          const claim = waiting.get(message.name)
-          if (claim !== undefined) {
-            waiting.delete(message.name)
-            Deferred.unsafeDone(claim, Exit.succeed(message.run))
-          } else if (announced().includes(message.name)) {
-            early.set(message.name, message.run)
-          } else if (message.run) {
-            // The copy that waited here has ended since: the primary must choose again.
-            send({ _tag: "fiberapp.release", name: message.name, ended: false })
+          const { claim, name, run } = message
+          const waiter = waiting.get(claim)
+          if (waiter !== undefined) {
+            waiting.delete(claim)
+            Deferred.unsafeDone(waiter, Exit.succeed(run))
+          } else if (announced().some((copy) => copy.claim === claim)) {
+            early.set(claim, run)
+          } else if (run) {
+            // The copy it names has ended since: the primary must choose again.
+            send({ _tag: "fiberapp.release", name, claim, ended: false })
           }
           return
         }
@@ -154,24 +158,24 @@ export const run = <A extends Served, E, R>(
 
     yield* hooks.usePlacement({
       worker,
-      claim: (name) =>
+      claim: (name, claim) =>
         Effect.suspend(() => {
-          const answer = early.get(name)
+          const answer = early.get(claim)
           if (answer !== undefined) {
-            early.delete(name)
+            early.delete(claim)
             return Effect.succeed(answer)
           }
-          const claim = Deferred.unsafeMake<boolean>(FiberId.none)
-          waiting.set(name, claim)
-          send({ _tag: "fiberapp.hold", name })
-          return Effect.onInterrupt(Deferred.await(claim), () =>
-            Effect.sync(() => {
-              if (waiting.get(name) === claim) waiting.delete(name)
-              send({ _tag: "fiberapp.release", name, ended: false })
-            })
-          )
+          const waiter = Deferred.unsafeMake<boolean>(FiberId.none)
+          waiting.set(claim, waiter)
+          send({ _tag: "fiberapp.hold", name, claim })
+          return Deferred.await(waiter)
         }),
-      release: (name, ended) => Effect.sync(() => send({ _tag: "fiberapp.release", name, ended }))
+      release: (name, claim, ended) =>
+        Effect.sync(() => {
+          waiting.delete(claim)
+          early.delete(claim)
+          send({ _tag: "fiberapp.release", name, claim, ended })
+        })
     })
 
     // scope: "all" task operations go through the primary, which asks every worker.
