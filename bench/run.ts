@@ -47,7 +47,7 @@ interface TargetRecord {
 const resultsPath = join(root, "bench/results.json")
 
 /** HTTP cases share the 2 cores with their load generator and swing most from run to run: more repetitions. */
-const defaultReps: Record<Group, number> = { tasks: 3, events: 3, http: 5, ws: 3, workers: 3 }
+const defaultReps: Record<Group, number> = { tasks: 3, events: 3, http: 5, ws: 3, workers: 3, startup: 3 }
 
 const parseArgs = (argv: ReadonlyArray<string>) => {
   let reps: number | undefined = process.env.BENCH_REPS === undefined ? undefined : Number(process.env.BENCH_REPS)

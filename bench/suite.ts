@@ -2,6 +2,7 @@
  * What the benchmark measures: the cases (one fresh process each per repetition) and the targets
  * (ratios between cases of the same run, or absolute figures).
  */
+import { spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join } from "node:path"
@@ -10,9 +11,9 @@ import type { Unit } from "./lib/format.js"
 import type { Result } from "./lib/measure.js"
 import { childrenOf, cpuMsOf, root, rssOf, runNode, SkipCase, startServer } from "./lib/proc.js"
 
-export type Group = "tasks" | "events" | "http" | "ws" | "workers"
+export type Group = "tasks" | "events" | "http" | "ws" | "workers" | "startup"
 
-export const groups: ReadonlyArray<Group> = ["tasks", "events", "http", "ws", "workers"]
+export const groups: ReadonlyArray<Group> = ["tasks", "events", "http", "ws", "workers", "startup"]
 
 export interface Case {
   readonly id: string
@@ -208,6 +209,52 @@ const workersCase = (workers: number): Case => ({
   }
 })
 
+/** Polls `url` until it answers 200; the wall-clock milliseconds from `since` to that answer. */
+const firstOk = async (url: string, since: number, timeoutMs: number): Promise<number> => {
+  for (;;) {
+    try {
+      const response = await fetch(url)
+      await response.arrayBuffer()
+      if (response.status === 200) return performance.now() - since
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() - since > timeoutMs) throw new Error(`${url}: no 200 within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/**
+ * Start to first 200: spawns a server (`tsx`: the TypeScript source under `node --import tsx`; `js`: built
+ * JavaScript under plain node, as `dist/` runs), polls it every 10 ms, and reads the RSS of all its processes then.
+ */
+const startupCase = (id: string, path: string, mode: "tsx" | "js", workers: number): Case => ({
+  id,
+  group: "startup",
+  run: async () => {
+    const source = ensureScript(path)
+    const script = mode === "tsx" ? source : await runnable(source)
+    const port = await freePort()
+    const since = performance.now()
+    const child = spawn(process.execPath, [...(script.endsWith(".ts") ? ["--import", "tsx"] : []), script], {
+      cwd: root,
+      env: { ...process.env, PORT: String(port), WORKERS: String(workers) },
+      stdio: ["ignore", "ignore", "ignore"]
+    })
+    const exited = new Promise<void>((done) => child.once("close", () => done()))
+    try {
+      const startMs = await firstOk(`http://127.0.0.1:${port}/`, since, 60_000)
+      const pids = [child.pid!, ...childrenOf(child.pid!)]
+      return { startMs, rss: pids.map(rssOf).reduce((a, b) => a + b, 0), processes: pids.length }
+    } finally {
+      child.kill("SIGTERM")
+      const killer = setTimeout(() => child.kill("SIGKILL"), 10_000)
+      await exited
+      clearTimeout(killer)
+    }
+  }
+})
+
 export const cases: ReadonlyArray<Case> = [
   nodeCase("tasks.raw", "tasks", "bench/cases/tasks-raw.ts", [], { exposeGc: true }),
   nodeCase("tasks.fiberapp", "tasks", "bench/cases/tasks-fiberapp.ts", [], { exposeGc: true }),
@@ -260,7 +307,13 @@ export const cases: ReadonlyArray<Case> = [
   wsCase("ws.platform", "bench/servers/ws-platform.ts"),
 
   workersCase(1),
-  workersCase(2)
+  workersCase(2),
+
+  startupCase("startup.node", "bench/servers/http-node.ts", "js", 1),
+  startupCase("startup.tsx.1", "bench/servers/http-fiberapp.ts", "tsx", 1),
+  startupCase("startup.tsx.2", "bench/servers/http-fiberapp.ts", "tsx", 2),
+  startupCase("startup.js.1", "bench/servers/http-fiberapp.ts", "js", 1),
+  startupCase("startup.js.2", "bench/servers/http-fiberapp.ts", "js", 2)
 ]
 
 const m = (caseId: string, metric: string): Metric => ({ case: caseId, metric })
@@ -575,6 +628,74 @@ export const targets: ReadonlyArray<Target> = [
     group: "workers",
     title: "RSS of the primary process (2 workers)",
     subject: m("workers.2", "primaryRss"),
+    unit: "bytes",
+    better: "lower"
+  },
+  {
+    group: "startup",
+    title: "start to first 200: fiberapp under tsx, 1 process",
+    subject: m("startup.tsx.1", "startMs"),
+    baseline: m("startup.node", "startMs"),
+    unit: "ms",
+    better: "lower",
+    note: "baseline: plain node:http, built JS"
+  },
+  {
+    group: "startup",
+    title: "RSS at first 200, every process: fiberapp under tsx, 1 process",
+    subject: m("startup.tsx.1", "rss"),
+    baseline: m("startup.node", "rss"),
+    unit: "bytes",
+    better: "lower"
+  },
+  {
+    group: "startup",
+    title: "start to first 200: fiberapp under tsx, 2 workers",
+    subject: m("startup.tsx.2", "startMs"),
+    baseline: m("startup.node", "startMs"),
+    unit: "ms",
+    better: "lower",
+    note: "baseline: plain node:http, built JS"
+  },
+  {
+    group: "startup",
+    title: "RSS at first 200, every process: fiberapp under tsx, 2 workers",
+    subject: m("startup.tsx.2", "rss"),
+    baseline: m("startup.node", "rss"),
+    unit: "bytes",
+    better: "lower"
+  },
+  {
+    group: "startup",
+    title: "start to first 200: fiberapp as built JS, 1 process",
+    subject: m("startup.js.1", "startMs"),
+    baseline: m("startup.node", "startMs"),
+    unit: "ms",
+    better: "lower",
+    note: "baseline: plain node:http, built JS"
+  },
+  {
+    group: "startup",
+    title: "RSS at first 200, every process: fiberapp as built JS, 1 process",
+    subject: m("startup.js.1", "rss"),
+    baseline: m("startup.node", "rss"),
+    unit: "bytes",
+    better: "lower"
+  },
+  {
+    group: "startup",
+    title: "start to first 200: fiberapp as built JS, 2 workers",
+    subject: m("startup.js.2", "startMs"),
+    baseline: m("startup.node", "startMs"),
+    unit: "ms",
+    better: "lower",
+    note: "baseline: plain node:http, built JS"
+  },
+  {
+    group: "startup",
+    title: "RSS at first 200, every process: fiberapp as built JS, 2 workers",
+    subject: m("startup.js.2", "rss"),
+    baseline: m("startup.node", "rss"),
     unit: "bytes",
     better: "lower"
   }
