@@ -61,6 +61,7 @@ layer(
   clusterLayer({
     WORKERS: "3",
     FIXTURE_ONE_WORKER: "1",
+    FIXTURE_LOGFMT: "1",
     FIXTURE_RESTART_MS: "100",
     FIXTURE_RESTART_RECURS: "50",
     GRACEFUL_SHUTDOWN_TIMEOUT: "5"
@@ -84,18 +85,14 @@ layer(
         assert.isAbove(listed[0].runs, 0)
 
         // Every log line says which process wrote it: the server's, the app's own reports, the primary's.
-        const entries = cluster.stdout().split(/\n(?=\[\d\d:\d\d:\d\d\.\d{3}\] )/)
-        // a part ending in a newline is an annotation: matched as a whole line of the entry
+        const entries = cluster.output().split("\n")
         const has = (...parts: ReadonlyArray<string>) =>
-          entries.some((entry) => {
-            const lines = entry.split("\n").map((line) => line.trim())
-            return parts.every((part) => (part.endsWith("\n") ? lines.includes(part.trim()) : entry.includes(part)))
-          })
+          entries.some((entry) => parts.every((part) => entry.includes(part)))
         for (const worker of ["worker-0", "worker-1", "worker-2"]) {
-          assert.isTrue(has("Listening on", "app: fixture", `worker: ${worker}\n`), `Listening on ${worker}`)
-          assert.isTrue(has(`Task "failing" failed`, "task: failing", `worker: ${worker}\n`), `failing on ${worker}`)
+          assert.isTrue(has(`message="Listening on`, "app=fixture", `worker=${worker}`), `Listening on ${worker}`)
+          assert.isTrue(has(`message="Task \\"failing\\" failed"`, "task=failing", `worker=${worker}`), worker)
         }
-        assert.isTrue(has("One-worker task", "runs on worker-0", "worker: primary"), "the primary's line")
+        assert.isTrue(has("One-worker task", "runs on worker-0", "worker=primary"), "the primary's line")
       }),
     60_000
   )
