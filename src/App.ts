@@ -274,8 +274,9 @@ export interface AppService {
     options?: WaitOptions
   ) => Effect.Effect<EventContext, EventTimeout | InvalidEventName | InvalidEventTimeout>
   /**
-   * Every dispatch of `event` from now on, as a `Stream`, buffered for its reader (see `Events.EventsOptions`):
-   * unlike a loop of `event`, none is missed while the reader works. Ends when the app's scope closes.
+   * Every dispatch of `event` from the moment the stream runs (not when this is called), as a `Stream` buffered
+   * for its reader (see `Events.EventsOptions`): unlike a loop of `event`, none is missed while the reader works.
+   * Ends, after what was buffered, when the app's scope closes.
    */
   readonly events: (
     event: string,

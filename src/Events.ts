@@ -121,10 +121,11 @@ export interface TypedEvent<A, I extends EventContext = EventContext> {
   readonly event: (
     options?: WaitOptions
   ) => Effect.Effect<A, EventTimeout | InvalidEventName | InvalidEventTimeout | InvalidEventContext, App>
-  /** Every dispatch from now on, decoded, as a buffered stream (see `AppService.events`). */
-  readonly events: (
-    options?: EventsOptions
-  ) => Stream.Stream<A, InvalidEventName | InvalidEventsOptions | InvalidEventContext, App>
+  /**
+   * Every dispatch from the moment the stream runs, decoded, as a buffered stream (see `AppService.events`). A
+   * context that does not decode is skipped with a warning: one bad dispatch does not end the readers' streams.
+   */
+  readonly events: (options?: EventsOptions) => Stream.Stream<A, InvalidEventName | InvalidEventsOptions, App>
   /** Registers a handler that gets the decoded context; a context that does not decode fails the handler. */
   readonly signal: <R>(
     handler: (context: A) => Effect.Effect<unknown, unknown, R>,

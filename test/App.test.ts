@@ -1,5 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, type Duration, Effect, Exit, Fiber, Logger, Option, Ref, Scope, TestClock } from "effect"
+import {
+  Cause,
+  Deferred,
+  type Duration,
+  Effect,
+  Exit,
+  Fiber,
+  HashMap,
+  Logger,
+  Option,
+  Ref,
+  Scope,
+  TestClock
+} from "effect"
 import * as App from "../src/App.js"
 import * as Events from "../src/Events.js"
 import { hooksOf } from "../src/internal/hooks.js"
@@ -531,6 +544,35 @@ describe("stops that race", () => {
       const exit = yield* task.await
       assert.isTrue(Exit.isInterrupted(exit))
       assert.strictEqual(yield* app.purgeTasks, 1)
+    })
+  )
+})
+
+describe("log annotations bound by a server", () => {
+  it.scoped("reach handlers run in the background and tasks added later, from any fiber", () =>
+    Effect.gen(function* () {
+      const seen: Array<string> = []
+      const logger = Logger.make(({ annotations, message }) => {
+        const worker = HashMap.get(annotations, "worker")
+        seen.push(
+          `${Array.isArray(message) ? message.join(" ") : String(message)} @${Option.getOrElse(worker, () => "-")}`
+        )
+      })
+      const app = yield* App.make({ name: "labelled" }).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+      yield* hooksOf(app).useLogAnnotations({ worker: "worker-7" })
+      yield* app.start
+      yield* app
+        .signal("jobs.job.done", () => Effect.log("handled"))
+        .pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      yield* app.dispatch("jobs.job.done")
+      const task = yield* app
+        .addTask(Effect.log("task ran"), { name: "later" })
+        .pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      yield* task.await
+      for (let i = 0; i < 100 && seen.length < 2; i++) yield* Effect.yieldNow()
+      assert.sameMembers(seen, ["handled @worker-7", "task ran @worker-7"])
     })
   )
 })

@@ -955,15 +955,20 @@ describe("events: a stream of every dispatch", () => {
     })
   )
 
-  it.effect("the stream ends when the registry's scope closes", () =>
+  it.effect("the stream ends when the registry's scope closes, after what was buffered is read", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
       const registry = yield* Scope.extend(make(), scope)
-      const reader = yield* Effect.fork(Stream.runCount(registry.events("ready")))
+      const gate = yield* Deferred.make<void>()
+      const reader = yield* Effect.fork(
+        Stream.runCount(Stream.mapEffect(registry.events("ready"), () => Deferred.await(gate)))
+      )
       yield* untilWaiting(registry, 1)
-      yield* registry.dispatch("ready")
+      for (let i = 0; i < 3; i++) yield* registry.dispatch("ready")
       yield* Scope.close(scope, Exit.void)
-      assert.strictEqual(yield* Fiber.join(reader), 1)
+      yield* Deferred.succeed(gate, undefined)
+      assert.strictEqual(yield* Fiber.join(reader), 3)
+      assert.strictEqual(registry.size().waiters, 0)
     })
   )
 

@@ -59,16 +59,22 @@ describe("one-worker placement in the primary", () => {
     placements.release(w0, "job", 1, true)
     assert.deepStrictEqual(said.slice(1).sort(), ["end job#2 to w1", "end job#3 to w2"])
     assert.strictEqual(placements.size(), 0)
-    // cancelled on a waiting copy: the host is cancelled too
+    // cancelled on a waiting copy: the host is cancelled too, and a copy added meanwhile waits for it to stop
     placements.hold(w0, "other", 4)
     placements.hold(w1, "other", 5)
     said.length = 0
     placements.release(w1, "other", 5, true)
     assert.deepStrictEqual(said, ["cancel other on w0"])
+    placements.hold(w2, "other", 8)
+    assert.deepStrictEqual(said, ["cancel other on w0"])
+    placements.release(w0, "other", 4, true)
+    assert.deepStrictEqual(said.slice(1), ["grant other#8 to w2"])
+    placements.release(w2, "other", 8, true)
     assert.strictEqual(placements.size(), 0)
+    said.length = 0
     // a copy added afterwards starts afresh
     placements.hold(w2, "job", 6)
-    assert.deepStrictEqual(said.slice(1), ["grant job#6 to w2"])
+    assert.deepStrictEqual(said, ["grant job#6 to w2"])
   })
 
   it("waits for an eligible worker, and forgets tasks nobody holds", () => {

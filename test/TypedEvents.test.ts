@@ -58,6 +58,23 @@ describe("typed events", () => {
     })
   )
 
+  it.scoped("a dispatch that does not decode is skipped by a typed stream, which goes on", () =>
+    Effect.gen(function* () {
+      const app = yield* started
+      const stream = yield* Effect.fork(
+        Stream.runCollect(Stream.take(JobDone.events(), 1)).pipe(Effect.provideService(App.App, app))
+      )
+      yield* untilListening(app, JobDone.name)
+      yield* app.dispatch(JobDone.name, { context: { id: 5 } })
+      yield* JobDone.dispatch({ id: "good", at, bytes: 2n }).pipe(Effect.provideService(App.App, app))
+      const seen = Chunk.toReadonlyArray(yield* Fiber.join(stream))
+      assert.deepStrictEqual(
+        seen.map((context) => context.id),
+        ["good"]
+      )
+    })
+  )
+
   it.scoped("a handler gets the decoded context; a raw waiter sees the encoded form", () =>
     Effect.gen(function* () {
       const app = yield* started

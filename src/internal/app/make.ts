@@ -8,6 +8,7 @@ import type * as Scope from "effect/Scope"
 import type { AddTaskOptions, AppService, ListenerKind, MakeOptions, TaskError, TaskInput } from "../../App.js"
 import type { EventContext, Handler, SignalOptions } from "../../Events.js"
 import type { InvalidTaskName, InvalidTaskOptions, Task, TaskNameInUse } from "../../Task.js"
+import { withAnnotations } from "../annotations.js"
 import { decodeNonNegative } from "../duration.js"
 import * as Registry from "../events/registry.js"
 import { Transport } from "../events/transport.js"
@@ -61,9 +62,9 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       return yield* new InvalidAppOptions({ reason: "InvalidTaskRetention", value: options.taskRetention })
     }
     // What the server adds to the app's own log lines (the worker's name, in a worker), for as long as it serves.
-    const annotations = binding<Readonly<Record<string, string>>>({})
+    const annotations = binding<Readonly<Record<string, string>> | undefined>(undefined)
     const annotate = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.annotateLogs(Effect.annotateLogs(effect, annotations.get()), "app", name)
+      Effect.annotateLogs(withAnnotations(effect, annotations.get()), "app", name)
     const runInApp = Runtime.runFork(yield* annotate(Effect.runtime<never>()))
     const clock = yield* Effect.clock
 
@@ -83,6 +84,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       )
 
     const registry: Registry.Registry = yield* Registry.make({
+      annotations: () => annotations.get(),
       onHandlerFailure: (event, cause) =>
         event === "server.exception.report"
           ? annotate(Effect.logError(`Handler for event "${event}" failed`, cause).pipe(Effect.annotateLogs({ event })))
@@ -237,7 +239,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       useTransport: transport.use,
       usePlacement: placement.use,
       useReach: reach.use,
-      useLogAnnotations: annotations.use,
+      useLogAnnotations: (added) => annotations.use(added),
       shared
     }
     // Enumerable, so that an app wrapped with a spread (`{ ...app, dispatch }`) keeps its hooks.

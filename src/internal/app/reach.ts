@@ -30,20 +30,31 @@ export const alone = (tasks: Tasks): Reach => ({
   }
 })
 
-/** Every worker through the supervisor: of a primary, or of a process serving alone. */
+/**
+ * Every worker through the supervisor: of a primary, or of a process serving alone. A cancel everywhere asks every
+ * worker at once and counts those that had the task; it fails only when none had it and some could not be asked.
+ */
 export const ofSupervisor = (supervisor: SupervisorService): Reach => ({
   tasks: supervisor.tasks,
   cancel: (name, worker) =>
     Effect.gen(function* () {
       const workers =
         worker !== undefined ? [worker] : Array.from(new Set((yield* supervisor.tasks).map((task) => task.worker)))
-      let cancelled = 0
-      for (const target of workers) {
-        const found = yield* supervisor.cancelTask(target, name).pipe(
-          Effect.as(true),
-          Effect.catchTag("TaskNotFound", () => Effect.succeed(false))
-        )
-        if (found) cancelled++
+      const outcomes = yield* Effect.forEach(
+        workers,
+        (target) =>
+          supervisor.cancelTask(target, name).pipe(
+            Effect.as(true),
+            Effect.catchTag("TaskNotFound", () => Effect.succeed(false)),
+            Effect.either
+          ),
+        { concurrency: "unbounded" }
+      )
+      const cancelled = outcomes.filter((outcome) => outcome._tag === "Right" && outcome.right).length
+      const failure = outcomes.find((outcome) => outcome._tag === "Left")
+      if (cancelled === 0 && failure !== undefined && failure._tag === "Left") return yield* Effect.fail(failure.left)
+      if (failure !== undefined && failure._tag === "Left") {
+        yield* Effect.logWarning(`Cancelling task "${name}" everywhere: ${failure.left.message}`)
       }
       return cancelled
     })

@@ -10,6 +10,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { AddTaskOptions, AppService, TaskInput } from "../../App.js"
+import { withAnnotations } from "../annotations.js"
 import type { InvalidTaskOptions } from "../task/errors.js"
 import { InvalidTaskName, TaskNameInUse, TaskNotFound, validateName } from "../task/errors.js"
 import type { Placement } from "../task/placement.js"
@@ -63,7 +64,7 @@ export interface TasksOptions {
   /** Told of the first task added after the app stopped. */
   readonly onAddedAfterStop: (name: string) => void
   /** Log annotations for the tasks queued before the start, as they start (their fibers were forked before). */
-  readonly annotations: () => Readonly<Record<string, string>>
+  readonly annotations: () => Readonly<Record<string, string>> | undefined
 }
 
 export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.Scope> =>
@@ -199,14 +200,13 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
               record.started = true
               record.startedAt = record.addedAt
             }
-            run = effect
+            run = withAnnotations(effect, options.annotations())
           } else {
             pending.push(record)
             run = Effect.zipRight(
               started.await,
               Effect.suspend(() => {
-                const annotations = options.annotations()
-                return Object.keys(annotations).length === 0 ? effect : Effect.annotateLogs(effect, annotations)
+                return withAnnotations(effect, options.annotations())
               })
             )
           }

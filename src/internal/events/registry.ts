@@ -67,6 +67,8 @@ export interface RegistryOptions {
   /** Called once per failing handler, with the event it was registered on. */
   readonly onHandlerFailure: (event: string, cause: Cause.Cause<unknown>) => Effect.Effect<void>
   readonly transport?: TransportService | undefined
+  /** Log annotations for the fibers that run handlers. */
+  readonly annotations?: (() => Readonly<Record<string, string>> | undefined) | undefined
 }
 
 /** Set on the fiber that reports a handler's failure, so that a failure while reporting is not reported again. */
@@ -99,6 +101,9 @@ const serializationProblem = (context: EventContext | undefined): string | undef
     return error instanceof Error ? error.message : String(error)
   }
 }
+
+/** Put in an `events` stream's buffer when the registry closes: the reader ends after what came before it. */
+const streamEnd: unique symbol = Symbol("fiberapp/Events/streamEnd")
 
 /** How many dispatches an `events` stream keeps for its reader by default. */
 const defaultBufferSize = 1024
@@ -138,7 +143,10 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
       })
     }
 
-    const runners = yield* Runners.make((record, cause, job) => failed(record, cause, job.reporting))
+    const runners = yield* Runners.make(
+      (record, cause, job) => failed(record, cause, job.reporting),
+      options.annotations
+    )
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         table.close()
@@ -331,35 +339,42 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
       }
       return Stream.unwrapScoped(
         Effect.gen(function* () {
-          // `unsafeOffer` ignores a queue's strategy: the overflow is handled here, in dispatch order.
-          const queue = yield* Queue.bounded<EventContext>(capacity)
+          // `unsafeOffer` ignores a queue's strategy: the overflow is handled here, in dispatch order. One slot more
+          // than the buffer, for the end: what was buffered when the app closed is still read.
+          const queue = yield* Queue.bounded<EventContext | typeof streamEnd>(capacity + 1)
           const runFork = Runtime.runFork(yield* Effect.runtime<never>())
           let overflowing = false
-          const remove = table.subscribe(
-            name,
-            normalizeCondition(eventsOptions?.condition),
-            eventsOptions?.exclusive !== false,
-            (delivered) => {
-              if (!Exit.isExit(delivered) || delivered._tag === "Failure") {
-                runFork(Queue.shutdown(queue))
-                return
-              }
-              const full = Option.getOrElse(queue.unsafeSize(), () => 0) >= capacity
-              if (full && strategy === "sliding") Effect.runSync(Queue.poll(queue))
-              if (!full || strategy === "sliding") queue.unsafeOffer(delivered.value as EventContext)
-              if (full && !overflowing) {
-                runFork(
-                  Effect.logWarning(
-                    `The events of "${name.name}" come faster than they are read: more than ${capacity} waiting, ` +
-                      (strategy === "dropping" ? "the newest are dropped" : "the oldest are dropped")
-                  )
-                )
-              }
-              overflowing = full
+          const deliver = (delivered: Effect.Effect<EventContext>) => {
+            if (!Exit.isExit(delivered) || delivered._tag === "Failure") {
+              queue.unsafeOffer(streamEnd)
+              return
             }
+            const full = Option.getOrElse(queue.unsafeSize(), () => 0) >= capacity
+            if (full && strategy === "sliding") Effect.runSync(Queue.poll(queue))
+            if (!full || strategy === "sliding") queue.unsafeOffer(delivered.value as EventContext)
+            if (full && !overflowing) {
+              runFork(
+                Effect.logWarning(
+                  `The events of "${name.name}" come faster than they are read: more than ${capacity} waiting, ` +
+                    (strategy === "dropping" ? "the newest are dropped" : "the oldest are dropped")
+                )
+              )
+            }
+            overflowing = full
+          }
+          // Subscribed and its removal armed in one step: an interruption cannot leave a subscription behind.
+          yield* Effect.acquireRelease(
+            Effect.sync(() =>
+              table.subscribe(
+                name,
+                normalizeCondition(eventsOptions?.condition),
+                eventsOptions?.exclusive !== false,
+                deliver
+              )
+            ),
+            (remove) => Effect.sync(remove)
           )
-          yield* Effect.addFinalizer(() => Effect.sync(remove))
-          return Stream.fromQueue(queue)
+          return Stream.takeWhile(Stream.fromQueue(queue), (item): item is EventContext => item !== streamEnd)
         })
       )
     }

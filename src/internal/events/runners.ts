@@ -6,6 +6,7 @@ import * as FiberSet from "effect/FiberSet"
 import * as MutableQueue from "effect/MutableQueue"
 import type * as Scope from "effect/Scope"
 import type { EventContext } from "../../Events.js"
+import { withAnnotations } from "../annotations.js"
 import type { HandlerRecord } from "./table.js"
 import { contextFor } from "./table.js"
 
@@ -42,7 +43,9 @@ const maxIdleRunners = 8
  * job is taken by a runner that is not busy with another. Idle runners park until a dispatch wakes one.
  */
 export const make = (
-  onFailure: (record: HandlerRecord, cause: Cause.Cause<unknown>, job: Job) => Effect.Effect<void>
+  onFailure: (record: HandlerRecord, cause: Cause.Cause<unknown>, job: Job) => Effect.Effect<void>,
+  /** Log annotations for the runners started from now on (a worker's name, once its server has bound it). */
+  annotations: () => Readonly<Record<string, string>> | undefined = () => undefined
 ): Effect.Effect<Runners, never, Scope.Scope> =>
   Effect.gen(function* () {
     const runners = yield* FiberSet.make<void>()
@@ -57,7 +60,7 @@ export const make = (
       starting++
       const resume = parked.pop()
       if (resume !== undefined) resume(Effect.void)
-      else fork(makeRunner(), { immediate: false })
+      else fork(withAnnotations(makeRunner(), annotations()), { immediate: false })
     }
 
     const park: Effect.Effect<void> = Effect.async<void>((resume) => {

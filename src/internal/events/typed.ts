@@ -1,4 +1,6 @@
 import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -32,8 +34,23 @@ export const define = <A, I extends EventContext>(name: string, schema: Schema.S
         Effect.flatMap(App, (app) => app.dispatch(name, { ...options, context: encoded }))
       ),
     event: (options?: WaitOptions) => Effect.flatMap(App, (app) => Effect.flatMap(app.event(name, options), decoded)),
+    // One context that does not decode (a raw dispatch, an older worker) must not end every reader's stream.
     events: (options?: EventsOptions) =>
-      Stream.unwrap(Effect.map(App, (app) => Stream.mapEffect(app.events(name, options), decoded))),
+      Stream.unwrap(
+        Effect.map(App, (app) =>
+          app.events(name, options).pipe(
+            Stream.mapEffect((context) =>
+              decoded(context).pipe(
+                Effect.map(Option.some),
+                Effect.catchAll((error) =>
+                  Effect.as(Effect.logWarning(`${error.message}; this dispatch is skipped`), Option.none<A>())
+                )
+              )
+            ),
+            Stream.filterMap(identity)
+          )
+        )
+      ),
     signal: <R>(handler: (context: A) => Effect.Effect<unknown, unknown, R>, options?: SignalOptions) =>
       Effect.flatMap(App, (app) => app.signal(name, (context) => Effect.flatMap(decoded(context), handler), options))
   }

@@ -203,7 +203,7 @@ const decodable = (path: string): boolean => {
   }
 }
 
-/** Serves the inspector in the current scope. */
+/** Serves the inspector in the current scope; the caller says where it listens, once the server is up too. */
 export const serve = (
   supervisor: SupervisorService,
   resolved: Resolved
@@ -227,6 +227,5 @@ export const serve = (
     yield* server.serve(makeApp(supervisor, resolved.apiKey, yield* Clock.currentTimeMillis))
     const address = server.address
     const port = address._tag === "TcpAddress" ? address.port : resolved.port
-    yield* Effect.logInfo(`Inspector listening on http://${resolved.host}:${port}`)
     return { host: resolved.host, port }
   })

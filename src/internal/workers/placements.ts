@@ -41,6 +41,8 @@ interface Entry {
   /** The copy waiting on each process (the latest it announced). */
   readonly holders: Map<Proc, number>
   host: Host | undefined
+  /** Cancelled on a waiting copy: the host is being cancelled, and nothing is granted until it has stopped. */
+  cancelling: boolean
 }
 
 export const make = ({ cancel, eligible, grant, placed }: PlacementsOptions): Placements => {
@@ -51,7 +53,7 @@ export const make = ({ cancel, eligible, grant, placed }: PlacementsOptions): Pl
   }
 
   const assign = (name: string, entry: Entry): void => {
-    if (entry.host !== undefined) return
+    if (entry.host !== undefined || entry.cancelling) return
     let chosen: Proc | undefined
     for (const proc of entry.holders.keys()) {
       if (eligible(proc) && (chosen === undefined || proc.slot.index < chosen.slot.index)) chosen = proc
@@ -67,7 +69,7 @@ export const make = ({ cancel, eligible, grant, placed }: PlacementsOptions): Pl
   const hold = (proc: Proc, name: string, claim: number): void => {
     let entry = entries.get(name)
     if (entry === undefined) {
-      entry = { holders: new Map(), host: undefined }
+      entry = { holders: new Map(), host: undefined, cancelling: false }
       entries.set(name, entry)
     }
     if (entry.host?.proc === proc && entry.host.claim === claim) return
@@ -75,11 +77,27 @@ export const make = ({ cancel, eligible, grant, placed }: PlacementsOptions): Pl
     assign(name, entry)
   }
 
-  /** Over for good: the waiting copies end, a host elsewhere is cancelled, and the task is forgotten. */
+  /**
+   * Over for good: the waiting copies end and the task is forgotten, once a host elsewhere (cancelled now) has
+   * stopped: a copy added meanwhile waits for that, so that two never run at once.
+   */
   const finish = (name: string, entry: Entry): void => {
     for (const [holder, claim] of entry.holders) grant(holder, name, claim, false)
-    if (entry.host !== undefined) cancel(entry.host.proc, name)
-    entries.delete(name)
+    entry.holders.clear()
+    if (entry.host === undefined) {
+      entries.delete(name)
+      return
+    }
+    entry.cancelling = true
+    cancel(entry.host.proc, name)
+  }
+
+  /** The host stopped (released, or its process exited): what was held back may go on. */
+  const hostStopped = (name: string, entry: Entry): void => {
+    entry.host = undefined
+    entry.cancelling = false
+    assign(name, entry)
+    forgetIfIdle(name, entry)
   }
 
   const release = (proc: Proc, name: string, claim: number, ended: boolean): void => {
@@ -88,6 +106,10 @@ export const make = ({ cancel, eligible, grant, placed }: PlacementsOptions): Pl
     const wasHost = entry.host !== undefined && entry.host.proc === proc && entry.host.claim === claim
     const wasHolder = entry.holders.get(proc) === claim
     if (!wasHost && !wasHolder) return
+    if (wasHost && entry.cancelling) {
+      hostStopped(name, entry)
+      return
+    }
     if (wasHost) entry.host = undefined
     if (wasHolder) entry.holders.delete(proc)
     if (ended) {
@@ -101,11 +123,8 @@ export const make = ({ cancel, eligible, grant, placed }: PlacementsOptions): Pl
   const gone = (proc: Proc): void => {
     for (const [name, entry] of entries) {
       entry.holders.delete(proc)
-      if (entry.host?.proc === proc) {
-        entry.host = undefined
-        assign(name, entry)
-      }
-      forgetIfIdle(name, entry)
+      if (entry.host?.proc === proc) hostStopped(name, entry)
+      else forgetIfIdle(name, entry)
     }
   }
 

@@ -367,11 +367,11 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         if (stopping) return yield* new WorkersError({ reason: "Stopping", detail: "The workers are stopping." })
         const names = new Set(restartOptions?.workers ?? Array.from(slots.values(), (slot) => slot.name))
         const selected = yield* Effect.forEach(names, slotOf)
-        const results = yield* Effect.forEach(
-          selected,
-          (slot) => Effect.either(restartSlot(slot, restartOptions?.zeroDowntime !== false)),
-          { concurrency: "unbounded" }
-        )
+        const zeroDowntime = restartOptions?.zeroDowntime !== false
+        // Zero-downtime restarts go one worker at a time: all at once would double the memory for a moment.
+        const results = yield* Effect.forEach(selected, (slot) => Effect.either(restartSlot(slot, zeroDowntime)), {
+          concurrency: zeroDowntime ? 1 : "unbounded"
+        })
         const failed = results.flatMap((r) => (r._tag === "Left" ? [r.left.detail] : []))
         if (failed.length > 0) return yield* new WorkersError({ reason: "RestartFailed", detail: failed.join(" ") })
       }).pipe(operations.withPermits(1))

@@ -91,13 +91,16 @@ const running = <E, R>(
     // The inspector binds first, so that a port in use fails the start before anything says "Listening"; until the
     // server is up, its requests wait for the supervisor.
     const ready = yield* Deferred.make<SupervisorService>()
+    let inspector: { readonly host: string; readonly port: number } | undefined
     if (Option.isSome(resolved.inspector)) {
       // Loaded only when on: workers and most servers never pay for the inspector's HTTP stack.
       const Inspector = yield* Effect.promise(() => import("../inspector/http.js"))
-      yield* Inspector.serve(
+      inspector = yield* Inspector.serve(
         awaiting(ready, resolved.workers > 1 ? "primary" : "single", app.name),
         resolved.inspector.value
-      ).pipe(Effect.mapError((error) => new ServeError({ reason: "InspectorFailed", detail: error.message })))
+      ).pipe(
+        Effect.mapError((error) => new ServeError({ reason: "InspectorFailed", detail: error.message, origin: error }))
+      )
     }
     let running: Running
     if (resolved.workers > 1) {
@@ -119,6 +122,8 @@ const running = <E, R>(
     }
     yield* hooksOf(app).useReach(Reach.ofSupervisor(running.supervisor))
     yield* Deferred.succeed(ready, running.supervisor)
+    if (inspector !== undefined)
+      yield* Effect.logInfo(`Inspector listening on http://${inspector.host}:${inspector.port}`)
     return running
   })
 
