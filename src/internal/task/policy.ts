@@ -21,6 +21,8 @@ export interface Policy {
   readonly placement: Placement
 }
 
+const noPolicy: Either.Either<undefined, never> = Either.right(undefined)
+
 /** `undefined` when the options ask for no policy: a plain task pays nothing for policies. */
 export const decode = (
   name: string | undefined,
@@ -34,7 +36,7 @@ export const decode = (
       options.placement === undefined &&
       options.timeZone === undefined)
   ) {
-    return Either.right(undefined)
+    return noPolicy
   }
   const refuse = (reason: InvalidTaskOptionsReason, value: unknown, detail: string) =>
     Either.left(new InvalidTaskOptions({ name, reason, value, detail }))
