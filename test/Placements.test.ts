@@ -1,6 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, TestClock } from "effect"
+import { Replies } from "../src/internal/workers/ipc.js"
 import * as Placements from "../src/internal/workers/placements.js"
-import type { Proc } from "../src/internal/workers/slots.js"
+import * as Questions from "../src/internal/workers/questions.js"
+import type { Proc, Slot } from "../src/internal/workers/slots.js"
 
 /** The primary's choices, with processes that are only their slot's number; every message is recorded. */
 const setup = () => {
@@ -89,4 +92,27 @@ describe("one-worker placement in the primary", () => {
     placements.gone(w0)
     assert.strictEqual(placements.size(), 0)
   })
+})
+
+describe("asking every worker for its tasks", () => {
+  // A worker that is serving but never answers: its question times out.
+  const silentWorker = (): Map<string, Slot> => {
+    const slot = { name: "worker-0", index: 0, state: "serving", removed: false } as unknown as Slot
+    const proc = { slot, pid: 1, ackedAt: 0, worker: { isConnected: () => true }, replies: new Replies() }
+    ;(slot as { current: unknown }).current = proc
+    return new Map([[slot.name, slot]])
+  }
+
+  it.effect("for app code, a worker that does not answer fails the listing; the inspector's leaves it out", () =>
+    Effect.gen(function* () {
+      const questions = Questions.make(silentWorker(), () => {})
+      const strict = yield* Effect.fork(Effect.flip(questions.everyTask))
+      const lenient = yield* Effect.fork(questions.tasks)
+      yield* TestClock.adjust("5 seconds")
+      const error = yield* Fiber.join(strict)
+      assert.strictEqual(error.reason, "NoAnswer")
+      assert.include(error.message, "Listing the tasks of worker-0 failed")
+      assert.deepStrictEqual(yield* Fiber.join(lenient), [])
+    })
+  )
 })

@@ -34,8 +34,12 @@ export const alone = (tasks: Tasks): Reach => ({
  * Every worker through the supervisor: of a primary, or of a process serving alone. A cancel everywhere asks every
  * worker at once and counts those that had the task; it fails only when none had it and some could not be asked.
  */
-export const ofSupervisor = (supervisor: SupervisorService): Reach => ({
-  tasks: supervisor.tasks,
+export const ofSupervisor = (
+  supervisor: SupervisorService,
+  /** Every worker's tasks, failing when one does not answer; the supervisor's own listing leaves it out. */
+  everyTask: Effect.Effect<ReadonlyArray<WorkerTask>, WorkersError> = supervisor.tasks
+): Reach => ({
+  tasks: everyTask,
   cancel: (name, worker) =>
     Effect.gen(function* () {
       const workers =

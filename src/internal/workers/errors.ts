@@ -2,17 +2,21 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type { SupervisorService } from "../../Workers.js"
 
+/** The kinds of problem a worker operation runs into. */
+export const workersErrorReasons = [
+  "NotSupervisor",
+  "ServesAlone",
+  "StartFailed",
+  "RestartFailed",
+  "NotServing",
+  "NoAnswer",
+  "Stopping",
+  "InvalidReplicas",
+  "NoEntryScript"
+] as const
+
 /** What kind of problem a worker operation ran into. */
-export type WorkersErrorReason =
-  | "NotSupervisor"
-  | "ServesAlone"
-  | "StartFailed"
-  | "RestartFailed"
-  | "NotServing"
-  | "NoAnswer"
-  | "Stopping"
-  | "InvalidReplicas"
-  | "NoEntryScript"
+export type WorkersErrorReason = (typeof workersErrorReasons)[number]
 
 export class WorkersError extends Data.TaggedError("WorkersError")<{
   readonly reason: WorkersErrorReason

@@ -315,7 +315,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       )
     yield* hooks.useTransport({ publish })
 
-    const { cancelTask, info, slotOf, tasks } = Questions.make(slots, send)
+    const { cancelTask, everyTask, info, slotOf, tasks } = Questions.make(slots, send)
 
     /** Restarts the slot's process: the new one first with zero downtime, else after the old one has stopped. */
     const restartWork = (slot: Slot, zeroDowntime: boolean): Effect.Effect<void, WorkersError | WorkerExit> =>
@@ -406,7 +406,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
 
     /** A worker's question about every worker (`scope: "all"`), answered through the supervisor. */
     const answerAsk = (ask: Protocol.Ask): Effect.Effect<Protocol.AskAnswer> => {
-      const reach = Reach.ofSupervisor(supervisor)
+      const reach = Reach.ofSupervisor(supervisor, everyTask)
       const call = ask.call
       const answered: Effect.Effect<Protocol.AskAnswer, WorkersError | WorkerNotFound> =
         call._tag === "fiberapp.askTasks"
@@ -419,7 +419,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         Effect.succeed<Protocol.AskAnswer>(
           error._tag === "WorkerNotFound"
             ? { _tag: "Refused", reason: "WorkerNotFound", worker: error.worker, message: error.message }
-            : { _tag: "Refused", reason: "Failed", message: error.message }
+            : { _tag: "Refused", reason: "Failed", kind: error.reason, message: error.message }
         )
       )
     }
@@ -439,11 +439,13 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
     placing = true
     placements.rebalance()
     yield* hooks.runListeners("main_process_ready")
-    return { supervisor, address }
+    return { supervisor, address, reach: Reach.ofSupervisor(supervisor, everyTask) }
   })
 
 export interface Primary {
   readonly supervisor: SupervisorService
+  /** Every worker's tasks for app code (`scope: "all"`): a worker that does not answer is an error, not a gap. */
+  readonly reach: Reach.Reach
   /** Where the first worker said it listens. */
   readonly address: { readonly hostname: string; readonly port: number } | undefined
 }

@@ -1,5 +1,6 @@
 import { Either, Schema } from "effect"
 import type { WorkerTask } from "../../Workers.js"
+import { workersErrorReasons } from "./errors.js"
 
 /** The environment variable that names a worker process; the primary sets it when it forks one. */
 export const workerEnv = "FIBERAPP_WORKER"
@@ -86,6 +87,8 @@ export const CancelledOn = Schema.TaggedStruct("CancelledOn", { count: Schema.Nu
 export const Refused = Schema.TaggedStruct("Refused", {
   reason: Schema.Literal("WorkerNotFound", "Failed"),
   worker: Schema.optional(Schema.String),
+  /** With `Failed`: the `WorkersError` reason the primary met. */
+  kind: Schema.optional(Schema.Literal(...workersErrorReasons)),
   message: Schema.String
 })
 export const AskOutcome = Schema.Union(WorkerTasks, CancelledOn, Refused)

@@ -45,21 +45,33 @@ export const make = (slots: Map<string, Slot>, send: (proc: Proc, message: Proto
       )
     })
 
-  const tasks: Effect.Effect<ReadonlyArray<WorkerTask>> = Effect.suspend(() =>
-    Effect.forEach(
-      Array.from(slots.values()).filter((slot) => slot.current?.ackedAt !== undefined),
-      (slot) =>
-        request(slot, { _tag: "fiberapp.listTasks" }).pipe(
-          Effect.map(
-            (answer): ReadonlyArray<WorkerTask> =>
-              answer._tag === "Tasks" ? answer.tasks.map((task) => Protocol.workerTaskOf(slot.name, task)) : []
+  /** Every worker's tasks; one that does not answer is left out (and logged), or with `strict` fails the listing. */
+  const listAll = <E>(onFailure: (slot: Slot, error: WorkersError) => Effect.Effect<ReadonlyArray<WorkerTask>, E>) =>
+    Effect.suspend(() =>
+      Effect.forEach(
+        Array.from(slots.values()).filter((slot) => slot.current?.ackedAt !== undefined),
+        (slot) =>
+          request(slot, { _tag: "fiberapp.listTasks" }).pipe(
+            Effect.map(
+              (answer): ReadonlyArray<WorkerTask> =>
+                answer._tag === "Tasks" ? answer.tasks.map((task) => Protocol.workerTaskOf(slot.name, task)) : []
+            ),
+            Effect.catchAll((error) => onFailure(slot, error))
           ),
-          Effect.catchAll((error) =>
-            Effect.as(Effect.logWarning(`Listing the tasks of ${slot.name} failed: ${error.detail}`), [])
-          )
-        ),
-      { concurrency: "unbounded" }
-    ).pipe(Effect.map((lists) => onceEach(lists.flat())))
+        { concurrency: "unbounded" }
+      ).pipe(Effect.map((lists) => onceEach(lists.flat())))
+    )
+
+  /** For the inspector: what every worker that answers has. */
+  const tasks: Effect.Effect<ReadonlyArray<WorkerTask>> = listAll((slot, error) =>
+    Effect.as(Effect.logWarning(`Listing the tasks of ${slot.name} failed: ${error.detail}`), [])
+  )
+
+  /** For app code (`scope: "all"`): a worker that does not answer fails the listing, rather than hide a task. */
+  const everyTask: Effect.Effect<ReadonlyArray<WorkerTask>, WorkersError> = listAll((slot, error) =>
+    Effect.fail(
+      new WorkersError({ reason: error.reason, detail: `Listing the tasks of ${slot.name} failed: ${error.detail}` })
+    )
   )
 
   const slotOf = (worker: string): Effect.Effect<Slot, WorkerNotFound> =>
@@ -91,7 +103,7 @@ export const make = (slots: Map<string, Slot>, send: (proc: Proc, message: Proto
       })
     )
 
-  return { info, tasks, slotOf, cancelTask }
+  return { info, tasks, everyTask, slotOf, cancelTask }
 }
 
 /**

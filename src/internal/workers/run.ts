@@ -103,6 +103,7 @@ const running = <E, R>(
       )
     }
     let running: Running
+    let reach: Reach.Reach | undefined
     if (resolved.workers > 1) {
       yield* hooksOf(app).useLogAnnotations({ worker: "primary" })
       const primary = yield* Primary.make({
@@ -116,11 +117,12 @@ const running = <E, R>(
       }).pipe(Effect.mapError(toServeError), Effect.annotateLogs("worker", "primary"))
       const address = primary.address ?? { hostname: resolved.host, port: resolved.port }
       running = { server: { address, url: options.formatUrl(address) }, supervisor: primary.supervisor }
+      reach = primary.reach
     } else {
       const server = yield* options.single
       running = { server, supervisor: Single.make(app) }
     }
-    yield* hooksOf(app).useReach(Reach.ofSupervisor(running.supervisor))
+    yield* hooksOf(app).useReach(reach ?? Reach.ofSupervisor(running.supervisor))
     yield* Deferred.succeed(ready, running.supervisor)
     if (inspector !== undefined)
       yield* Effect.logInfo(`Inspector listening on http://${inspector.host}:${inspector.port}`)

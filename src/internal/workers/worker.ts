@@ -195,7 +195,7 @@ export const run = <A extends Served, E, R>(
         ? new WorkersError({ reason: "NoAnswer", detail: `Unexpected answer from the primary: ${answer._tag}.` })
         : answer.reason === "WorkerNotFound"
           ? new WorkerNotFound({ worker: answer.worker ?? "?" })
-          : new WorkersError({ reason: "NoAnswer", detail: answer.message })
+          : new WorkersError({ reason: answer.kind ?? "NoAnswer", detail: answer.message })
     yield* hooks.useReach({
       tasks: Effect.flatMap(ask({ _tag: "fiberapp.askTasks" }), (answer) =>
         answer._tag === "WorkerTasks"
