@@ -29,6 +29,8 @@
  */
 
 import type { Effect, Exit, Fiber, Option } from "effect"
+import type { App } from "./App.js"
+import * as cancel from "./internal/task/cancel.js"
 import * as errors from "./internal/task/errors.js"
 import * as record from "./internal/task/record.js"
 
@@ -80,6 +82,8 @@ export interface Task<A = unknown, E = unknown> {
   readonly worker: Option.Option<string>
   /** Where the task runs when the server has several workers; see {@link Placement}. */
   readonly placement: Placement
+  /** The reason given to `cancelTask`, once it was cancelled with one. */
+  readonly cancelReason: Option.Option<string>
   /** Synchronous status, for listings and inspectors. */
   unsafeStatus(): Status
 }
@@ -131,6 +135,7 @@ export interface Info {
   readonly attempt: number
   readonly lastRun: RunInfo | undefined
   readonly nextRunAt: number | undefined
+  readonly cancelReason: string | undefined
 }
 
 /**
@@ -140,6 +145,15 @@ export interface Info {
  * @category utils
  */
 export const info: (task: Task) => Info = record.info
+
+/**
+ * The reason given to `cancelTask` for the task running in the current fiber, once it is being cancelled with one:
+ * what a finalizer or `onInterrupt` reads, as Sanic passes its `msg` into the task's `CancelledError`.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const cancelReason: Effect.Effect<Option.Option<string>, never, App> = cancel.currentReason
 
 /**
  * Whether a status is final: `succeeded`, `failed` or `cancelled`.

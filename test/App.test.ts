@@ -16,7 +16,7 @@ import {
 import * as App from "../src/App.js"
 import * as Events from "../src/Events.js"
 import { hooksOf } from "../src/internal/hooks.js"
-import type * as Task from "../src/Task.js"
+import * as Task from "../src/Task.js"
 import { untilSleeping } from "./utils.js"
 
 const makeApp = (gracefulShutdownTimeout: Duration.DurationInput = "15 seconds") =>
@@ -544,6 +544,41 @@ describe("stops that race", () => {
       const exit = yield* task.await
       assert.isTrue(Exit.isInterrupted(exit))
       assert.strictEqual(yield* app.purgeTasks, 1)
+    })
+  )
+})
+
+describe("cancel reasons", () => {
+  it.scoped("the reason given to cancelTask reaches the task's finalizers, and its record keeps it", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const heard = yield* Deferred.make<Option.Option<string>>()
+      const entered = yield* Deferred.make<void>()
+      const task = yield* app.addTask(
+        Effect.zipRight(Deferred.succeed(entered, undefined), Effect.never).pipe(
+          Effect.onInterrupt(() => Effect.flatMap(Task.cancelReason, (reason) => Deferred.succeed(heard, reason)))
+        ),
+        { name: "shop" }
+      )
+      yield* Deferred.await(entered)
+      yield* app.cancelTask("shop", { reason: "closing for the night" })
+      assert.deepStrictEqual(yield* Deferred.await(heard), Option.some("closing for the night"))
+      assert.deepStrictEqual(task.cancelReason, Option.some("closing for the night"))
+      assert.strictEqual(Task.info(task).cancelReason, "closing for the night")
+
+      // without a reason, and outside any task, there is none
+      const silent = yield* Deferred.make<Option.Option<string>>()
+      const plain = yield* app.addTask(
+        Effect.never.pipe(
+          Effect.onInterrupt(() => Effect.flatMap(Task.cancelReason, (reason) => Deferred.succeed(silent, reason)))
+        ),
+        { name: "plain" }
+      )
+      yield* Effect.yieldNow()
+      yield* app.cancelTask("plain")
+      assert.deepStrictEqual(yield* Deferred.await(silent), Option.none())
+      assert.deepStrictEqual(plain.cancelReason, Option.none())
+      assert.deepStrictEqual(yield* Effect.provideService(Task.cancelReason, App.App, app), Option.none())
     })
   )
 })

@@ -499,7 +499,8 @@ describe("the record", () => {
         failures: 1,
         attempt: 1,
         lastRun: { startedAt: 0, endedAt: 0, outcome: "failed" },
-        nextRunAt: undefined
+        nextRunAt: undefined,
+        cancelReason: undefined
       })
     })
   )

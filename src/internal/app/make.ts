@@ -182,7 +182,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
               count === 0 ? Effect.fail(new TaskNotFound({ name: task })) : Effect.void
             )
           )
-        : tasks.cancel(task)
+        : tasks.cancel(task, reason)
       if (reason === undefined) return cancel
       return Effect.zipRight(
         cancel,

@@ -30,7 +30,8 @@ export interface Tasks {
   ) => Effect.Effect<TaskRecord<A, E>, TaskNameInUse | InvalidTaskName | InvalidTaskOptions, Exclude<R, App>>
   readonly get: (name: string) => Effect.Effect<TaskRecord, TaskNotFound>
   readonly find: (name: string) => Effect.Effect<Option.Option<TaskRecord>>
-  readonly cancel: (name: string) => Effect.Effect<void, TaskNotFound>
+  /** Interrupts the task; `reason` is what its finalizers read with `Task.cancelReason`. */
+  readonly cancel: (name: string, reason?: string) => Effect.Effect<void, TaskNotFound>
   readonly purge: Effect.Effect<number>
   readonly list: () => ReadonlyArray<TaskRecord>
   /** Starts the tasks added so far, and from now on every task as it is added. */
@@ -227,9 +228,10 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
 
     const find = (name: string) => Effect.sync(() => Option.fromNullable(records.get(name)))
 
-    const cancel = (name: string) =>
+    const cancel = (name: string, reason?: string) =>
       Effect.flatMap(get(name), (record) => {
         if (record.exit !== undefined || record.fiberOrUndefined === undefined) return Effect.void
+        if (reason !== undefined) record.reasonForCancel = reason
         if (record.policy !== undefined) record.policy.cancelRequested = true
         return Effect.asVoid(Fiber.interrupt(record.fiberOrUndefined))
       })

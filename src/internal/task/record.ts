@@ -55,6 +55,8 @@ export class TaskRecord<A = unknown, E = unknown> implements Task<A, E> {
   started = false
   startedAt: number | undefined = undefined
   endedAt: number | undefined = undefined
+  /** What `cancelTask` was told, if anything. */
+  reasonForCancel: string | undefined = undefined
 
   constructor(
     readonly name: string | undefined,
@@ -87,6 +89,10 @@ export class TaskRecord<A = unknown, E = unknown> implements Task<A, E> {
 
   get worker(): Option.Option<string> {
     return Option.fromNullable(this.policy?.worker)
+  }
+
+  get cancelReason(): Option.Option<string> {
+    return Option.fromNullable(this.reasonForCancel)
   }
 
   get placement(): Placement {
@@ -161,7 +167,8 @@ export const info = (task: Task): Info => ({
   failures: task.failures,
   attempt: task.attempt,
   lastRun: Option.getOrUndefined(task.lastRun),
-  nextRunAt: Option.getOrUndefined(task.nextRunAt)
+  nextRunAt: Option.getOrUndefined(task.nextRunAt),
+  cancelReason: Option.getOrUndefined(task.cancelReason)
 })
 
 export const isDone = (status: Status): boolean =>

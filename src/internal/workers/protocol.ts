@@ -24,7 +24,8 @@ const TaskInfo = Schema.Struct({
   failures: Schema.Number,
   attempt: Schema.Number,
   lastRun: Schema.optional(Schema.Struct({ startedAt: Schema.Number, endedAt: Schema.Number, outcome: Outcome })),
-  nextRunAt: Schema.optional(Schema.Number)
+  nextRunAt: Schema.optional(Schema.Number),
+  cancelReason: Schema.optional(Schema.String)
 })
 export type TaskInfo = typeof TaskInfo.Type
 
@@ -171,5 +172,6 @@ export const workerTaskOf = (worker: string, task: TaskInfo): WorkerTask => ({
   failures: task.failures,
   attempt: task.attempt,
   lastRun: task.lastRun,
-  nextRunAt: task.nextRunAt
+  nextRunAt: task.nextRunAt,
+  cancelReason: task.cancelReason
 })
