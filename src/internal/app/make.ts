@@ -84,7 +84,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       )
 
     const registry: Registry.Registry = yield* Registry.make({
-      annotations: () => annotations.get(),
+      annotations: annotations.get,
       onHandlerFailure: (event, cause) =>
         event === "server.exception.report"
           ? annotate(Effect.logError(`Handler for event "${event}" failed`, cause).pipe(Effect.annotateLogs({ event })))
@@ -239,7 +239,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       useTransport: transport.use,
       usePlacement: placement.use,
       useReach: reach.use,
-      useLogAnnotations: (added) => annotations.use(added),
+      useLogAnnotations: annotations.use,
       shared
     }
     // Enumerable, so that an app wrapped with a spread (`{ ...app, dispatch }`) keeps its hooks.

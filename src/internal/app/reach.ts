@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import type { SupervisorService, WorkerTask } from "../../Workers.js"
-import { info } from "../task/record.js"
 import type { WorkerNotFound, WorkersError } from "../workers/errors.js"
+import { asWorkerTasks, singleName } from "../workers/single.js"
 import type { Tasks } from "./tasks.js"
 
 /**
@@ -15,14 +15,11 @@ export interface Reach {
   readonly cancel: (name: string, worker: string | undefined) => Effect.Effect<number, WorkersError | WorkerNotFound>
 }
 
-/** The name of a process that serves alone, in worker tables and task lists. */
-export const aloneName = "main"
-
-/** An app with no server: its own tasks are all there are. */
+/** An app with no server: its own tasks are all there are, listed as a lone process lists them. */
 export const alone = (tasks: Tasks): Reach => ({
-  tasks: Effect.sync(() => tasks.list().map((task) => ({ worker: aloneName, ...info(task) }))),
+  tasks: Effect.sync(() => asWorkerTasks(tasks.list())),
   cancel: (name, worker) => {
-    if (worker !== undefined && worker !== aloneName) return Effect.succeed(0)
+    if (worker !== undefined && worker !== singleName) return Effect.succeed(0)
     return tasks.cancel(name).pipe(
       Effect.as(1),
       Effect.catchTag("TaskNotFound", () => Effect.succeed(0))

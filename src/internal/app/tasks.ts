@@ -123,7 +123,6 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
       return undefined
     }
 
-    /** Runs a one-worker task once the placement grants it to this process, and tells it when it stops. */
     /**
      * Runs a one-worker task once the placement grants this copy to this process, and tells the placement when the
      * copy stops, whatever stops it: the release is armed, without a gap, as the grant comes in.
@@ -206,9 +205,7 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
             pending.push(record)
             run = Effect.zipRight(
               started.await,
-              Effect.suspend(() => {
-                return withAnnotations(effect, options.annotations())
-              })
+              Effect.suspend(() => withAnnotations(effect, options.annotations()))
             )
           }
           const fork = withApp(FiberMap.run(fibers, register ? name : nextKey++, run), parent.currentContext)

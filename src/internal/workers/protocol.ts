@@ -159,19 +159,14 @@ export const writeToWorker = (message: ToWorker): unknown => encodeToWorker(mess
 export const withoutUndefined = (record: object): Record<string, unknown> =>
   Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined))
 
-/** A task as the protocol carried it, back to the shape `Workers.tasks` lists. */
+/** A task as the protocol carried it (unset fields left out), back to the shape `Workers.tasks` lists. */
 export const workerTaskOf = (worker: string, task: TaskInfo): WorkerTask => ({
-  worker,
-  name: task.name,
-  status: task.status,
-  addedAt: task.addedAt,
-  startedAt: task.startedAt,
-  endedAt: task.endedAt,
-  placement: task.placement,
-  runs: task.runs,
-  failures: task.failures,
-  attempt: task.attempt,
-  lastRun: task.lastRun,
-  nextRunAt: task.nextRunAt,
-  cancelReason: task.cancelReason
+  name: undefined,
+  startedAt: undefined,
+  endedAt: undefined,
+  lastRun: undefined,
+  nextRunAt: undefined,
+  cancelReason: undefined,
+  ...task,
+  worker
 })

@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import type { AppService } from "../../App.js"
-import type { SupervisorService, WorkerInfo } from "../../Workers.js"
+import type { Task } from "../../Task.js"
+import type { SupervisorService, WorkerInfo, WorkerTask } from "../../Workers.js"
 import { hooksOf } from "../hooks.js"
 import { info } from "../task/record.js"
 import { WorkerNotFound, WorkersError } from "./errors.js"
@@ -8,6 +9,10 @@ import { shutdownSelf } from "./process.js"
 
 /** The name a process serving alone has in its worker table. */
 export const singleName = "main"
+
+/** A lone process's tasks as a worker table lists them: all under its one name. */
+export const asWorkerTasks = (tasks: ReadonlyArray<Task>): ReadonlyArray<WorkerTask> =>
+  tasks.map((task) => ({ worker: singleName, ...info(task) }))
 
 const refuse = (what: string) =>
   Effect.fail(
@@ -46,11 +51,7 @@ export const make = (app: AppService): SupervisorService => {
               : "starting"
       )
     ]),
-    tasks: Effect.sync(() =>
-      hooksOf(app)
-        .unsafeTasks()
-        .map((task) => ({ worker: singleName, ...info(task) }))
-    ),
+    tasks: Effect.sync(() => asWorkerTasks(hooksOf(app).unsafeTasks())),
     cancelTask: (worker, name) =>
       worker === singleName ? app.cancelTask(name) : Effect.fail(new WorkerNotFound({ worker })),
     restart: (options) =>
