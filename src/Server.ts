@@ -36,6 +36,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type { Duration, Scope } from "effect"
 import { Context, Effect, Layer } from "effect"
 import type { App } from "./App.js"
+import type * as Fleet from "./Fleet.js"
 import type * as Inspector from "./Inspector.js"
 import * as errors from "./internal/server/errors.js"
 import { ServerRequest } from "./internal/server/request.js"
@@ -156,6 +157,11 @@ export interface Options<A = never, E = never, R = never, S = never, SE = never,
   readonly workerOptions?: Workers.Options | undefined
   /** The inspector (see `Inspector`): off by default; `true`, options, or `INSPECTOR=true`. */
   readonly inspector?: boolean | Inspector.Options | undefined
+  /**
+   * Makes this server one machine of a fleet sharing a PostgreSQL database (see the `Fleet` module). Off by default;
+   * on with options or `FLEET=true` (with `DATABASE_URL`).
+   */
+  readonly fleet?: boolean | Fleet.Options | undefined
   /**
    * How long the whole stop may take (stop listeners, draining, tasks; numbers are milliseconds), in place of the
    * app's own `gracefulShutdownTimeout`. `GRACEFUL_SHUTDOWN_TIMEOUT` (seconds, or a duration such as

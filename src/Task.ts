@@ -89,13 +89,14 @@ export interface Task<A = unknown, E = unknown> {
 }
 
 /**
- * Where a task runs when the server has several workers: on `every-worker` that adds it (the default), or on
- * `one-worker` of the machine, chosen by the primary and moved to another when that worker goes.
+ * Where a task runs when the server has several workers: on `every-worker` that adds it (the default), on
+ * `one-worker` of the machine, chosen by the primary and moved to another when that worker goes, or on one worker of
+ * the whole fleet (`one-in-fleet`, see the `Fleet` module; without a fleet, as `one-worker`).
  *
  * @since 0.2.0
  * @category models
  */
-export type Placement = "every-worker" | "one-worker"
+export type Placement = "every-worker" | "one-worker" | "one-in-fleet"
 
 /**
  * How a run ended: `succeeded`, `failed` (its retries exhausted, or timed out) or `cancelled`.

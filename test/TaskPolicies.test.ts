@@ -577,7 +577,7 @@ describe("bad options", () => {
       assert.strictEqual(retry.reason, "retry")
       const placement = yield* refused({ placement: "everywhere" as Task.Placement })
       assert.strictEqual(placement.reason, "placement")
-      assert.include(placement.message, `"every-worker" or "one-worker"`)
+      assert.include(placement.message, `"every-worker", "one-worker" or "one-in-fleet"`)
     })
   )
 

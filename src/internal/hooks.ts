@@ -50,6 +50,8 @@ export interface Hooks {
   readonly useReach: (reach: Reach) => Effect.Effect<void, never, Scope.Scope>
   /** Places `one-worker` tasks through `placement` while the scope is open. */
   readonly usePlacement: (placement: Placement) => Effect.Effect<void, never, Scope.Scope>
+  /** Places `one-in-fleet` tasks through `placement` (a fleet's cluster) while the scope is open. */
+  readonly useFleetPlacement: (placement: Placement) => Effect.Effect<void, never, Scope.Scope>
   /** Adds these annotations to the app's own log lines, and to the tasks that start, while the scope is open. */
   readonly useLogAnnotations: (annotations: Readonly<Record<string, string>>) => Effect.Effect<void, never, Scope.Scope>
   readonly shared: SharedValues

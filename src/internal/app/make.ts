@@ -75,6 +75,8 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
     )
     // Which process runs each one-worker task: this one, unless a worker's server binds the machine's choice.
     const placement = binding<Placement>(alone)
+    // Which process runs each one-in-fleet task: the machine's choice, unless a fleet binds cluster's.
+    const fleetPlacement = binding<Placement | undefined>(undefined)
     const shared: SharedValues = { values: new Map(), mode: "open" }
 
     const report = (context: EventContext, message: string, cause: Cause.Cause<unknown>) =>
@@ -94,7 +96,8 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
           Effect.suspend(() => {
             const current = transport.get()
             return current === undefined ? Effect.void : current.publish(event, dispatchOptions)
-          })
+          }),
+        maxContextBytes: () => transport.get()?.maxContextBytes?.()
       }
     })
 
@@ -118,6 +121,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
         )
       },
       placement: placement.get,
+      fleetPlacement: () => fleetPlacement.get() ?? placement.get(),
       retention: Duration.toMillis(decodedRetention.value),
       onAddedAfterStop: (task) => {
         runInApp(
@@ -238,6 +242,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       dispatchLocal: registry.dispatchLocal,
       useTransport: transport.use,
       usePlacement: placement.use,
+      useFleetPlacement: fleetPlacement.use,
       useReach: reach.use,
       useLogAnnotations: annotations.use,
       shared

@@ -3,8 +3,10 @@ import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as FiberMap from "effect/FiberMap"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
@@ -13,7 +15,7 @@ import type { AddTaskOptions, AppService, TaskInput } from "../../App.js"
 import { withAnnotations } from "../annotations.js"
 import type { InvalidTaskOptions } from "../task/errors.js"
 import { InvalidTaskName, TaskNameInUse, TaskNotFound, validateName } from "../task/errors.js"
-import type { Placement } from "../task/placement.js"
+import type { EndStatus, Placement } from "../task/placement.js"
 import * as Policy from "../task/policy.js"
 import { Runs, TaskRecord } from "../task/record.js"
 import * as Runner from "../task/runner.js"
@@ -60,6 +62,8 @@ export interface TasksOptions {
   readonly onSkipped: (name: string, run: number, ticks: number) => void
   /** Where `one-worker` tasks are placed. */
   readonly placement: () => Placement
+  /** Where `one-in-fleet` tasks are placed: the machine's one-worker placement unless a fleet binds its own. */
+  readonly fleetPlacement: () => Placement
   /** How long (ms) a finished task's record survives `purge`. */
   readonly retention: number
   /** Told of the first task added after the app stopped. */
@@ -124,8 +128,10 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
     }
 
     /**
-     * Runs a one-worker task once the placement grants this copy to this process, and tells the placement when the
-     * copy stops, whatever stops it: the release is armed, without a gap, as the grant comes in.
+     * Runs a one-worker (or one-in-fleet) task once the placement grants this copy to this process, and tells the
+     * placement when the copy stops, whatever stops it: the release is armed, without a gap, as the grant comes in.
+     * A grant taken back while the copy runs stops the run; the copy then waits for its next grant, or ends when the
+     * task is over elsewhere.
      */
     const placed = <A, E, R>(
       governed: Effect.Effect<A, E, R>,
@@ -135,28 +141,47 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
     ): Effect.Effect<A, E, R> =>
       // Asked when the task starts: a worker's server binds the machine's placement only as it serves.
       Effect.suspend(() => {
-        const placement = options.placement()
+        const placement = runs.placement === "one-in-fleet" ? options.fleetPlacement() : options.placement()
         const claim = runs.claim
-        return Effect.uninterruptibleMask((restore) =>
+        const endStatus = (exit: Exit.Exit<A, E>): EndStatus =>
+          exit._tag === "Success" ? "completed" : Cause.isInterrupted(exit.cause) ? "cancelled" : "failed"
+        const attempt: Effect.Effect<A, E, R> = Effect.uninterruptibleMask((restore) =>
           Effect.flatMap(
             Effect.onInterrupt(restore(placement.claim(name, claim)), () =>
-              placement.release(name, claim, runs.cancelRequested)
+              placement.release(name, claim, runs.cancelRequested, "cancelled")
             ),
             (granted) => {
               if (!granted) return Effect.interrupt
               record.started = true
               record.startedAt = clock.unsafeCurrentTimeMillis()
               runs.worker = placement.worker
-              return Effect.onExit(restore(governed), (exit) =>
+              const release = (exit: Exit.Exit<A, E>) =>
                 placement.release(
                   name,
                   claim,
-                  exit._tag === "Success" || !Cause.isInterrupted(exit.cause) || runs.cancelRequested
+                  exit._tag === "Success" || !Cause.isInterrupted(exit.cause) || runs.cancelRequested,
+                  runs.cancelRequested ? "cancelled" : endStatus(exit)
                 )
+              const withdrawn = placement.withdrawn
+              if (withdrawn === undefined) return Effect.onExit(restore(governed), release)
+              return Effect.flatMap(
+                restore(
+                  Effect.raceWith(governed, withdrawn(name, claim), {
+                    onSelfDone: (exit, other) => Effect.as(Fiber.interrupt(other), Either.left(exit)),
+                    onOtherDone: (exit, self) =>
+                      Effect.as(Fiber.interrupt(self), Either.right(exit._tag === "Success" && exit.value))
+                  })
+                ).pipe(Effect.onInterrupt(() => release(Exit.interrupt(FiberId.none)))),
+                (outcome) => {
+                  if (Either.isLeft(outcome)) return Effect.zipRight(release(outcome.left), outcome.left)
+                  if (outcome.right) return Effect.zipRight(release(Exit.interrupt(FiberId.none)), Effect.interrupt)
+                  return restore(Effect.suspend(() => attempt))
+                }
               )
             }
           )
         )
+        return attempt
       })
 
     const add = <A, E, R>(task: TaskInput<A, E, R>, addOptions: AddTaskOptions<any, any> | undefined) =>
@@ -192,7 +217,7 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
               onRunFailure: (run, cause) => options.onRunFailure(name ?? "(unnamed)", run, cause),
               onSkipped: (run, ticks) => options.onSkipped(name ?? "(unnamed)", run, ticks)
             })
-            if (runs.placement === "one-worker") effect = placed(effect, record, runs, name!)
+            if (runs.placement !== "every-worker") effect = placed(effect, record, runs, name!)
           }
           let run: Effect.Effect<A, E, any>
           if (live) {
@@ -278,7 +303,8 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
   })
 
 /** A one-worker task starts when its placement grants it, not when it is added or the app starts. */
-const deferred = (record: TaskRecord<any, any>): boolean => record.policy?.placement === "one-worker"
+const deferred = (record: TaskRecord<any, any>): boolean =>
+  record.policy !== undefined && record.policy.placement !== "every-worker"
 
 const stragglers = (running: ReadonlyArray<readonly [Key, Fiber.RuntimeFiber<unknown, unknown>]>): Stragglers => {
   const names: Array<string> = []

@@ -92,11 +92,15 @@ interface Slot {
 const noKeys: ReadonlyArray<string> = []
 
 /** Why a context cannot travel as JSON, or `undefined` when it can. */
-const serializationProblem = (context: EventContext | undefined): string | undefined => {
+const serializationProblem = (context: EventContext | undefined, maxBytes: number | undefined): string | undefined => {
   if (context === undefined || context === null) return undefined
   try {
-    JSON.stringify(context)
-    return undefined
+    const json = JSON.stringify(context)
+    if (maxBytes === undefined || json === undefined) return undefined
+    const bytes = Buffer.byteLength(json)
+    return bytes > maxBytes
+      ? `its JSON is ${bytes} bytes; a dispatch to the whole fleet carries at most ${maxBytes} (a PostgreSQL notification)`
+      : undefined
   } catch (error) {
     return error instanceof Error ? error.message : String(error)
   }
@@ -263,7 +267,7 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
     ): Effect.Effect<void, InvalidEventName | UnserializableEventContext> => {
       if (dispatchOptions?.scope !== "all") return dispatchLocal(event, dispatchOptions)
       // Encoded first, served alone too: what fails to cross to another process fails before any delivery.
-      const unserializable = serializationProblem(dispatchOptions.context)
+      const unserializable = serializationProblem(dispatchOptions.context, transport?.maxContextBytes?.())
       if (unserializable !== undefined) {
         const name = lookup(event).name
         if (name !== undefined) {

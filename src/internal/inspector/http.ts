@@ -13,6 +13,8 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { Address, Resolved } from "../../Inspector.js"
 import type { SupervisorService } from "../../Workers.js"
+import type { Call } from "../fleet/bus.js"
+import type { Member } from "../fleet/member.js"
 import { authorized, fromLoopbackClient } from "./auth.js"
 import { InspectorError } from "./errors.js"
 
@@ -37,7 +39,9 @@ const json = (status: number, body: unknown, headers?: Record<string, string>) =
 const error = (status: number, message: string, headers?: Record<string, string>) =>
   json(status, { error: message }, headers)
 
-const actions = "GET /, GET /tasks, POST /tasks/<worker>/<name>/cancel, POST /restart, POST /scale, POST /shutdown"
+const actions =
+  "GET /, GET /tasks, POST /tasks/<worker>/<name>/cancel, POST /restart, POST /scale, POST /shutdown, GET /fleet, " +
+  "POST /fleet/<machine>/(restart|scale|tasks/<worker>/<name>/cancel)"
 
 /** The JSON body, decoded with `schema` (platform's `schemaBodyJson`); an empty body is `{}` where it is optional. */
 const body = <A, I>(
@@ -68,7 +72,7 @@ const body = <A, I>(
   )
 
 /** The inspector's routes; a path it knows answered with another method gets 405 and the method it takes. */
-const routes = (supervisor: SupervisorService, startedAt: number) => {
+const routes = (supervisor: SupervisorService, startedAt: number, fleet: Effect.Effect<Member | undefined>) => {
   const known: Array<readonly [string, string]> = []
   const route =
     (method: "GET" | "POST", path: HttpRouter.PathInput, handler: HttpRouter.Route.Handler<BadRequest, never>) =>
@@ -158,6 +162,42 @@ const routes = (supervisor: SupervisorService, startedAt: number) => {
       )
     ),
     route("POST", "/shutdown", Effect.as(supervisor.shutdown, json(202, { shutdown: true }))),
+    route(
+      "GET",
+      "/fleet",
+      Effect.flatMap(fleet, (member) =>
+        member === undefined
+          ? Effect.succeed(error(404, "This server is not part of a fleet."))
+          : Effect.all([member.machines, member.tasks]).pipe(
+              Effect.map(([machines, tasks]) => json(200, { machine: member.machine, machines, tasks })),
+              Effect.catchTag("FleetError", (e) => Effect.succeed(error(503, e.message)))
+            )
+      )
+    ),
+    route(
+      "POST",
+      "/fleet/:machine/:action",
+      Effect.flatMap(HttpRouter.params, ({ action = "", machine = "" }) =>
+        action === "restart"
+          ? Effect.flatMap(body(RestartBody, true), (restart) =>
+              askFleet(fleet, machine, { _tag: "restart", ...restart })
+            )
+          : action === "scale"
+            ? Effect.flatMap(body(ScaleBody, false), ({ replicas }) =>
+                askFleet(fleet, machine, { _tag: "scale", replicas })
+              )
+            : Effect.fail(
+                new BadRequest(`Unknown fleet action "${action}"; use restart, scale or tasks/<worker>/<name>/cancel.`)
+              )
+      )
+    ),
+    route(
+      "POST",
+      "/fleet/:machine/tasks/:worker/:name/cancel",
+      Effect.flatMap(HttpRouter.params, ({ machine = "", name = "", worker = "" }) =>
+        askFleet(fleet, machine, { _tag: "cancel", worker, name })
+      )
+    ),
     withMethodChecks,
     HttpRouter.post(
       "/:action",
@@ -168,9 +208,31 @@ const routes = (supervisor: SupervisorService, startedAt: number) => {
   )
 }
 
+/** Carries an action to a machine of the fleet (this one's answer comes through the fleet too: one path for all). */
+const askFleet = (fleet: Effect.Effect<Member | undefined>, machine: string, call: Call) =>
+  Effect.flatMap(fleet, (member) =>
+    member === undefined
+      ? Effect.succeed(error(404, "This server is not part of a fleet."))
+      : member.ask(machine, call).pipe(
+          Effect.map((answer) =>
+            answer.error === undefined
+              ? json(200, { machine, done: call._tag })
+              : error(answer.status, `Machine ${machine}: ${answer.error}`)
+          ),
+          Effect.catchTag("FleetError", (e) =>
+            Effect.succeed(error(e.reason === "MachineNotFound" ? 404 : e.reason === "NoAnswer" ? 504 : 503, e.message))
+          )
+        )
+  )
+
 /** The inspector's HTTP app: a key or loopback check, then the routes. Every failure becomes a JSON answer. */
-export const makeApp = (supervisor: SupervisorService, apiKey: Option.Option<Redacted.Redacted>, startedAt: number) => {
-  const router = routes(supervisor, startedAt)
+export const makeApp = (
+  supervisor: SupervisorService,
+  apiKey: Option.Option<Redacted.Redacted>,
+  startedAt: number,
+  fleet: Effect.Effect<Member | undefined> = Effect.succeed(undefined)
+) => {
+  const router = routes(supervisor, startedAt, fleet)
   return Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     if (Option.isSome(apiKey)) {
@@ -206,7 +268,8 @@ const decodable = (path: string): boolean => {
 /** Serves the inspector in the current scope; the caller says where it listens, once the server is up too. */
 export const serve = (
   supervisor: SupervisorService,
-  resolved: Resolved
+  resolved: Resolved,
+  fleet?: Effect.Effect<Member | undefined>
 ): Effect.Effect<Address, InspectorError, Scope.Scope> =>
   Effect.gen(function* () {
     const server = yield* NodeHttpServer.make(() => Http.createServer(), {
@@ -224,7 +287,7 @@ export const serve = (
           })
       )
     )
-    yield* server.serve(makeApp(supervisor, resolved.apiKey, yield* Clock.currentTimeMillis))
+    yield* server.serve(makeApp(supervisor, resolved.apiKey, yield* Clock.currentTimeMillis, fleet))
     const address = server.address
     const port = address._tag === "TcpAddress" ? address.port : resolved.port
     return { host: resolved.host, port }

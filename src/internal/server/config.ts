@@ -5,9 +5,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import type * as Fleet from "../../Fleet.js"
 import type * as Inspector from "../../Inspector.js"
 import type { Options } from "../../Server.js"
 import { decodeNonNegative } from "../duration.js"
+import { type FleetSettings, fleetOf } from "../fleet/settings.js"
 import { isLoopback } from "../inspector/auth.js"
 import { InspectorError } from "../inspector/errors.js"
 import { ServeError } from "./errors.js"
@@ -25,6 +27,8 @@ export interface Resolved {
   readonly inspector: Option.Option<Inspector.Resolved>
   /** This process's worker name, when a primary forked it. */
   readonly worker: Option.Option<string>
+  /** The fleet's settings, when the server is one machine of a fleet. */
+  readonly fleet: Option.Option<FleetSettings>
 }
 
 export const defaultPort = 8000
@@ -45,7 +49,13 @@ export const ServerConfig = Config.all({
   INSPECTOR: raw("INSPECTOR"),
   INSPECTOR_PORT: raw("INSPECTOR_PORT"),
   INSPECTOR_HOST: raw("INSPECTOR_HOST"),
-  INSPECTOR_API_KEY: raw("INSPECTOR_API_KEY")
+  INSPECTOR_API_KEY: raw("INSPECTOR_API_KEY"),
+  FLEET: raw("FLEET"),
+  DATABASE_URL: raw("DATABASE_URL"),
+  FLEET_MACHINE: raw("FLEET_MACHINE"),
+  FLEET_HOST: raw("FLEET_HOST"),
+  FLEET_RUNNER_PORT: raw("FLEET_RUNNER_PORT"),
+  FLEET_TABLE_PREFIX: raw("FLEET_TABLE_PREFIX")
 })
 
 /** A set variable, read as `config` reads it (with Effect's own parsers and messages). */
@@ -69,11 +79,18 @@ const readSettings = Effect.flatMap(ServerConfig, (env) =>
     inspector: typed("INSPECTOR", env.INSPECTOR, Config.boolean),
     inspectorPort: typed("INSPECTOR_PORT", env.INSPECTOR_PORT, Config.integer),
     inspectorHost: Effect.succeed(env.INSPECTOR_HOST),
-    inspectorApiKey: typed("INSPECTOR_API_KEY", env.INSPECTOR_API_KEY, Config.redacted)
+    inspectorApiKey: typed("INSPECTOR_API_KEY", env.INSPECTOR_API_KEY, Config.redacted),
+    fleet: typed("FLEET", env.FLEET, Config.boolean),
+    database: typed("DATABASE_URL", env.DATABASE_URL, (name) => Config.redacted(Config.string(name))),
+    fleetMachine: Effect.succeed(env.FLEET_MACHINE),
+    fleetHost: Effect.succeed(env.FLEET_HOST),
+    fleetRunnerPort: typed("FLEET_RUNNER_PORT", env.FLEET_RUNNER_PORT, Config.integer),
+    fleetTablePrefix: Effect.succeed(env.FLEET_TABLE_PREFIX)
   })
 )
 
-type Settings = Effect.Effect.Success<typeof readSettings>
+/** The environment's settings, read. */
+export type Settings = Effect.Effect.Success<typeof readSettings>
 
 const settingName = (error: ConfigError.ConfigError): string => {
   if (ConfigError.isAnd(error) || ConfigError.isOr(error)) return settingName(error.left)
@@ -217,6 +234,7 @@ export const resolve = (options: Options<any, any, any>): Effect.Effect<Resolved
       inspectorOf(options.inspector, env),
       (error) => new ServeError({ reason: "InspectorFailed", detail: error.message, origin: error })
     )
+    const fleet = yield* fleetOf(options.fleet as boolean | Fleet.Options | undefined, env, port)
     return {
       port,
       host,
@@ -225,7 +243,8 @@ export const resolve = (options: Options<any, any, any>): Effect.Effect<Resolved
       maxBodySize,
       websocket: WebSocket.resolveOptions(ws),
       inspector,
-      worker: workerOf(env.worker)
+      worker: workerOf(env.worker),
+      fleet
     }
   })
 

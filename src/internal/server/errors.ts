@@ -10,6 +10,7 @@ export type ServeErrorReason =
   | "StartFailed"
   | "WorkersFailed"
   | "InspectorFailed"
+  | "FleetFailed"
 
 export class ServeError extends Data.TaggedError("ServeError")<{
   readonly reason: ServeErrorReason

@@ -16,8 +16,17 @@ export interface Placement {
    * The copy `claim` stopped running here, or stopped waiting: `ended` when the task is over for good (it ended by
    * itself, or was cancelled).
    */
-  readonly release: (name: string, claim: number, ended: boolean) => Effect.Effect<void>
+  readonly release: (name: string, claim: number, ended: boolean, status?: EndStatus) => Effect.Effect<void>
+  /**
+   * Completes when this process loses the grant of copy `claim` while it runs: `true` when the task is over (ended
+   * elsewhere), `false` when it moved (the copy stops, then waits for its next grant). Absent where grants are never
+   * taken back.
+   */
+  readonly withdrawn?: ((name: string, claim: number) => Effect.Effect<boolean>) | undefined
 }
+
+/** How a copy ended, when it ended the task. */
+export type EndStatus = "completed" | "failed" | "cancelled"
 
 /** A process on its own runs every task it adds. */
 export const alone: Placement = {

@@ -96,14 +96,14 @@ export const decode = (
   }
 
   const placement = options.placement ?? "every-worker"
-  if (placement !== "every-worker" && placement !== "one-worker") {
-    return refuse("placement", placement, `expected "every-worker" or "one-worker"`)
+  if (placement !== "every-worker" && placement !== "one-worker" && placement !== "one-in-fleet") {
+    return refuse("placement", placement, `expected "every-worker", "one-worker" or "one-in-fleet"`)
   }
-  if (placement === "one-worker" && (name === undefined || options.register === false)) {
+  if (placement !== "every-worker" && (name === undefined || options.register === false)) {
     return refuse(
       "placement",
       placement,
-      "a one-worker task needs a name, and to be registered, so that workers agree on it"
+      `a ${placement} task needs a name, and to be registered, so that workers agree on it`
     )
   }
 

@@ -25,9 +25,12 @@ export interface PrimaryOptions extends Options {
   readonly workers: number
   /** How long a worker may take to stop before it is killed. */
   readonly gracefulShutdownTimeout: Duration.Duration
+  /** Where this machine's `scope: "all"` dispatches go beyond it (a fleet), besides its workers. */
+  readonly outbound?: ((event: string, options: DispatchOptions) => Effect.Effect<void>) | undefined
+  /** The largest context `outbound` carries. */
+  readonly maxContextBytes?: (() => number | undefined) | undefined
 }
 
-/** Time for a stopping worker's own bounded stop (its `after_server_stop` gets at least 1 s) and its exit. */
 /** A worker that served this long before it exited had started well: its restarts count from zero again. */
 const stableAfter = Duration.seconds(10)
 
@@ -114,8 +117,10 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           return
         case "fiberapp.event": {
           forward(proc, message)
-          if (message.app === app.name)
+          if (message.app === app.name) {
             runFork(Effect.ignore(hooks.dispatchLocal(message.event, dispatchOptions(message))))
+            if (options.outbound !== undefined) runFork(options.outbound(message.event, dispatchOptions(message)))
+          }
           return
         }
         case "fiberapp.closed":
@@ -303,7 +308,8 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       )
     )
 
-    const publish = (event: string, dispatch: DispatchOptions) =>
+    /** Hands a dispatch to every worker of this machine. */
+    const relay = (event: string, dispatch: DispatchOptions) =>
       Effect.sync(() =>
         forward(undefined, {
           _tag: "fiberapp.event",
@@ -313,7 +319,14 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           ...(dispatch.condition !== undefined ? { condition: dispatch.condition } : {})
         })
       )
-    yield* hooks.useTransport({ publish })
+    const outbound = options.outbound
+    yield* hooks.useTransport({
+      publish:
+        outbound === undefined
+          ? relay
+          : (event, dispatch) => Effect.zipRight(relay(event, dispatch), outbound(event, dispatch)),
+      maxContextBytes: options.maxContextBytes
+    })
 
     const { cancelTask, everyTask, info, slotOf, tasks } = Questions.make(slots, send)
 
@@ -439,7 +452,13 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
     placing = true
     placements.rebalance()
     yield* hooks.runListeners("main_process_ready")
-    return { supervisor, address, reach: Reach.ofSupervisor(supervisor, everyTask) }
+    return {
+      supervisor,
+      address,
+      reach: Reach.ofSupervisor(supervisor, everyTask),
+      deliver: (event, dispatch) =>
+        Effect.zipRight(relay(event, dispatch), Effect.ignore(hooks.dispatchLocal(event, dispatch)))
+    }
   })
 
 export interface Primary {
@@ -448,4 +467,6 @@ export interface Primary {
   readonly reach: Reach.Reach
   /** Where the first worker said it listens. */
   readonly address: { readonly hostname: string; readonly port: number } | undefined
+  /** Delivers a dispatch from another machine to every worker here, and to the primary's own listeners. */
+  readonly deliver: (event: string, options: DispatchOptions) => Effect.Effect<void>
 }

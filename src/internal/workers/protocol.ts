@@ -19,7 +19,7 @@ const TaskInfo = Schema.Struct({
   addedAt: Schema.Number,
   startedAt: Schema.optional(Schema.Number),
   endedAt: Schema.optional(Schema.Number),
-  placement: Schema.Literal("every-worker", "one-worker"),
+  placement: Schema.Literal("every-worker", "one-worker", "one-in-fleet"),
   runs: Schema.Number,
   failures: Schema.Number,
   attempt: Schema.Number,

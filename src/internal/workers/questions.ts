@@ -107,18 +107,18 @@ export const make = (slots: Map<string, Slot>, send: (proc: Proc, message: Proto
 }
 
 /**
- * A one-worker task is listed once: the copy that runs (or ran) it, else one of the copies waiting for their turn.
- * Every-worker tasks are listed per worker.
+ * A one-worker (or one-in-fleet) task is listed once: the copy that runs (or ran) it, else one of the copies waiting
+ * for their turn. Every-worker tasks are listed per worker.
  */
 const onceEach = (tasks: ReadonlyArray<WorkerTask>): ReadonlyArray<WorkerTask> => {
   const chosen = new Map<string, WorkerTask>()
   for (const task of tasks) {
-    if (task.placement !== "one-worker" || task.name === undefined) continue
+    if (task.placement === "every-worker" || task.name === undefined) continue
     const current = chosen.get(task.name)
     if (current === undefined || rank(task) > rank(current)) chosen.set(task.name, task)
   }
   return tasks.filter(
-    (task) => task.placement !== "one-worker" || task.name === undefined || chosen.get(task.name) === task
+    (task) => task.placement === "every-worker" || task.name === undefined || chosen.get(task.name) === task
   )
 }
 

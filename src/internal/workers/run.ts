@@ -3,10 +3,14 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import type { DispatchOptions } from "../../Events.js"
 import type { Address, ServerService } from "../../Server.js"
 import type { Mode, SupervisorService, Options as WorkersOptions } from "../../Workers.js"
 import * as Reach from "../app/reach.js"
 import { App, type StartError } from "../app/service.js"
+import { maxEventBytes } from "../fleet/errors.js"
+import type * as Member from "../fleet/member.js"
+import type { FleetSettings } from "../fleet/settings.js"
 import { hooksOf } from "../hooks.js"
 import type { Resolved } from "../server/config.js"
 import { ServeError } from "../server/errors.js"
@@ -82,7 +86,12 @@ const running = <E, R>(
     if (Option.isSome(resolved.worker)) {
       const worker = resolved.worker.value
       yield* hooksOf(app).useLogAnnotations({ worker })
-      const server = yield* Worker.run(app, options.worker).pipe(
+      if (Option.isSome(resolved.fleet)) yield* runner(app, resolved.fleet.value, worker)
+      const server = yield* Worker.run(
+        app,
+        options.worker,
+        Option.isSome(resolved.fleet) ? { fleet: { maxContextBytes: maxEventBytes } } : undefined
+      ).pipe(
         Effect.mapError((error) => mapWorkers(error)),
         Effect.annotateLogs("worker", worker)
       )
@@ -91,13 +100,16 @@ const running = <E, R>(
     // The inspector binds first, so that a port in use fails the start before anything says "Listening"; until the
     // server is up, its requests wait for the supervisor.
     const ready = yield* Deferred.make<SupervisorService>()
+    // The fleet's database answers before anything forks or binds: a bad URL fails the start in one line.
+    const fleet = Option.isSome(resolved.fleet) ? yield* connectFleet(resolved.fleet.value, app) : undefined
     let inspector: { readonly host: string; readonly port: number } | undefined
     if (Option.isSome(resolved.inspector)) {
       // Loaded only when on: workers and most servers never pay for the inspector's HTTP stack.
       const Inspector = yield* Effect.promise(() => import("../inspector/http.js"))
       inspector = yield* Inspector.serve(
         awaiting(ready, resolved.workers > 1 ? "primary" : "single", app.name),
-        resolved.inspector.value
+        resolved.inspector.value,
+        fleet === undefined ? undefined : Deferred.await(fleet.member)
       ).pipe(
         Effect.mapError((error) => new ServeError({ reason: "InspectorFailed", detail: error.message, origin: error }))
       )
@@ -110,6 +122,7 @@ const running = <E, R>(
         ...options.workerOptions,
         app,
         workers: resolved.workers,
+        ...(fleet !== undefined ? { outbound: fleet.publish, maxContextBytes: () => maxEventBytes } : {}),
         gracefulShutdownTimeout:
           resolved.gracefulShutdownTimeout === undefined
             ? app.gracefulShutdownTimeout
@@ -118,9 +131,19 @@ const running = <E, R>(
       const address = primary.address ?? { hostname: resolved.host, port: resolved.port }
       running = { server: { address, url: options.formatUrl(address) }, supervisor: primary.supervisor }
       reach = primary.reach
+      if (fleet !== undefined) yield* fleet.join(running.server.url, running.supervisor, primary.deliver)
     } else {
+      if (fleet !== undefined) {
+        yield* runner(app, fleet.settings, undefined)
+        yield* hooksOf(app).useTransport({ publish: fleet.publish, maxContextBytes: () => maxEventBytes })
+      }
       const server = yield* options.single
       running = { server, supervisor: Single.make(app) }
+      if (fleet !== undefined) {
+        yield* fleet.join(server.url, running.supervisor, (event, dispatch) =>
+          Effect.ignore(hooksOf(app).dispatchLocal(event, dispatch))
+        )
+      }
     }
     yield* hooksOf(app).useReach(reach ?? Reach.ofSupervisor(running.supervisor))
     yield* Deferred.succeed(ready, running.supervisor)
@@ -144,6 +167,51 @@ const awaiting = (ready: Deferred.Deferred<SupervisorService>, mode: Mode, app: 
     shutdown: later((supervisor) => supervisor.shutdown)
   }
 }
+
+const fleetFailed = (error: { readonly message: string }) =>
+  new ServeError({ reason: "FleetFailed", detail: error.message, origin: error })
+
+/** This process as a runner of the fleet's cluster: it places the one-in-fleet tasks it adds. */
+const runner = (app: App["Type"], settings: FleetSettings, worker: string | undefined) =>
+  Effect.gen(function* () {
+    // Loaded only in a fleet: a server without one never loads cluster or the database driver.
+    const Runner = yield* Effect.promise(() => import("../fleet/runner.js"))
+    const index = worker === undefined ? 0 : Number(worker.slice(worker.lastIndexOf("-") + 1)) || 0
+    const placement = yield* Runner.make({ settings, app: app.name, worker, index }).pipe(Effect.mapError(fleetFailed))
+    yield* hooksOf(app).useFleetPlacement(placement)
+  })
+
+/**
+ * The machine's side of a fleet: the database checked first; then, once the server is up, the membership (the
+ * heartbeat and the channel). Dispatches made before that leave as soon as it is there.
+ */
+const connectFleet = (settings: FleetSettings, app: App["Type"]) =>
+  Effect.gen(function* () {
+    const [Bus, Membership] = yield* Effect.promise(() =>
+      Promise.all([import("../fleet/bus.js"), import("../fleet/member.js")])
+    )
+    const database = yield* Bus.connect(settings, "primary").pipe(Effect.mapError(fleetFailed))
+    const member = yield* Deferred.make<Member.Member | undefined>()
+    const publish = (event: string, dispatch: DispatchOptions): Effect.Effect<void> =>
+      Deferred.await(member).pipe(
+        Effect.flatMap((joined) => (joined === undefined ? Effect.void : joined.publish(event, dispatch))),
+        Effect.catchAll((error) =>
+          Effect.logWarning(`Fleet: event "${event}" did not reach the other machines: ${error.message}`)
+        ),
+        Effect.forkDaemon,
+        Effect.asVoid
+      )
+    const join = (
+      url: string,
+      supervisor: SupervisorService,
+      deliver: (event: string, options: DispatchOptions) => Effect.Effect<void>
+    ) =>
+      Effect.tap(Membership.make({ settings, database, app: app.name, url, supervisor, deliver }), (joined) =>
+        Deferred.succeed(member, joined)
+      )
+    yield* Effect.addFinalizer(() => Deferred.succeed(member, undefined))
+    return { settings, member, publish, join }
+  })
 
 const mapWorkers = <E>(error: E | WorkersError): E | ServeError =>
   error instanceof WorkersError ? toServeError(error) : error

@@ -28,7 +28,11 @@ const send = (message: Protocol.ToPrimary): void => {
  */
 export const run = <A extends Served, E, R>(
   app: AppService,
-  serve: (listenerClosed: Effect.Effect<void>) => Effect.Effect<A, E, R | Scope.Scope>
+  serve: (listenerClosed: Effect.Effect<void>) => Effect.Effect<A, E, R | Scope.Scope>,
+  options?: {
+    /** A fleet places one-in-fleet tasks itself and limits what a dispatch carries. */
+    readonly fleet?: { readonly maxContextBytes: number } | undefined
+  }
 ): Effect.Effect<A, E | WorkersError, R | Scope.Scope> =>
   Effect.gen(function* () {
     const hooks = hooksOf(app)
@@ -45,7 +49,9 @@ export const run = <A extends Served, E, R>(
     const announced = (): ReadonlyArray<{ readonly name: string; readonly claim: number }> =>
       hooks.unsafeTasks().flatMap((task) => {
         const policy = (task as TaskRecord).policy
-        return policy?.placement === "one-worker" && task.name !== undefined && task.unsafeStatus() === "pending"
+        const machineWide =
+          policy?.placement === "one-worker" || (policy?.placement === "one-in-fleet" && options?.fleet === undefined)
+        return machineWide && task.name !== undefined && task.unsafeStatus() === "pending"
           ? [{ name: task.name, claim: policy.claim }]
           : []
       })
@@ -219,7 +225,8 @@ export const run = <A extends Served, E, R>(
             ...(options.context !== undefined ? { context: options.context } : {}),
             ...(options.condition !== undefined ? { condition: options.condition } : {})
           })
-        )
+        ),
+      maxContextBytes: () => options?.fleet?.maxContextBytes
     })
 
     const served = yield* serve(listenerClosed)
