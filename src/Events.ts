@@ -216,7 +216,7 @@ export interface SignalOptions {
  * values, impossible in a part) are refused. Anything else is a regular expression: one that does not compile, has
  * more than one capturing group, or a named group with another name than the part's, is refused.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type ParamType = "str" | "strorempty" | "int" | "float" | "alpha" | "slug" | "uuid" | "ymd" | "regex"

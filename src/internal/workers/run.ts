@@ -8,6 +8,7 @@ import type { Mode, SupervisorService, Options as WorkersOptions } from "../../W
 import * as Reach from "../app/reach.js"
 import { App, type StartError } from "../app/service.js"
 import { hooksOf } from "../hooks.js"
+import { Commands } from "../inspector/commands.js"
 import type { Resolved } from "../server/config.js"
 import { ServeError } from "../server/errors.js"
 import { WorkersError } from "./errors.js"
@@ -95,9 +96,11 @@ const running = <E, R>(
     if (Option.isSome(resolved.inspector)) {
       // Loaded only when on: workers and most servers never pay for the inspector's HTTP stack.
       const Inspector = yield* Effect.promise(() => import("../inspector/http.js"))
+      const commands = yield* Effect.serviceOption(Commands)
       inspector = yield* Inspector.serve(
         awaiting(ready, resolved.workers > 1 ? "primary" : "single", app.name),
-        resolved.inspector.value
+        resolved.inspector.value,
+        Option.getOrUndefined(commands)
       ).pipe(
         Effect.mapError((error) => new ServeError({ reason: "InspectorFailed", detail: error.message, origin: error }))
       )
