@@ -3,9 +3,10 @@
  * registered with `signal`. The app exposes these as `app.dispatch`, `app.event` and `app.signal`.
  *
  * Names are one word (`"ready"`) or three dot-separated parts (`"my.custom.event"`). Only the third
- * part may be dynamic: `<name>` matches any third part, `<name:int>` only an integer one (given to
- * waiters and handlers as a number). A waiter may use `*` as the third part. The namespaces `server`,
- * `http` and `websocket` hold only the {@link builtinEvents}.
+ * part may be dynamic: `<name>` matches any third part, `<name:type>` only the parts of that type, and
+ * `<name:regex>` the parts a regular expression matches; waiters and handlers get the part converted
+ * (see {@link ParamType}). A waiter may use `*` as the third part. The namespaces `server`, `http` and
+ * `websocket` hold only the {@link builtinEvents}.
  *
  * Conditions work as in Sanic: a dispatch without a condition reaches the waiters and handlers that
  * have no condition, and those with a condition and `exclusive: false`; a dispatch with a condition
@@ -196,10 +197,35 @@ export interface SignalOptions {
 }
 
 /**
+ * The type of a dynamic part, as in Sanic's router (sanic-routing's patterns). A dispatched third part never holds a
+ * dot (dots separate the parts) and is never empty, which narrows some types compared with Sanic's URL routes.
+ *
+ * | Type | Matches | Value |
+ * |---|---|---|
+ * | `str` (`<x>`) | any third part | the string |
+ * | `strorempty` | any third part (a part is never empty) | the string |
+ * | `int` | `-?\d+` | a number |
+ * | `float` | Sanic's float pattern; without a dot that is `-?\d+` | a number |
+ * | `alpha` | ASCII letters | the string |
+ * | `slug` | `a-z`, `0-9` words joined by `-` (`my-post-2`) | the string |
+ * | `uuid` | `8-4-4-4-12` hex digits, either case | the string, lower-cased |
+ * | `ymd` | `YYYY-MM-DD`, a real day of the years 1000-2999 | a `Date` at UTC midnight of that day |
+ * | `regex` (`<x:[a-z]+>`) | the whole part, JavaScript syntax with the `u` flag | the part, or the text of its one capturing group |
+ *
+ * A type spec made only of letters names a type: an unknown one (`<x:number>`), `path` and `ext` (which match dotted
+ * values, impossible in a part) are refused. Anything else is a regular expression: one that does not compile, has
+ * more than one capturing group, or a named group with another name than the part's, is refused.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ParamType = "str" | "strorempty" | "int" | "float" | "alpha" | "slug" | "uuid" | "ymd" | "regex"
+
+/**
  * A parsed event name.
  *
  * - `static`: a concrete name, the only kind that can be dispatched.
- * - `dynamic`: the last part is `<param>` or `<param:int>`.
+ * - `dynamic`: the last part is `<param>`, `<param:type>` or `<param:regex>`.
  * - `wildcard`: the last part is `*` (waiters only).
  *
  * @since 0.1.0
@@ -214,7 +240,9 @@ export interface EventName {
   /** The name of the dynamic part, when `kind` is `"dynamic"`. */
   readonly param: string | undefined
   /** The type of the dynamic part (`<id>` is `"str"`), when `kind` is `"dynamic"`. */
-  readonly type: "str" | "int" | undefined
+  readonly type: ParamType | undefined
+  /** The regular expression of a `regex` dynamic part. */
+  readonly pattern?: string | undefined
 }
 
 /**

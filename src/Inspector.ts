@@ -9,20 +9,34 @@
  * | `GET /tasks` | `{ tasks }`: every worker's recorded tasks (`worker`, `name`, `status`, times, `placement`, `runs`, `failures`, `attempt`, `lastRun`, `nextRunAt`); a one-worker task once |
  * | `POST /tasks/<worker>/<name>/cancel` | cancels the task in that worker (404 for an unknown worker or task) |
  * | `POST /restart` | restarts workers, zero-downtime unless the body says `"zeroDowntime": false`; optional `{ "workers": ["worker-0"] }` |
+ * | `POST /reload` | Sanic's name for `/restart`, with Sanic's body and default: `{ "zero_downtime": true }` (off unless given; `zeroDowntime` and `workers` work too); answers Sanic's `{ meta: { action: "reload" }, result }` |
  * | `POST /scale` | body `{ "replicas": N }` |
- * | `POST /shutdown` | stops the server as SIGTERM does (202) |
+ * | `POST /shutdown` | stops the server as SIGTERM does; answers as Sanic: 200 `{ meta: { action: "shutdown" }, result: null }` |
+ * | `POST /<command>` | a custom command (see {@link command}): 200 `{ meta: { action: "<command>" }, result }` |
  *
- * With an API key every request needs `Authorization: Bearer <key>` (401 "Bad API key" otherwise). Bad JSON and
- * unknown actions get 400, a wrong method 405; no answer carries a task's result or error.
+ * With an API key every request needs `Authorization: Bearer <key>` (401 "Bad API key" otherwise), custom commands
+ * included; without one, only loopback clients. Bad JSON and bodies that do not decode get 400 with the reason,
+ * unknown actions and paths 404, a wrong method 405; no answer carries a task's result or error.
+ *
+ * Custom commands (Sanic's inspector subclass methods) are declared with {@link command} and given to the server
+ * as a layer ({@link layerCommands}) beside `Server.layer`: the inspector, in the primary, serves each as
+ * `POST /<name>` and runs its handler there with the services the layer was built with (`App` among them).
  *
  * @example
  * ```ts
  * import { NodeRuntime } from "@effect/platform-node"
- * import { Layer } from "effect"
- * import { App, Server } from "fiberapp"
+ * import { Effect, Layer, Schema } from "effect"
+ * import { App, Inspector, Server } from "fiberapp"
+ *
+ * // `curl -s -XPOST localhost:6457/drain -d '{"task":"mailer"}'` answers
+ * // {"meta":{"action":"drain"},"result":{"app":"inspected","task":"mailer"}}
+ * const drain = Inspector.command("drain", Schema.Struct({ task: Schema.String }), ({ task }) =>
+ *   Effect.map(App.App, (app) => ({ app: app.name, task }))
+ * )
  *
  * // two workers, and the inspector on 127.0.0.1:6457 (`curl -s localhost:6457/tasks`)
  * Server.layer({ port: 8000, workers: 2, inspector: { port: 6457 } }).pipe(
+ *   Layer.provide(Inspector.layerCommands([drain])),
  *   Layer.provide(App.layer({ name: "inspected" })),
  *   Layer.launch,
  *   NodeRuntime.runMain
@@ -31,9 +45,10 @@
  *
  * @since 0.1.0
  */
-import type { Option, Redacted, Scope } from "effect"
+import type { Layer, Option, Redacted, Schema, Scope } from "effect"
 import { Effect } from "effect"
 import * as auth from "./internal/inspector/auth.js"
+import * as commands_ from "./internal/inspector/commands.js"
 import * as errors from "./internal/inspector/errors.js"
 import * as config from "./internal/server/config.js"
 import type { SupervisorService } from "./Workers.js"
@@ -130,8 +145,8 @@ export const resolve = (
 ): Effect.Effect<Option.Option<Resolved>, InspectorError> => config.resolveInspector(options)
 
 /**
- * Serves the inspector for a supervisor in the current scope. The server does this for you; this is for custom
- * setups and tests.
+ * Serves the inspector for a supervisor in the current scope, with the custom commands of a {@link Commands}
+ * service when the context has one. The server does this for you; this is for custom setups and tests.
  *
  * @since 0.1.0
  * @category constructors
@@ -142,9 +157,103 @@ export const serve = (
 ): Effect.Effect<Address, InspectorError, Scope.Scope> =>
   // Loaded on use: a worker importing this module never pays for the inspector's HTTP stack.
   Effect.flatMap(
-    Effect.promise(() => import("./internal/inspector/http.js")),
-    (internal) => internal.serve(supervisor, options)
+    Effect.zip(
+      Effect.promise(() => import("./internal/inspector/http.js")),
+      Effect.serviceOption(commands_.Commands)
+    ),
+    ([internal, commands]) => internal.serve(supervisor, options, commands._tag === "Some" ? commands.value : undefined)
   )
+
+/**
+ * A custom inspector command, served as `POST /<name>`: the JSON body (`{}` when empty) is decoded with `schema`
+ * (excess keys refused), `handler` runs in the primary with the services of {@link layerCommands}, and its result
+ * is answered as JSON in Sanic's shape, `{ meta: { action: name }, result }`. A body that does not decode gets 400
+ * with the schema's message; a failing handler 500 with the failure's message (and a logged cause).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Command<A = any, E = any, R = any> {
+  readonly name: string
+  readonly schema: Schema.Schema<A, any>
+  readonly handler: (input: A) => Effect.Effect<unknown, E, R>
+}
+
+/**
+ * Declares a custom inspector command (Sanic: a method of an `Inspector` subclass). The result must be JSON: a
+ * value that `JSON.stringify` refuses (a bigint) gets 500.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const command: <A, I, E = never, R = never>(
+  name: string,
+  schema: Schema.Schema<A, I>,
+  handler: (input: A) => Effect.Effect<unknown, E, R>
+) => Command<A, E, R> = commands_.command
+
+/**
+ * The services a list of commands needs.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type CommandContext<C extends Command> = C extends Command<any, any, infer R> ? R : never
+
+/**
+ * The custom commands the inspector serves: provide {@link layerCommands} to `Server.layer` (or to the caller of
+ * {@link serve}). Optional: without it the inspector has its built-in actions only.
+ *
+ * @since 0.2.0
+ * @category tags
+ */
+export const Commands: typeof commands_.Commands = commands_.Commands
+
+/**
+ * The type of a `Commands` value.
+ *
+ * @since 0.2.0
+ * @category tags
+ */
+export type Commands = commands_.Commands
+
+/**
+ * Gives the inspector its custom commands. The layer captures the services it is built with (`App`, and whatever
+ * the handlers need), and its handlers run with them. It fails with `InspectorCommandError` when a name is a
+ * built-in action (`tasks`, `restart`, `reload`, `scale`, `shutdown`), is taken twice, or is not a plain path
+ * segment (letters, digits, `_`, `-`).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerCommands = <const C extends ReadonlyArray<Command>>(
+  commands: C
+): Layer.Layer<Commands, InspectorCommandError, CommandContext<C[number]>> =>
+  commands_.layer(commands as ReadonlyArray<Command<any, any, CommandContext<C[number]>>>)
+
+/**
+ * A custom command cannot be served: `reason` says why (`BuiltinAction`, `Duplicate`, `InvalidName`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const InspectorCommandError: typeof commands_.InspectorCommandError = commands_.InspectorCommandError
+
+/**
+ * The type of a `InspectorCommandError` value.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type InspectorCommandError = commands_.InspectorCommandError
+
+/**
+ * Why a custom command cannot be served.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type InspectorCommandErrorReason = commands_.InspectorCommandErrorReason
 
 /**
  * Whether a host name or address is a loopback one (`localhost`, `127.x.x.x`, `::1`).

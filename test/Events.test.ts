@@ -69,7 +69,9 @@ describe("event names", () => {
     "foo.bar.baz.qux",
     "",
     "foo..baz",
-    "foo.bar.<baz:float>",
+    "foo.bar.<baz:number>",
+    "foo.bar.<baz:ext>",
+    "foo.bar.<baz:[>",
     "foo.bar.<1x>",
     "foo.bar.ba z",
     "*.bar.baz",
@@ -116,7 +118,7 @@ describe("event names", () => {
       const reason = (name: unknown) => Either.getLeft(Events.parse(name)).pipe(Option.getOrThrow).message
       assert.include(reason("foo.bar"), "2 parts")
       assert.include(reason("foo.<bar>.baz"), "only the third part may be dynamic")
-      assert.include(reason("foo.bar.<baz:float>"), `unknown type "float"`)
+      assert.include(reason("foo.bar.<baz:number>"), `unknown type "number"`)
       assert.include(reason(7), "must be a string, got number")
       assert.include(reason(""), "empty")
     })
@@ -168,6 +170,135 @@ describe("event names", () => {
       assert.strictEqual(Events.parse("my.custom.event"), Events.parse("my.custom.event"))
       assert.isTrue(Either.isLeft(Events.validateSignalName("server.init.nope")))
       assert.isTrue(Either.isRight(Events.validateSignalName("server.init.before")))
+    })
+  )
+})
+
+describe("typed dynamic parts (Sanic's router types)", () => {
+  const reasonOf = (name: string) => Either.getLeft(Events.parse(name)).pipe(Option.getOrThrow)
+
+  /** What a handler on `pattern` receives for each of `tails` (`undefined`: not reached). */
+  const received = (pattern: string, tails: ReadonlyArray<string>) =>
+    Effect.gen(function* () {
+      const registry = yield* make()
+      const param = Either.getOrThrow(Events.parse(pattern)).param!
+      let got: unknown
+      yield* registry.signal(`typed.part.${pattern}`, (context) =>
+        Effect.sync(() => {
+          got = context[param]
+        })
+      )
+      const out: Array<unknown> = []
+      for (const tail of tails) {
+        got = undefined
+        yield* registry.dispatch(`typed.part.${tail}`, { inline: true })
+        out.push(got)
+      }
+      return out
+    })
+
+  it.scoped("each type matches what sanic-routing's pattern matches, and converts as Sanic does", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual(yield* received("<n:int>", ["42", "-7", "4x", "+1"]), [42, -7, undefined, undefined])
+      assert.deepStrictEqual(yield* received("<n:float>", ["42", "-7", "1e5", "x"]), [42, -7, undefined, undefined])
+      assert.deepStrictEqual(yield* received("<w:alpha>", ["Abc", "ab1", "é", "_"]), [
+        "Abc",
+        undefined,
+        undefined,
+        undefined
+      ])
+      assert.deepStrictEqual(yield* received("<s:slug>", ["my-post-2", "My-post", "a--b", "-a", "a"]), [
+        "my-post-2",
+        undefined,
+        undefined,
+        undefined,
+        "a"
+      ])
+      assert.deepStrictEqual(yield* received("<s:str>", ["a/b#c", "7"]), ["a/b#c", "7"])
+      assert.deepStrictEqual(yield* received("<s:strorempty>", ["x"]), ["x"])
+      const id = "0F8FAD5B-D9CB-469F-A165-70867728950E"
+      assert.deepStrictEqual(yield* received("<id:uuid>", [id, id.toLowerCase(), id.replaceAll("-", ""), `${id}0`]), [
+        id.toLowerCase(),
+        id.toLowerCase(),
+        undefined,
+        undefined
+      ])
+    })
+  )
+
+  it.scoped("`ymd` gives a Date at UTC midnight of a real day, and refuses days that do not exist", () =>
+    Effect.gen(function* () {
+      const [leap, notLeap, month13, short, early] = yield* received("<d:ymd>", [
+        "2024-02-29",
+        "2023-02-29",
+        "2024-13-01",
+        "2024-2-01",
+        "0999-01-01"
+      ])
+      assert.instanceOf(leap, Date)
+      assert.strictEqual((leap as Date).toISOString(), "2024-02-29T00:00:00.000Z")
+      assert.deepStrictEqual([notLeap, month13, short, early], [undefined, undefined, undefined, undefined])
+    })
+  )
+
+  it.scoped("a regex part matches the whole third part; with one group it gives the group's text", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual(yield* received("<code:[A-Z]{3}>", ["EUR", "EURO", "eur", "xEUR"]), [
+        "EUR",
+        undefined,
+        undefined,
+        undefined
+      ])
+      assert.deepStrictEqual(yield* received("<n:order-(\\d+)>", ["order-12", "order-", "order-x"]), [
+        "12",
+        undefined,
+        undefined
+      ])
+      assert.deepStrictEqual(yield* received("<n:(?<n>[a-z]+)-v\\d>", ["abc-v2", "abc-v"]), ["abc", undefined])
+      // an alternative that leaves the group empty does not match (Sanic: "Invalid parameter")
+      assert.deepStrictEqual(yield* received("<n:(a)?b>", ["ab", "b"]), ["a", undefined])
+      const parsed = Either.getOrThrow(Events.parse("a.b.<x:[a-z.]+>"))
+      assert.deepStrictEqual([parsed.parts.length, parsed.type, parsed.pattern], [3, "regex", "[a-z.]+"])
+    })
+  )
+
+  it.scoped("waiters and `events` streams read typed parts as handlers do", () =>
+    Effect.gen(function* () {
+      const registry = yield* make()
+      const day = yield* waitFor(registry, "typed.part.<d:ymd>")
+      yield* registry.dispatch("typed.part.tomorrow")
+      assert.isTrue(yield* isPending(day))
+      yield* registry.dispatch("typed.part.2026-01-31", { context: { by: "cron" } })
+      const got = yield* Fiber.join(day)
+      assert.strictEqual((got.d as Date).getTime(), Date.UTC(2026, 0, 31))
+      assert.strictEqual(got.by, "cron")
+      assert.deepStrictEqual(tables(registry), empty)
+    })
+  )
+
+  it.effect("an unknown type, `path`, `ext` or a bad regex is a typed InvalidEventName at registration", () =>
+    Effect.gen(function* () {
+      const unknown = reasonOf("a.b.<x:number>")
+      assert.deepStrictEqual([unknown.reason, unknown.text, unknown.part], ["UnknownParamType", "number", 3])
+      assert.include(unknown.message, `"ymd"`)
+      for (const type of ["path", "ext", "ext=js|css"]) {
+        const error = reasonOf(`a.b.<x:${type}>`)
+        assert.strictEqual(error.reason, "UnsupportedParamType", type)
+        assert.strictEqual(error.text, type.split("=")[0])
+        assert.include(error.message, "dot")
+      }
+      const bad = reasonOf("a.b.<x:[a-z>")
+      assert.deepStrictEqual([bad.reason, bad.text], ["BadRegex", "[a-z"])
+      assert.include(bad.message, "/[a-z/ is unusable")
+      assert.include(bad.problem, "Invalid regular expression")
+      assert.include(reasonOf("a.b.<x:(a)(b)>").message, "2 capturing groups")
+      assert.include(reasonOf("a.b.<x:(?<y>a)>").message, `named group "y" must have the name of the part, "x"`)
+      assert.strictEqual(reasonOf("a.b.<x:int=3>").reason, "BadDynamicPart")
+      assert.strictEqual(reasonOf("a.b.<x:>").reason, "BadDynamicPart")
+      const registry = yield* Effect.scoped(make())
+      const refused = yield* Effect.flip(registry.signal("a.b.<x:(?P<x>a)>", () => Effect.void))
+      assert.strictEqual(refused._tag, "InvalidEventName")
+      if (refused._tag === "InvalidEventName") assert.strictEqual(refused.reason, "BadRegex")
     })
   )
 })

@@ -1,6 +1,9 @@
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import { durationHint } from "../duration.js"
+import { paramTypes, unsupportedTypes } from "./params.js"
+
+const paramTypeList = paramTypes.map((type) => `"${type}"`).join(", ")
 
 /** Why an event name is refused. */
 export type InvalidEventNameReason =
@@ -13,6 +16,8 @@ export type InvalidEventNameReason =
   | "ForbiddenCharacter"
   | "BadDynamicPart"
   | "UnknownParamType"
+  | "UnsupportedParamType"
+  | "BadRegex"
   | "NotConcrete"
   | "WildcardHandler"
 
@@ -21,8 +26,13 @@ export class InvalidEventName extends Data.TaggedError("InvalidEventName")<{
   readonly reason: InvalidEventNameReason
   /** The part in question (from 1), or with `PartCount` how many parts the name has. */
   readonly part?: number | undefined
-  /** The text of the part in question, or with `UnknownParamType` the type given. */
+  /**
+   * The text of the part in question; with `UnknownParamType` and `UnsupportedParamType` the type given, with
+   * `BadRegex` the regular expression.
+   */
   readonly text?: string | undefined
+  /** With `BadRegex`: what is wrong with the regular expression. */
+  readonly problem?: string | undefined
 }> {
   /** What is wrong with the name, in words. */
   get detail(): string {
@@ -33,7 +43,8 @@ export class InvalidEventName extends Data.TaggedError("InvalidEventName")<{
     return (
       `Invalid event name ${describe(this.event)}: ${this.detail}. ` +
       `A valid name is one word ("ready") or three dot-separated parts ("my.custom.event"), ` +
-      `where only the third part may be dynamic ("orders.paid.<id>", "orders.paid.<amount:int>").`
+      `where only the third part may be dynamic ("orders.paid.<id>", "orders.paid.<amount:int>", ` +
+      `"orders.paid.<code:[A-Z]{3}>").`
     )
   }
 }
@@ -47,9 +58,12 @@ const nameDetails: { readonly [K in InvalidEventNameReason]: (error: InvalidEven
   WildcardNotLast: ({ part }) => `only the third part may be "*", not part ${part}`,
   ForbiddenCharacter: ({ part, text }) =>
     `part ${part} ("${text}") contains whitespace, a control character, "<", ">" or "*"`,
-  BadDynamicPart: ({ text }) => `the dynamic part "${text}" must be <name> or <name:int>, with a name like "order_id"`,
-  UnknownParamType: ({ event, text }) =>
-    `the dynamic part "${lastPart(event)}" has the unknown type "${text}" (use "int", or no type)`,
+  BadDynamicPart: ({ text }) =>
+    `the dynamic part "${text}" must be <name>, <name:type> or <name:regex>, with a name like "order_id"`,
+  UnknownParamType: ({ text }) =>
+    `the dynamic part has the unknown type "${text}" (use one of ${paramTypeList}, or a regular expression)`,
+  UnsupportedParamType: ({ text }) => `the dynamic part cannot have the type "${text}": ${unsupportedTypes[text!]}`,
+  BadRegex: ({ problem, text }) => `the dynamic part's regular expression /${text}/ is unusable: ${problem}`,
   NotConcrete: () => `a dispatched name must be concrete, without "<...>" or "*"`,
   WildcardHandler: () => `"*" is only for waiting with event(); a handler uses a dynamic part such as "<name>"`
 }
@@ -81,8 +95,6 @@ export class InvalidEventTimeout extends Data.TaggedError("InvalidEventTimeout")
     return `Invalid timeout ${describe(this.timeout)} waiting for event "${this.event}": use ${durationHint}.`
   }
 }
-
-const lastPart = (event: unknown): string => (typeof event === "string" ? event.slice(event.lastIndexOf(".") + 1) : "")
 
 const describe = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)

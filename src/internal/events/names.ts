@@ -1,6 +1,8 @@
 import * as Either from "effect/Either"
 import type { EventName } from "../../Events.js"
 import { InvalidEventName, ReservedEventName } from "./errors.js"
+import type { NamedParamType } from "./params.js"
+import { namedReaders, paramTypes, regexReader, unsupportedTypes } from "./params.js"
 
 export const builtinEvents = [
   "server.init.before",
@@ -31,12 +33,19 @@ export interface ParsedName extends EventName {
   readonly group: string
   /** The last part as written. */
   readonly tail: string
+  /** Whether a dispatched third part matches the dynamic part; `undefined` when every one does. */
+  readonly accepts: ((tail: string) => boolean) | undefined
+  /** The value of the dynamic part for a third part that matches. */
+  readonly convert: ((tail: string) => unknown) | undefined
 }
 
-const paramPattern = /^<([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z]+))?>$/
+const dynamicPattern = /^<([A-Za-z_][A-Za-z0-9_]*)(?::([\s\S]*))?>$/
+/** A type spec that names a type (`int`, or Sanic's `ext=js|css`) rather than being a regular expression. */
+const typeName = /^([A-Za-z]+)(=[\s\S]*)?$/
 const forbidden = /[\s\p{Cc}.<>*]/u
-export const intPattern = /^-?\d+$/
 export const maxCached = 4096
+
+const knownTypes: ReadonlySet<string> = new Set(paramTypes)
 
 type Refusal = Omit<ConstructorParameters<typeof InvalidEventName>[0], "event">
 
@@ -51,9 +60,61 @@ const checkPart = (part: string, index: number, isLast: boolean): Refusal | unde
   return undefined
 }
 
+/**
+ * Splits at the dots, except inside a dynamic part, which may be a regular expression with dots in it: as in
+ * Sanic's router, a part that starts with `<` runs to the first `>` that ends the name or is followed by a dot.
+ */
+const split = (name: string): Array<string> => {
+  const parts: Array<string> = []
+  let start = 0
+  for (;;) {
+    let end = -1
+    if (name.charCodeAt(start) === 60) {
+      let close = name.indexOf(">", start)
+      while (close >= 0 && close < name.length - 1 && name.charCodeAt(close + 1) !== 46) {
+        close = name.indexOf(">", close + 1)
+      }
+      end = close < 0 ? name.indexOf(".", start) : close + 1 < name.length ? close + 1 : -1
+    } else {
+      end = name.indexOf(".", start)
+    }
+    if (end < 0) {
+      parts.push(name.slice(start))
+      return parts
+    }
+    parts.push(name.slice(start, end))
+    start = end + 1
+  }
+}
+
+type Dynamic = Pick<ParsedName, "param" | "type" | "pattern" | "accepts" | "convert">
+
+const parseDynamic = (tail: string, at: number): Dynamic | Refusal => {
+  const match = dynamicPattern.exec(tail)
+  if (match === null) return { reason: "BadDynamicPart", part: at, text: tail }
+  const param = match[1]
+  const spec = match[2]
+  if (spec === undefined) {
+    return { param, type: "str", pattern: undefined, ...namedReaders.str }
+  }
+  if (spec === "") return { reason: "BadDynamicPart", part: at, text: tail }
+  const named = typeName.exec(spec)
+  if (named !== null) {
+    const type = named[1]
+    if (Object.hasOwn(unsupportedTypes, type)) return { reason: "UnsupportedParamType", part: at, text: type }
+    if (!knownTypes.has(type)) return { reason: "UnknownParamType", part: at, text: type }
+    if (named[2] !== undefined) return { reason: "BadDynamicPart", part: at, text: tail }
+    const known = type as NamedParamType
+    return { param, type: known, pattern: undefined, ...namedReaders[known] }
+  }
+  const reader = regexReader(param, spec)
+  if ("problem" in reader) return { reason: "BadRegex", part: at, text: spec, problem: reader.problem }
+  return { param, type: "regex", pattern: spec, ...reader }
+}
+
 const parseUncached = (name: string): Either.Either<ParsedName, InvalidEventName> => {
   if (name.length === 0) return invalid(name, { reason: "Empty" })
-  const parts = name.split(".")
+  const parts = split(name)
   if (parts.length !== 1 && parts.length !== 3) return invalid(name, { reason: "PartCount", part: parts.length })
   const last = parts.length - 1
   for (let i = 0; i < last; i++) {
@@ -62,21 +123,18 @@ const parseUncached = (name: string): Either.Either<ParsedName, InvalidEventName
   }
   const tail = parts[last]
   const group = last === 0 ? "" : `${parts[0]}.${parts[1]}`
+  const plain = { name, parts, group, tail, param: undefined, type: undefined, pattern: undefined }
   if (tail === "*") {
-    return Either.right({ name, parts, kind: "wildcard", param: undefined, type: undefined, group, tail })
+    return Either.right({ ...plain, kind: "wildcard", accepts: undefined, convert: undefined })
   }
   if (tail.startsWith("<")) {
-    const match = paramPattern.exec(tail)
-    if (match === null) return invalid(name, { reason: "BadDynamicPart", part: parts.length, text: tail })
-    const type = match[2] ?? "str"
-    if (type !== "str" && type !== "int") {
-      return invalid(name, { reason: "UnknownParamType", part: parts.length, text: type })
-    }
-    return Either.right({ name, parts, kind: "dynamic", param: match[1], type, group, tail })
+    const dynamic = parseDynamic(tail, parts.length)
+    if ("reason" in dynamic) return invalid(name, dynamic)
+    return Either.right({ name, parts, group, tail, kind: "dynamic", ...dynamic })
   }
   const refusal = checkPart(tail, last, true)
   if (refusal !== undefined) return invalid(name, refusal)
-  return Either.right({ name, parts, kind: "static", param: undefined, type: undefined, group, tail })
+  return Either.right({ ...plain, kind: "static", accepts: undefined, convert: undefined })
 }
 
 // A cache of a pure function: the same name always parses the same way.

@@ -3,7 +3,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { EventContext, Handler } from "../../Events.js"
 import type { ParsedName } from "./names.js"
-import { intPattern } from "./names.js"
 
 export type Condition = Readonly<Record<string, string>>
 
@@ -62,11 +61,11 @@ const reaches = (subscriber: Subscriber, condition: Condition | undefined, keys:
   return true
 }
 
-export const tailMatches = (name: ParsedName, tail: string): boolean => name.type !== "int" || intPattern.test(tail)
+export const tailMatches = (name: ParsedName, tail: string): boolean => name.accepts === undefined || name.accepts(tail)
 
 /** The context a waiter or handler on `name` gets: the dispatch's, with the dynamic part. */
 export const contextFor = (name: ParsedName, context: EventContext, tail: string): EventContext =>
-  name.param === undefined ? context : { [name.param]: name.type === "int" ? Number(tail) : tail, ...context }
+  name.param === undefined ? context : { [name.param]: name.convert!(tail), ...context }
 
 const byPriority = (a: HandlerRecord, b: HandlerRecord): boolean =>
   a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq)

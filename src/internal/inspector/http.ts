@@ -4,6 +4,7 @@ import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -16,11 +17,18 @@ import type { SupervisorService } from "../../Workers.js"
 import type { Call } from "../fleet/bus.js"
 import type { Member } from "../fleet/member.js"
 import { authorized, fromLoopbackClient } from "./auth.js"
+import type { CommandsService, ReadyCommand } from "./commands.js"
 import { InspectorError } from "./errors.js"
 
 const RestartBody = Schema.Struct({
   workers: Schema.optional(Schema.Array(Schema.String)),
   zeroDowntime: Schema.optional(Schema.Boolean)
+})
+/** Sanic's `reload`: its `zero_downtime` (off unless given, as in Sanic), or ours; and our `workers`. */
+const ReloadBody = Schema.Struct({
+  zero_downtime: Schema.optional(Schema.Boolean),
+  zeroDowntime: Schema.optional(Schema.Boolean),
+  workers: Schema.optional(Schema.Array(Schema.String))
 })
 /** More workers than this is a typo, not a plan: forking them would take the machine down. */
 const maxReplicas = 256
@@ -39,9 +47,43 @@ const json = (status: number, body: unknown, headers?: Record<string, string>) =
 const error = (status: number, message: string, headers?: Record<string, string>) =>
   json(status, { error: message }, headers)
 
-const actions =
-  "GET /, GET /tasks, POST /tasks/<worker>/<name>/cancel, POST /restart, POST /scale, POST /shutdown, GET /fleet, " +
-  "POST /fleet/<machine>/(restart|scale|tasks/<worker>/<name>/cancel)"
+const builtinList =
+  "GET /, GET /tasks, POST /tasks/<worker>/<name>/cancel, POST /restart, POST /reload, POST /scale, POST /shutdown, " +
+  "GET /fleet, POST /fleet/<machine>/(restart|scale|tasks/<worker>/<name>/cancel)"
+
+/** Sanic's inspector answers every action with `{ meta: { action }, result }`. */
+const sanicAnswer = (action: string, result: unknown) => json(200, { meta: { action }, result: result ?? null })
+
+const failureText = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.squash(cause)
+  if (typeof failure === "object" && failure !== null && "message" in failure && typeof failure.message === "string") {
+    return failure.message
+  }
+  return String(failure)
+}
+
+/** A custom command: the body decoded with its schema, its handler run, the result in Sanic's answer. */
+const runCommand = (command: ReadyCommand) =>
+  Effect.flatMap(body(command.schema, true), (input) =>
+    Effect.matchCauseEffect(command.run(input), {
+      onFailure: (cause) =>
+        Effect.as(
+          Effect.logError(`Inspector command "${command.name}" failed`, cause),
+          error(500, `Command "${command.name}" failed: ${failureText(cause)}`)
+        ),
+      onSuccess: (result) =>
+        Effect.suspend(() => {
+          try {
+            return Effect.succeed(sanicAnswer(command.name, result))
+          } catch (cause) {
+            return Effect.as(
+              Effect.logError(`Inspector command "${command.name}" returned a value that is not JSON`, cause),
+              error(500, `Command "${command.name}" returned a value that is not JSON.`)
+            )
+          }
+        })
+    })
+  )
 
 /** The JSON body, decoded with `schema` (platform's `schemaBodyJson`); an empty body is `{}` where it is optional. */
 const body = <A, I>(
@@ -72,7 +114,12 @@ const body = <A, I>(
   )
 
 /** The inspector's routes; a path it knows answered with another method gets 405 and the method it takes. */
-const routes = (supervisor: SupervisorService, startedAt: number, fleet: Effect.Effect<Member | undefined>) => {
+const routes = (
+  supervisor: SupervisorService,
+  startedAt: number,
+  commands: ReadonlyArray<ReadyCommand>,
+  fleet: Effect.Effect<Member | undefined>
+) => {
   const known: Array<readonly [string, string]> = []
   const route =
     (method: "GET" | "POST", path: HttpRouter.PathInput, handler: HttpRouter.Route.Handler<BadRequest, never>) =>
@@ -152,6 +199,26 @@ const routes = (supervisor: SupervisorService, startedAt: number, fleet: Effect.
     ),
     route(
       "POST",
+      "/reload",
+      Effect.flatMap(body(ReloadBody, true), (reload) => {
+        if (
+          reload.zero_downtime !== undefined &&
+          reload.zeroDowntime !== undefined &&
+          reload.zero_downtime !== reload.zeroDowntime
+        ) {
+          return Effect.fail(new BadRequest(`"zero_downtime" and "zeroDowntime" disagree: give one of them.`))
+        }
+        const zeroDowntime = reload.zero_downtime ?? reload.zeroDowntime ?? false
+        const restart = reload.workers === undefined ? { zeroDowntime } : { workers: reload.workers, zeroDowntime }
+        return supervisor.restart(restart).pipe(
+          Effect.zipRight(supervisor.table),
+          Effect.map((workers) => sanicAnswer("reload", { restarted: reload.workers ?? "all", zeroDowntime, workers })),
+          Effect.catchTags(workersErrors)
+        )
+      })
+    ),
+    route(
+      "POST",
       "/scale",
       Effect.flatMap(body(ScaleBody, false), ({ replicas }) =>
         supervisor.scale(replicas).pipe(
@@ -161,7 +228,7 @@ const routes = (supervisor: SupervisorService, startedAt: number, fleet: Effect.
         )
       )
     ),
-    route("POST", "/shutdown", Effect.as(supervisor.shutdown, json(202, { shutdown: true }))),
+    route("POST", "/shutdown", Effect.as(supervisor.shutdown, sanicAnswer("shutdown", null))),
     route(
       "GET",
       "/fleet",
@@ -198,13 +265,12 @@ const routes = (supervisor: SupervisorService, startedAt: number, fleet: Effect.
         askFleet(fleet, machine, { _tag: "cancel", worker, name })
       )
     ),
-    withMethodChecks,
-    HttpRouter.post(
-      "/:action",
-      Effect.flatMap(HttpRouter.params, ({ action }) =>
-        Effect.fail(new BadRequest(`Unknown action "${action}". The inspector answers ${actions}.`))
-      )
-    )
+    (router) =>
+      commands.reduce(
+        (withCommands, command) => route("POST", `/${command.name}`, runCommand(command))(withCommands),
+        router
+      ),
+    withMethodChecks
   )
 }
 
@@ -225,14 +291,20 @@ const askFleet = (fleet: Effect.Effect<Member | undefined>, machine: string, cal
         )
   )
 
+/** What the inspector answers, for the 404 of a path it does not know. */
+const actionsOf = (commands: ReadonlyArray<ReadyCommand>): string =>
+  commands.length === 0 ? builtinList : `${builtinList}, ${commands.map(({ name }) => `POST /${name}`).join(", ")}`
+
 /** The inspector's HTTP app: a key or loopback check, then the routes. Every failure becomes a JSON answer. */
 export const makeApp = (
   supervisor: SupervisorService,
   apiKey: Option.Option<Redacted.Redacted>,
   startedAt: number,
+  commands: ReadonlyArray<ReadyCommand> = [],
   fleet: Effect.Effect<Member | undefined> = Effect.succeed(undefined)
 ) => {
-  const router = routes(supervisor, startedAt, fleet)
+  const router = routes(supervisor, startedAt, commands, fleet)
+  const actions = actionsOf(commands)
   return Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     if (Option.isSome(apiKey)) {
@@ -247,7 +319,15 @@ export const makeApp = (
     return yield* router.pipe(
       Effect.catchTags({
         BadRequest: (bad) => Effect.succeed(error(400, bad.message)),
-        RouteNotFound: () => Effect.succeed(error(404, `Not found: ${path}. The inspector answers ${actions}.`))
+        RouteNotFound: () =>
+          Effect.succeed(
+            error(
+              404,
+              request.method === "POST" && /^\/[^/]+$/.test(path)
+                ? `Unknown action "${decodeURIComponent(path.slice(1))}". The inspector answers ${actions}.`
+                : `Not found: ${path}. The inspector answers ${actions}.`
+            )
+          )
       }),
       Effect.catchAllDefect((defect) =>
         Effect.as(Effect.logError("Inspector request failed", defect), error(500, "Internal error"))
@@ -269,6 +349,7 @@ const decodable = (path: string): boolean => {
 export const serve = (
   supervisor: SupervisorService,
   resolved: Resolved,
+  commands?: CommandsService | undefined,
   fleet?: Effect.Effect<Member | undefined>
 ): Effect.Effect<Address, InspectorError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -287,7 +368,7 @@ export const serve = (
           })
       )
     )
-    yield* server.serve(makeApp(supervisor, resolved.apiKey, yield* Clock.currentTimeMillis, fleet))
+    yield* server.serve(makeApp(supervisor, resolved.apiKey, yield* Clock.currentTimeMillis, commands?.commands, fleet))
     const address = server.address
     const port = address._tag === "TcpAddress" ? address.port : resolved.port
     return { host: resolved.host, port }

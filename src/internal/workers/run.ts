@@ -12,6 +12,7 @@ import { maxEventBytes } from "../fleet/errors.js"
 import type * as Member from "../fleet/member.js"
 import type { FleetSettings } from "../fleet/settings.js"
 import { hooksOf } from "../hooks.js"
+import { Commands } from "../inspector/commands.js"
 import type { Resolved } from "../server/config.js"
 import { ServeError } from "../server/errors.js"
 import { WorkersError } from "./errors.js"
@@ -106,9 +107,11 @@ const running = <E, R>(
     if (Option.isSome(resolved.inspector)) {
       // Loaded only when on: workers and most servers never pay for the inspector's HTTP stack.
       const Inspector = yield* Effect.promise(() => import("../inspector/http.js"))
+      const commands = yield* Effect.serviceOption(Commands)
       inspector = yield* Inspector.serve(
         awaiting(ready, resolved.workers > 1 ? "primary" : "single", app.name),
         resolved.inspector.value,
+        Option.getOrUndefined(commands),
         fleet === undefined ? undefined : Deferred.await(fleet.member)
       ).pipe(
         Effect.mapError((error) => new ServeError({ reason: "InspectorFailed", detail: error.message, origin: error }))
