@@ -57,8 +57,9 @@ export interface Options {
   /** The address other machines reach this machine's runners at. Defaults to `127.0.0.1`. */
   readonly host?: string | undefined
   /**
-   * The first port of this machine's runners: worker `k` listens on the first free port from `runnerPort + k`.
-   * Defaults to `0`: any free port.
+   * The first port of this machine's runners: worker `k` of `n` listens on `runnerPort + k` (or `runnerPort + k + n`
+   * while its previous process still holds that one, during a zero-downtime restart); a process serving alone on
+   * `runnerPort`. Defaults to `0`: any free port.
    */
   readonly runnerPort?: number | undefined
   /** The prefix of the fleet's tables and channel; machines of one fleet share it. Defaults to `fiberapp`. */

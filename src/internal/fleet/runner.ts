@@ -25,19 +25,20 @@ import { connect, unavailable } from "./bus.js"
 import { FleetError } from "./errors.js"
 import type { FleetSettings } from "./settings.js"
 
-/** The first port from `from` that nothing listens on, tried up to `tries` ports. */
-const freePort = (host: string, from: number, tries: number): Effect.Effect<number, FleetError> =>
+/** The first of `ports` that nothing listens on (`0`: any free port). */
+const freePort = (host: string, ports: ReadonlyArray<number>): Effect.Effect<number, FleetError> =>
   Effect.async<number, FleetError>((resume) => {
-    const attempt = (port: number, left: number) => {
+    const attempt = (index: number) => {
+      const port = ports[index]!
       const server = Net.createServer()
       server.once("error", (error: NodeJS.ErrnoException) => {
-        if (from !== 0 && left > 1 && error.code === "EADDRINUSE") attempt(port + 1, left - 1)
+        if (index + 1 < ports.length && error.code === "EADDRINUSE") attempt(index + 1)
         else
           resume(
             Effect.fail(
               new FleetError({
                 reason: "Unavailable",
-                detail: `The fleet's runner port ${port} on ${host} is unavailable: ${error.message}`
+                detail: `The fleet's runner port ${ports.join(" or ")} on ${host} is unavailable: ${error.message}`
               })
             )
           )
@@ -47,7 +48,7 @@ const freePort = (host: string, from: number, tries: number): Effect.Effect<numb
         server.close(() => resume(Effect.succeed(bound)))
       })
     }
-    attempt(from, tries)
+    attempt(0)
   })
 
 /** One copy of a one-in-fleet task in this process, registered as a cluster singleton while it waits or runs. */
@@ -72,17 +73,20 @@ export const make = (options: {
   readonly settings: FleetSettings
   readonly app: string
   readonly worker: string | undefined
-  /** This process's index among the machine's workers, to spread runner ports. */
+  /** This process's index among the machine's workers, and how many there are, to spread runner ports. */
   readonly index: number
+  readonly workers: number
 }): Effect.Effect<Placement, FleetError, Scope.Scope> =>
   Effect.gen(function* () {
     const { app, settings, worker } = options
     const database = yield* connect(settings, worker ?? "runner")
     const sql = Context.get(database, PgClient.PgClient)
+    // Worker k listens on runnerPort + k, or, while its previous process still holds that port (a zero-downtime
+    // restart), on runnerPort + k + workers.
+    const base = settings.runnerPort + options.index
     const port = yield* freePort(
       settings.host === "0.0.0.0" ? "127.0.0.1" : settings.host,
-      settings.runnerPort === 0 ? 0 : settings.runnerPort + options.index,
-      64
+      settings.runnerPort === 0 ? [0] : worker === undefined ? [base] : [base, base + options.workers]
     )
     const address = RunnerAddress.make(settings.host, port)
     const config = ShardingConfig.layer({
@@ -105,7 +109,17 @@ export const make = (options: {
       Layer.provide(RpcSerialization.layerMsgPack),
       Layer.provide(Layer.succeedContext(database))
     )
-    const context = yield* Layer.build(sharding).pipe(
+    // Cluster makes its tables as its layer builds: runners of a new fleet starting together take turns.
+    const scope = yield* Effect.scope
+    const lock = `hashtext('${settings.prefix}_cluster')`
+    const context = yield* Effect.scoped(
+      Effect.gen(function* () {
+        const connection = yield* sql.reserve
+        yield* connection.executeRaw(`SELECT pg_advisory_lock(${lock})`, [])
+        yield* Effect.addFinalizer(() => Effect.ignore(connection.executeRaw(`SELECT pg_advisory_unlock(${lock})`, [])))
+        return yield* Layer.buildWithScope(sharding, scope)
+      })
+    ).pipe(
       Effect.catchAllCause((cause) =>
         Effect.fail(
           new FleetError({

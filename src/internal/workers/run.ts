@@ -87,7 +87,7 @@ const running = <E, R>(
     if (Option.isSome(resolved.worker)) {
       const worker = resolved.worker.value
       yield* hooksOf(app).useLogAnnotations({ worker })
-      if (Option.isSome(resolved.fleet)) yield* runner(app, resolved.fleet.value, worker)
+      if (Option.isSome(resolved.fleet)) yield* runner(app, resolved.fleet.value, worker, resolved.workers)
       const server = yield* Worker.run(
         app,
         options.worker,
@@ -137,7 +137,7 @@ const running = <E, R>(
       if (fleet !== undefined) yield* fleet.join(running.server.url, running.supervisor, primary.deliver)
     } else {
       if (fleet !== undefined) {
-        yield* runner(app, fleet.settings, undefined)
+        yield* runner(app, fleet.settings, undefined, 1)
         yield* hooksOf(app).useTransport({ publish: fleet.publish, maxContextBytes: () => maxEventBytes })
       }
       const server = yield* options.single
@@ -175,12 +175,14 @@ const fleetFailed = (error: { readonly message: string }) =>
   new ServeError({ reason: "FleetFailed", detail: error.message, origin: error })
 
 /** This process as a runner of the fleet's cluster: it places the one-in-fleet tasks it adds. */
-const runner = (app: App["Type"], settings: FleetSettings, worker: string | undefined) =>
+const runner = (app: App["Type"], settings: FleetSettings, worker: string | undefined, workers: number) =>
   Effect.gen(function* () {
     // Loaded only in a fleet: a server without one never loads cluster or the database driver.
     const Runner = yield* Effect.promise(() => import("../fleet/runner.js"))
     const index = worker === undefined ? 0 : Number(worker.slice(worker.lastIndexOf("-") + 1)) || 0
-    const placement = yield* Runner.make({ settings, app: app.name, worker, index }).pipe(Effect.mapError(fleetFailed))
+    const placement = yield* Runner.make({ settings, app: app.name, worker, index, workers }).pipe(
+      Effect.mapError(fleetFailed)
+    )
     yield* hooksOf(app).useFleetPlacement(placement)
   })
 
