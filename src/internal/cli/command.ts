@@ -32,7 +32,9 @@ const portConfig: Config.Config<number> = variable("INSPECTOR_PORT").pipe(
       onSome: (text) =>
         validPort(Number(text))
           ? Either.right(Number(text))
-          : Either.left(ConfigError.InvalidData(["INSPECTOR_PORT"], `expected 1 to 65535, got ${JSON.stringify(text)}`))
+          : Either.left(
+              ConfigError.InvalidData(["INSPECTOR_PORT"], `expected a port from 1 to 65535, got ${text.trim()}`)
+            )
     })
   )
 )
