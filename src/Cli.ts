@@ -114,11 +114,13 @@ export const run: (
 
 /**
  * Runs the `fiberapp` command line and gives its exit code (see {@link exitCodes}); a failure is printed as one line
- * on stderr. What the `fiberapp` bin runs, with Node's context and HTTP client.
+ * on stderr. What the `fiberapp` bin runs, with Node's context and HTTP client and `colors` set when stdout is a
+ * terminal. `NO_COLOR` turns colours off too.
  *
  * @since 0.1.0
  * @category running
  */
 export const main: (
-  argv: ReadonlyArray<string>
+  argv: ReadonlyArray<string>,
+  options?: { readonly colors?: boolean | undefined }
 ) => Effect.Effect<number, never, HttpClient.HttpClient | CliApp.CliApp.Environment> = internalMain.main

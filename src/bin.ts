@@ -10,7 +10,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import { main } from "./Cli.js"
 
-main(process.argv).pipe(
+main(process.argv, { colors: process.stdout.isTTY === true }).pipe(
   Effect.provide(Layer.merge(NodeContext.layer, NodeHttpClient.layer)),
   NodeRuntime.runMain({
     disableErrorReporting: true,
