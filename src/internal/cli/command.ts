@@ -3,7 +3,6 @@ import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
-import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
@@ -14,6 +13,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import type * as Task from "../../Task.js"
 import { defaultInspectorHost, defaultInspectorPort } from "../inspector/defaults.js"
 import { type Connection, call } from "./client.js"
 import { InspectError } from "./errors.js"
@@ -134,7 +134,13 @@ const decode = <A, I>(schema: Schema.Schema<A, I>, answer: unknown): Effect.Effe
 /** The inspector's own limit. */
 const maxReplicas = 256
 
-const statuses = ["pending", "running", "succeeded", "failed", "cancelled"] as const
+const statuses = [
+  "pending",
+  "running",
+  "succeeded",
+  "failed",
+  "cancelled"
+] as const satisfies ReadonlyArray<Task.Status>
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
@@ -290,5 +296,3 @@ export const command = Command.make("fiberapp").pipe(
   Command.withDescription("Operates a running fiberapp server through its inspector."),
   Command.withSubcommands([inspect])
 )
-
-export type Requirements = HttpClient.HttpClient
