@@ -1,10 +1,11 @@
 import { execFile } from "node:child_process"
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { freePort } from "./utils.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const pinned = ["effect@3.22.4", "@effect/platform@0.97.2", "@effect/platform-node@0.108.2"]
@@ -18,6 +19,17 @@ const run = (command: string, args: ReadonlyArray<string>, cwd: string, env: Nod
     return Effect.sync(() => child.kill())
   })
 
+/** Runs a command that may fail, for its exit code and output. */
+const exec = (command: string, args: ReadonlyArray<string>, cwd: string, env: NodeJS.ProcessEnv) =>
+  Effect.async<{ readonly code: number; readonly stdout: string; readonly stderr: string }>((resume) => {
+    const child = execFile(command, args, { cwd, env, timeout: 60_000 }, (error, stdout, stderr) =>
+      resume(
+        Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
+      )
+    )
+    return Effect.sync(() => child.kill())
+  })
+
 /** A fresh directory, removed when the test's scope closes. */
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "fiberapp-package-"))),
@@ -26,7 +38,7 @@ const tempDir = Effect.acquireRelease(
 
 describe("the published package", () => {
   it.scopedLive(
-    "packed, installed in a fresh project with its peers, and run with plain node: root and subpath imports work",
+    "packed, installed in a fresh project with its peers, and run with plain node: root and subpath imports and the fiberapp bin work",
     () =>
       Effect.gen(function* () {
         const dir = yield* tempDir
@@ -50,6 +62,22 @@ describe("the published package", () => {
         const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" }
         const output = yield* run(process.execPath, ["main.js"], project, env)
         assert.include(output, "200 hello forever")
+        assert.include(output, "fiberapp/Cli: not found exits 4")
+        // The bin runs from dist with plain node: its dependencies came with the package.
+        const version = yield* exec("npx", ["--no", "--", "fiberapp", "--version"], project, env)
+        assert.strictEqual(version.stdout.trim(), JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version)
+        const closed = yield* freePort
+        const unreachable = yield* exec(
+          "npx",
+          ["--no", "--", "fiberapp", "inspect", "--port", String(closed)],
+          project,
+          env
+        )
+        assert.strictEqual(unreachable.code, 2, unreachable.stderr)
+        assert.strictEqual(
+          unreachable.stderr,
+          `fiberapp: Cannot reach the inspector at http://127.0.0.1:${closed}: connect ECONNREFUSED 127.0.0.1:${closed}.\n`
+        )
       }),
     180_000
   )

@@ -11,6 +11,7 @@ import type { Options } from "../../Server.js"
 import { decodeNonNegative } from "../duration.js"
 import { type FleetSettings, fleetOf } from "../fleet/settings.js"
 import { isLoopback } from "../inspector/auth.js"
+import { defaultInspectorHost, defaultInspectorPort } from "../inspector/defaults.js"
 import { InspectorError } from "../inspector/errors.js"
 import { ServeError } from "./errors.js"
 import * as WebSocket from "./websocket.js"
@@ -33,7 +34,6 @@ export interface Resolved {
 
 export const defaultPort = 8000
 export const defaultHost = "127.0.0.1"
-export const defaultInspectorPort = 6457
 
 /** An unset or blank variable counts as unset, so `PORT= npm start` behaves as no `PORT` at all. */
 const raw = (name: string): Config.Config<Option.Option<string>> =>
@@ -267,7 +267,7 @@ const inspectorOf = (
         detail: `Invalid inspector port ${port}: use an integer from 0 to 65535.`
       })
     }
-    const host = Option.getOrElse(env.inspectorHost, () => fromOptions?.host ?? defaultHost).trim()
+    const host = Option.getOrElse(env.inspectorHost, () => fromOptions?.host ?? defaultInspectorHost).trim()
     if (host === "")
       return yield* new InspectorError({ reason: "InvalidSetting", detail: "Invalid inspector host: it is empty." })
     const optionKey = fromOptions?.apiKey
