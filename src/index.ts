@@ -19,6 +19,13 @@ export * as App from "./App.js"
 export * as Events from "./Events.js"
 
 /**
+ * A fleet: machines sharing one PostgreSQL database, on `@effect/cluster` (its settings, views and errors).
+ *
+ * @since 0.1.0
+ */
+export * as Fleet from "./Fleet.js"
+
+/**
  * The inspector: an HTTP endpoint showing and steering workers and tasks.
  *
  * @since 0.1.0

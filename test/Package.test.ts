@@ -63,6 +63,14 @@ describe("the published package", () => {
         const output = yield* run(process.execPath, ["main.js"], project, env)
         assert.include(output, "200 hello forever")
         assert.include(output, "fiberapp/Cli: not found exits 4")
+        // The fleet's packages are optional peers, not installed here: the root import never loads them, and a
+        // fleet without them fails its start with one line that says what to install.
+        const fleet = yield* exec(process.execPath, ["main.js"], project, { ...env, FIXTURE_FLEET: "1" })
+        assert.strictEqual(fleet.code, 1)
+        assert.match(
+          fleet.stderr,
+          /ServeError: A fleet needs packages that are not installed \(.*@effect\/sql-pg.*\): npm install @effect\/cluster@0\.60 /m
+        )
         // The bin runs from dist with plain node: its dependencies came with the package.
         const version = yield* exec("npx", ["--no", "--", "fiberapp", "--version"], project, env)
         assert.strictEqual(version.stdout.trim(), JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version)

@@ -174,11 +174,26 @@ const awaiting = (ready: Deferred.Deferred<SupervisorService>, mode: Mode, app: 
 const fleetFailed = (error: { readonly message: string }) =>
   new ServeError({ reason: "FleetFailed", detail: error.message, origin: error })
 
+/** The fleet's packages are optional peers: one that is not installed is a start failure that says what to install. */
+const loadFleet = <A>(load: () => Promise<A>): Effect.Effect<A, ServeError> =>
+  Effect.tryPromise({
+    try: load,
+    catch: (error) =>
+      new ServeError({
+        reason: "FleetFailed",
+        detail:
+          `A fleet needs packages that are not installed (${error instanceof Error ? error.message.split("\n")[0] : String(error)}): ` +
+          "npm install @effect/cluster@0.60 @effect/rpc@0.76 @effect/sql@0.52 @effect/sql-pg@0.53 @effect/workflow@0.19 " +
+          "@effect/experimental@0.61 pg@8",
+        origin: error
+      })
+  })
+
 /** This process as a runner of the fleet's cluster: it places the one-in-fleet tasks it adds. */
 const runner = (app: App["Type"], settings: FleetSettings, worker: string | undefined, workers: number) =>
   Effect.gen(function* () {
     // Loaded only in a fleet: a server without one never loads cluster or the database driver.
-    const Runner = yield* Effect.promise(() => import("../fleet/runner.js"))
+    const Runner = yield* loadFleet(() => import("../fleet/runner.js"))
     const index = worker === undefined ? 0 : Number(worker.slice(worker.lastIndexOf("-") + 1)) || 0
     const placement = yield* Runner.make({ settings, app: app.name, worker, index, workers }).pipe(
       Effect.mapError(fleetFailed)
@@ -192,7 +207,7 @@ const runner = (app: App["Type"], settings: FleetSettings, worker: string | unde
  */
 const connectFleet = (settings: FleetSettings, app: App["Type"]) =>
   Effect.gen(function* () {
-    const [Bus, Membership] = yield* Effect.promise(() =>
+    const [Bus, Membership] = yield* loadFleet(() =>
       Promise.all([import("../fleet/bus.js"), import("../fleet/member.js")])
     )
     const database = yield* Bus.connect(settings, "primary").pipe(Effect.mapError(fleetFailed))
