@@ -74,7 +74,7 @@ describe("a fleet whose database goes away", () => {
               ? true
               : undefined
           ),
-          "60 seconds",
+          "120 seconds",
           detail
         )
         const onA = yield* feed(a)
@@ -168,7 +168,7 @@ describe("a fleet whose database goes away", () => {
         expect(unknown.status).toBe(404)
         expect(JSON.parse(unknown.body).error).toBe('No machine "no-such-machine" in the fleet.')
       }).pipe(Effect.scoped),
-    180_000
+    300_000
   )
 })
 

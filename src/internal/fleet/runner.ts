@@ -133,16 +133,37 @@ export const make = (options: {
     const copies = new Map<number, Copy>()
     const tasks = `${settings.prefix}_tasks`
 
+    /**
+     * The singleton's body on the runner that holds its shard: record the start (unless the task ended after this
+     * copy registered), grant the copy, and hold until cluster moves the singleton away.
+     */
     const run = (copy: Copy): Effect.Effect<void> =>
       Effect.gen(function* () {
-        const [row] = yield* sql<{ endedAt: Date | null }>`SELECT ended_at AS "endedAt" FROM ${sql(tasks)}
-          WHERE app = ${app} AND name = ${copy.name}`
-        if (row?.endedAt !== null && row?.endedAt !== undefined && row.endedAt > copy.registeredAt) {
+        const started = yield* sql
+          .withTransaction(
+            Effect.gen(function* () {
+              const [row] = yield* sql<{ endedAt: Date | null }>`SELECT ended_at AS "endedAt" FROM ${sql(tasks)}
+              WHERE app = ${app} AND name = ${copy.name} FOR UPDATE`
+              if (row?.endedAt !== null && row?.endedAt !== undefined && row.endedAt > copy.registeredAt) return false
+              yield* sql`UPDATE ${sql(tasks)} SET status = 'running', machine = ${settings.machine},
+              worker = ${worker ?? null}, updated_at = now(), ended_at = NULL WHERE app = ${app} AND name = ${copy.name}`
+              return true
+            })
+          )
+          .pipe(
+            // The task does not start here until its start is recorded: a database away for a while only delays it.
+            Effect.tapError((error) =>
+              Effect.logWarning(
+                `Fleet: could not record the start of task "${copy.name}"; retrying. ${unavailable(settings, error).message}`
+              )
+            ),
+            Effect.retry(Schedule.spaced("1 second")),
+            Effect.orDie
+          )
+        if (!started) {
           end(copy)
           return
         }
-        yield* sql`UPDATE ${sql(tasks)} SET status = 'running', machine = ${settings.machine},
-          worker = ${worker ?? null}, updated_at = now(), ended_at = NULL WHERE app = ${app} AND name = ${copy.name}`
         const withdrawn = Deferred.unsafeMake<boolean>(FiberId.none)
         copy.withdrawn = withdrawn
         yield* Deferred.succeed(copy.granted, true)
@@ -153,13 +174,7 @@ export const make = (options: {
             return Deferred.succeed(withdrawn, false)
           })
         )
-      }).pipe(
-        Effect.catchAll((error) =>
-          Effect.logWarning(
-            `Fleet: could not record the start of task "${copy.name}": ${unavailable(settings, error).message}`
-          )
-        )
-      )
+      })
 
     const end = (copy: Copy) => {
       if (copy.over) return
@@ -224,9 +239,15 @@ export const make = (options: {
           const copy = copies.get(claim)
           copies.delete(claim)
           if (copy !== undefined) yield* Scope.close(copy.scope, Exit.void)
-          if (!ended || copy?.over) return
-          yield* sql`UPDATE ${sql(tasks)} SET status = ${status ?? "cancelled"}, updated_at = now(), ended_at = now()
-            WHERE app = ${app} AND name = ${name}`.pipe(
+          if (copy?.over) return
+          // Not ended (this process stops): the task waits for another runner, unless it already runs elsewhere.
+          const update = ended
+            ? sql`UPDATE ${sql(tasks)} SET status = ${status ?? "cancelled"}, updated_at = now(), ended_at = now()
+                WHERE app = ${app} AND name = ${name}`
+            : sql`UPDATE ${sql(tasks)} SET status = 'waiting', updated_at = now()
+                WHERE app = ${app} AND name = ${name} AND status = 'running' AND machine = ${settings.machine}
+                AND worker IS NOT DISTINCT FROM ${worker ?? null}`
+          yield* update.pipe(
             Effect.catchAll((error) =>
               Effect.logWarning(
                 `Fleet: could not record the end of task "${name}": ${unavailable(settings, error).message}`
