@@ -40,6 +40,8 @@ export interface Hooks {
   readonly runListeners: Lifecycle["runListeners"]
   /** Whether any handler or waiter could match `event`: lets hot paths skip building a dispatch. */
   readonly hasListeners: (event: string) => boolean
+  /** Changes whenever `hasListeners` could change its answer: lets a cache of its answers know it is current. */
+  readonly listening: () => number
   /** The recorded tasks, synchronously. */
   readonly unsafeTasks: () => ReadonlyArray<Task>
   /** Delivers a dispatch that arrived from another process to this process's waiters and handlers only. */

@@ -238,6 +238,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       stopWith: lifecycle.stopWith,
       runListeners: lifecycle.runListeners,
       hasListeners: registry.hasListeners,
+      listening: registry.listening,
       unsafeTasks: tasks.list,
       dispatchLocal: registry.dispatchLocal,
       useTransport: transport.use,

@@ -48,6 +48,8 @@ export interface Registry {
   ) => Stream.Stream<EventContext, InvalidEventName | InvalidEventsOptions>
   /** True when some handler or waiter could match `event`: lets hot paths skip building a context. */
   readonly hasListeners: (event: string) => boolean
+  /** Changes whenever `hasListeners` could change its answer: lets a cache of its answers know it is current. */
+  readonly listening: () => number
   /** Delivers a dispatch to this registry's waiters and handlers only, whatever its `scope`. */
   readonly dispatchLocal: (event: string, options?: DispatchOptions) => Effect.Effect<void, InvalidEventName>
   /** What the registry holds right now; for tests and inspectors. */
@@ -401,5 +403,5 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
       return { names: table.statics.size, groups: table.patterns.size, waiters, handlers, queued: runners.queued() }
     }
 
-    return { dispatch, event, events, signal, hasListeners, dispatchLocal, size }
+    return { dispatch, event, events, signal, hasListeners, listening: () => table.listening, dispatchLocal, size }
   })

@@ -86,12 +86,15 @@ export const merge = (
 
 /**
  * Who listens to what: entries for concrete names and for the patterned names of each group. `layout` changes
- * whenever an entry is added or removed, so a lookup cached with it is current while it is unchanged.
+ * whenever an entry is added or removed, so a lookup cached with it is current while it is unchanged. `listening`
+ * changes with `layout` and whenever a patterned entry gains or loses a member: `hasListeners` cannot change its
+ * answer while it is unchanged.
  */
 export class Table {
   readonly statics = new Map<string, Entry>()
   readonly patterns = new Map<string, Entry>()
   layout = 0
+  listening = 0
   closed = false
   private seq = 0
 
@@ -114,6 +117,7 @@ export class Table {
       }
       table.set(key, entry)
       this.layout++
+      this.listening++
     }
     return entry
   }
@@ -124,12 +128,14 @@ export class Table {
     if (table.get(entry.key) === entry) {
       table.delete(entry.key)
       this.layout++
+      this.listening++
     }
   }
 
   private dropWaiter(waiter: WaiterRecord): boolean {
     const entry = waiter.entry
     if (!entry.waiters.delete(waiter)) return false
+    if (entry.pattern) this.listening++
     if (waiter.keep) entry.keptWaiters--
     if (waiter.condition !== undefined) {
       entry.conditionedWaiters--
@@ -215,6 +221,7 @@ export class Table {
       keep
     }
     entry.waiters.add(waiter)
+    if (entry.pattern) this.listening++
     if (keep) entry.keptWaiters++
     if (condition !== undefined) {
       entry.conditionedWaiters++
@@ -273,6 +280,7 @@ export class Table {
     let at = handlers.length
     while (at > 0 && handlers[at - 1].priority < record.priority) at--
     entry.handlers = [...handlers.slice(0, at), record, ...handlers.slice(at)]
+    if (entry.pattern) this.listening++
     if (condition !== undefined) {
       entry.conditionedHandlers++
       if (exclusive) entry.strictHandlers++
@@ -281,6 +289,7 @@ export class Table {
       if (record.removed) return
       record.removed = true
       entry.handlers = entry.handlers.filter((other) => other !== record)
+      if (entry.pattern) this.listening++
       if (condition !== undefined) {
         entry.conditionedHandlers--
         if (exclusive) entry.strictHandlers--
@@ -303,6 +312,7 @@ export class Table {
   close(): void {
     this.closed = true
     this.layout++
+    this.listening++
     for (const table of [this.statics, this.patterns]) {
       for (const entry of table.values()) {
         const waiters = Array.from(entry.waiters)

@@ -1,4 +1,5 @@
 import * as Http from "node:http"
+import type * as Net from "node:net"
 import type { Duplex } from "node:stream"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerError from "@effect/platform/HttpServerError"
@@ -13,10 +14,10 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type { AppService } from "../../App.js"
-import { hooksOf } from "../hooks.js"
 import type { Paths } from "./paths.js"
 import { ServerRequest } from "./request.js"
 import * as Response from "./response.js"
+import * as Signals from "./signals.js"
 import type { Hub } from "./websocket.js"
 
 /** The router's request handler, as `HttpLayerRouter` builds it. */
@@ -29,6 +30,8 @@ export type HttpEffect = Effect.Effect<
 export interface Handler {
   readonly onRequest: (request: Http.IncomingMessage, response: Http.ServerResponse) => void
   readonly onUpgrade: (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => void
+  /** Dispatches `http.lifecycle.begin` now and `http.lifecycle.complete` when the socket closes, when listened to. */
+  readonly onConnection: (socket: Net.Socket) => void
   /** Completes once no request is in flight. */
   readonly idle: Effect.Effect<void>
   /** Interrupts every websocket handler (they close with 1001) and waits for them to end. */
@@ -49,43 +52,41 @@ export const make = (options: {
   readonly tracing: boolean
   readonly hub: Hub
   readonly paths: Paths
+  readonly signals: Signals.HttpSignals
 }): Handler => {
-  const { app, hub, runtime, tracing } = options
-  const hooks = hooksOf(app)
+  const { hub, runtime, signals, tracing } = options
   const context = runtime.context
   const runtimeOptions = { fiberRefs: runtime.fiberRefs, runtimeFlags: runtime.runtimeFlags }
 
-  const routed: HttpEffect = Effect.suspend(() =>
-    hooks.hasListeners("http.lifecycle.request")
-      ? Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-          Effect.zipRight(
-            Effect.ignore(app.dispatch("http.lifecycle.request", { context: { request }, inline: true })),
-            options.httpEffect
-          )
-        )
-      : options.httpEffect
-  )
+  const routed = Signals.routed(signals, options.paths, options.httpEffect)
 
+  // Sanic dispatches `http.lifecycle.response` before it sends anything, and `http.lifecycle.send` per write.
   const write = (request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) => {
     const own = request as ServerRequest
     own.status = response.status
     if (own.upgradeContext?.upgraded) return Effect.void
-    const written = Response.write(request, own.resolvedResponse, response)
-    if (!hooks.hasListeners("http.lifecycle.response")) return written
+    const flags = signals.flags()
+    if ((flags & Signals.writing) === 0) return Response.write(request, own.resolvedResponse, response)
     return Effect.zipRight(
-      Effect.ignore(app.dispatch("http.lifecycle.response", { context: { request, response }, inline: true })),
-      written
+      Effect.zipRight(
+        signals.dispatchIf(flags, "http.lifecycle.response", () => ({ request, response })),
+        signals.dispatchIf(flags, "http.lifecycle.send", () => ({
+          request,
+          response,
+          data: Response.bytesOf(request.method, response)
+        }))
+      ),
+      Effect.suspend(() => Response.write(request, own.resolvedResponse, response))
     )
   }
 
   const handled = HttpApp.toHandled(routed, write)
 
-  // The 500 answer travels in the cause as a defect: logged, it would read as a second error.
-  const report = (request: ServerRequest, cause: Cause.Cause<unknown>) =>
-    Effect.logError(
-      "Request failed",
-      Option.getOrElse(HttpServerError.causeResponseStripped(cause)[1], () => cause)
-    ).pipe(
+  // The 500 answer travels in the cause as a defect: logged, it would read as a second error. This is the one place a
+  // request's failure is reported: once per request, whichever layer failed.
+  const report = (request: ServerRequest, cause: Cause.Cause<unknown>) => {
+    const stripped = Option.getOrElse(HttpServerError.causeResponseStripped(cause)[1], () => cause)
+    const logged = Effect.logError("Request failed", stripped).pipe(
       Effect.annotateLogs({
         "http.method": request.method,
         "http.url": request.url,
@@ -93,6 +94,12 @@ export const make = (options: {
         "http.request.id": request.id
       })
     )
+    if (!signals.has(Signals.Report)) return logged
+    return Effect.zipRight(
+      logged,
+      Effect.ignore(options.app.dispatch("server.exception.report", { context: { request, cause: stripped } }))
+    )
+  }
 
   let inFlight = 0
   let idleWaiters: Array<() => void> = []
@@ -111,12 +118,41 @@ export const make = (options: {
     }
   }
 
+  /** The `http.lifecycle.begin` dispatches still running, by socket: a request on that socket waits for its own. */
+  const beginning = new WeakMap<Net.Socket, Fiber.RuntimeFiber<void>>()
+  let stillBeginning = 0
+
+  const onConnection = (socket: Net.Socket): void => {
+    const flags = signals.flags()
+    if ((flags & Signals.anyConnection) === 0) return
+    const conn_info = Signals.connInfo(socket)
+    if ((flags & Signals.Begin) !== 0) {
+      const fiber = runInServer(signals.dispatch("http.lifecycle.begin", { conn_info }))
+      if (fiber.unsafePoll() === null) {
+        beginning.set(socket, fiber)
+        stillBeginning++
+        fiber.addObserver(() => {
+          beginning.delete(socket)
+          stillBeginning--
+        })
+      }
+    }
+    socket.once("close", () => {
+      if (signals.has(Signals.Complete)) runInServer(signals.dispatch("http.lifecycle.complete", { conn_info }))
+    })
+  }
+
+  const afterBegin = (socket: Net.Socket) => {
+    const begin = stillBeginning === 0 ? undefined : beginning.get(socket)
+    return begin === undefined ? handled : Effect.zipRight(Fiber.await(begin), handled)
+  }
+
   /** Runs the request's fiber; a fiber still running after its synchronous start is watched for the client leaving. */
   const run = (request: ServerRequest): Fiber.RuntimeFiber<void, unknown> | undefined => {
     inFlight++
     const fiber = Runtime.runFork(
       Runtime.make({ context: Context.add(context, HttpServerRequest.HttpServerRequest, request), ...runtimeOptions }),
-      handled
+      afterBegin(request.source.socket)
     )
     const exit = fiber.unsafePoll()
     if (exit !== null) {
@@ -131,8 +167,7 @@ export const make = (options: {
     // What the router's RouteNotFound becomes, without running it, when nothing else could see the request.
     if (
       options.paths.unmatched(nodeRequest.method!, nodeRequest.url!) &&
-      !hooks.hasListeners("http.lifecycle.request") &&
-      !hooks.hasListeners("http.lifecycle.response") &&
+      (signals.flags() & Signals.anyRequest) === 0 &&
       !tracing
     ) {
       nodeResponse.writeHead(404)
@@ -188,7 +223,7 @@ export const make = (options: {
     return Fiber.interruptAll(Array.from(upgrades))
   })
 
-  return { onRequest, onUpgrade, idle, closeUpgrades, inFlight: () => inFlight }
+  return { onRequest, onUpgrade, onConnection, idle, closeUpgrades, inFlight: () => inFlight }
 }
 
 const abort = (nodeResponse: Http.ServerResponse): void => {

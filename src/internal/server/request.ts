@@ -23,6 +23,8 @@ import type { ReadonlyRecord } from "effect/Record"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as WS from "ws"
+import { App } from "../app/service.js"
+import { hooksOf } from "../hooks.js"
 import type { Hub } from "./websocket.js"
 
 /** What an upgrade request carries so a websocket route can take its socket over. */
@@ -144,11 +146,30 @@ export class ServerRequest extends Inspectable.Class implements HttpServerReques
   }
 
   /**
+   * The whole body, at most `maxBodySize` bytes, then `http.lifecycle.read_body` with `{ body }` when something listens
+   * (Sanic dispatches it per chunk read; here the body is read in one piece, when the handler asks for it).
+   */
+  private get body(): Effect.Effect<Buffer, HttpServerError.RequestError> {
+    return Effect.flatMap(this.readBody, (body) =>
+      Effect.flatMap(Effect.serviceOption(App), (app) =>
+        Option.isSome(app) && hooksOf(app.value).hasListeners("http.lifecycle.read_body")
+          ? Effect.as(
+              Effect.ignore(
+                app.value.dispatch("http.lifecycle.read_body", { context: { request: this, body }, inline: true })
+              ),
+              body
+            )
+          : Effect.succeed(body)
+      )
+    )
+  }
+
+  /**
    * The whole body, at most `maxBodySize` bytes. A larger one (by its `content-length`, or once more has arrived)
    * fails with 413 and the connection is closed after the answer: reading stops, but the socket is not destroyed
    * under the response as `NodeStream.toString` does, so the client gets its 413.
    */
-  private get body(): Effect.Effect<Buffer, HttpServerError.RequestError> {
+  private get readBody(): Effect.Effect<Buffer, HttpServerError.RequestError> {
     return Effect.flatMap(IncomingMessage.MaxBodySize, (maxBodySize) =>
       Effect.async<Buffer, HttpServerError.RequestError>((resume) => {
         const source = this.source

@@ -70,6 +70,26 @@ export const writeNow = (
   return false
 }
 
+const noBytes = new Uint8Array(0)
+
+/**
+ * The body bytes that {@link writeNow} would send (`http.lifecycle.send`'s `data`): empty for a HEAD answer or an empty
+ * body, `undefined` for a streamed one. The head is written by node and is not part of it.
+ */
+export const bytesOf = (
+  method: string,
+  response: HttpServerResponse.HttpServerResponse
+): Uint8Array | string | undefined => {
+  const body = response.body
+  if (method === "HEAD" || body._tag === "Empty") return noBytes
+  if (body._tag === "Uint8Array") return body.body
+  if (body._tag === "Raw" && !isPipeable(body.body)) {
+    const raw = body.body
+    return typeof raw === "string" || raw instanceof Uint8Array ? raw : undefined
+  }
+  return undefined
+}
+
 /** Writes an `HttpServerResponse` to a node response; only streamed bodies suspend. */
 export const write = (
   request: HttpServerRequest.HttpServerRequest,

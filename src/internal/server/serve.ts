@@ -24,6 +24,7 @@ import * as Config from "./config.js"
 import { ServeError } from "./errors.js"
 import * as HttpHandler from "./http.js"
 import * as Paths from "./paths.js"
+import { HttpSignals } from "./signals.js"
 import { Hub } from "./websocket.js"
 
 const nativeTracer = Effect.runSync(Effect.tracer)
@@ -110,7 +111,8 @@ export const serveProcess = <A, E, R>(
         ? Effect.succeed(Context.empty())
         : (Layer.buildWithMemoMap(services, memoMap, scope) as unknown as Effect.Effect<Context.Context<never>>)
     const provided = yield* buildServices
-    const router = Paths.layer(routerConfig)
+    const signals = new HttpSignals(app)
+    const router = Paths.layer(routerConfig, signals)
     const built = yield* Layer.buildWithMemoMap(Layer.provideMerge(routes, router.layer), memoMap, scope).pipe(
       Effect.provide(provided)
     )
@@ -137,6 +139,7 @@ export const serveProcess = <A, E, R>(
       runtime: Runtime.make({ context, fiberRefs: runtime.fiberRefs, runtimeFlags: runtime.runtimeFlags }),
       hub,
       paths: router.paths,
+      signals,
       tracing
     })
 
@@ -146,6 +149,7 @@ export const serveProcess = <A, E, R>(
       handler.onRequest(request, response)
     })
     server.on("upgrade", handler.onUpgrade)
+    server.on("connection", handler.onConnection)
     const closed = yield* Deferred.make<void>()
     /** Drops every connection; waits for the listening socket to close if it was still open. */
     const forceClose = Effect.suspend(() => {
