@@ -47,7 +47,7 @@ interface TargetRecord {
 const resultsPath = join(root, "bench/results.json")
 
 /** HTTP cases share the 2 cores with their load generator and swing most from run to run: more repetitions. */
-const defaultReps: Record<Group, number> = { tasks: 3, events: 3, http: 5, ws: 3, workers: 3, startup: 3 }
+const defaultReps: Record<Group, number> = { tasks: 3, events: 3, http: 5, ws: 3, workers: 3, startup: 3, fleet: 3 }
 
 const parseArgs = (argv: ReadonlyArray<string>) => {
   let reps: number | undefined = process.env.BENCH_REPS === undefined ? undefined : Number(process.env.BENCH_REPS)
@@ -257,7 +257,10 @@ const method = (info: ReturnType<typeof machine>, wall: boolean, reps: string): 
       `in flight, pipelined is ${wsCounts.pipelined} messages sent at once, timed until every echo is back.`,
     "- Workers: with the load generator on the same 2 cores, a second worker has no core of its own: the " +
       "2-vs-1 figure shows what the cluster costs here, not how it scales on a machine with spare cores. " +
-      "Servers run as esbuild-built JavaScript (not under tsx) so that RSS figures are realistic."
+      "Servers run as esbuild-built JavaScript (not under tsx) so that RSS figures are realistic.",
+    "- Fleet: a fresh PostgreSQL database per case on the server at 127.0.0.1 (dropped after), lone server processes " +
+      "(workers: 1) as machines; times across processes from `performance.timeOrigin + performance.now()`. The " +
+      "failover case runs once (5 SIGTERMs and 5 SIGKILLs, alternating), whatever the repetitions."
   ].join("\n")
 
 const machine = () => ({
@@ -316,7 +319,7 @@ const main = async () => {
     for (const group of groups) {
       if (rep >= repsOf(group)) continue
       for (const c of rotate(
-        selected.filter((s) => s.group === group),
+        selected.filter((s) => s.group === group && rep < (s.reps ?? Number.POSITIVE_INFINITY)),
         rep
       )) {
         await runCase(c, records.get(c.id)!, rep)

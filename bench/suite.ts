@@ -7,18 +7,21 @@ import { existsSync, readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join } from "node:path"
 import { runnable } from "./lib/bundle.js"
+import { dispatchCase, eventsCase, failoverCase } from "./lib/fleet-cases.js"
 import type { Unit } from "./lib/format.js"
 import type { Result } from "./lib/measure.js"
 import { childrenOf, cpuMsOf, root, rssOf, runNode, SkipCase, startServer } from "./lib/proc.js"
 
-export type Group = "tasks" | "events" | "http" | "ws" | "workers" | "startup"
+export type Group = "tasks" | "events" | "http" | "ws" | "workers" | "startup" | "fleet"
 
-export const groups: ReadonlyArray<Group> = ["tasks", "events", "http", "ws", "workers", "startup"]
+export const groups: ReadonlyArray<Group> = ["tasks", "events", "http", "ws", "workers", "startup", "fleet"]
 
 export interface Case {
   readonly id: string
   readonly group: Group
   readonly run: () => Promise<Result>
+  /** At most this many repetitions of the case, whatever the group's: for cases that take their own medians. */
+  readonly reps?: number
 }
 
 export interface Metric {
@@ -313,10 +316,89 @@ export const cases: ReadonlyArray<Case> = [
   startupCase("startup.tsx.1", "bench/servers/http-fiberapp.ts", "tsx", 1),
   startupCase("startup.tsx.2", "bench/servers/http-fiberapp.ts", "tsx", 2),
   startupCase("startup.js.1", "bench/servers/http-fiberapp.ts", "js", 1),
-  startupCase("startup.js.2", "bench/servers/http-fiberapp.ts", "js", 2)
+  startupCase("startup.js.2", "bench/servers/http-fiberapp.ts", "js", 2),
+
+  { ...eventsCase("raw"), group: "fleet" },
+  { ...eventsCase("fiberapp"), group: "fleet" },
+  { ...dispatchCase(false), group: "fleet" },
+  { ...dispatchCase(true), group: "fleet" },
+  { ...failoverCase, group: "fleet", reps: 1 }
 ]
 
 const m = (caseId: string, metric: string): Metric => ({ case: caseId, metric })
+
+const fleetTargets: ReadonlyArray<Target> = [
+  {
+    group: "fleet",
+    title: "fleet: scope all events machine to machine, throughput",
+    subject: m("fleet.events.fiberapp", "throughputPerSec"),
+    baseline: m("fleet.events.raw", "throughputPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.8,
+    note: "5,000 back to back, first send on A to last receipt on B; baseline: pg_notify + LISTEN between two node processes"
+  },
+  {
+    group: "fleet",
+    title: "fleet: event latency machine to machine, p50",
+    subject: m("fleet.events.fiberapp", "latencyP50Ms"),
+    baseline: m("fleet.events.raw", "latencyP50Ms"),
+    unit: "ms",
+    better: "lower",
+    note: "300 dispatches 2 ms apart, send on A to handler on B; baseline: raw pg_notify"
+  },
+  {
+    group: "fleet",
+    title: "fleet: event latency machine to machine, p99",
+    subject: m("fleet.events.fiberapp", "latencyP99Ms"),
+    baseline: m("fleet.events.raw", "latencyP99Ms"),
+    unit: "ms",
+    better: "lower",
+    note: "as p50"
+  },
+  {
+    group: "fleet",
+    title: "fleet: CPU per event, both machines",
+    subject: m("fleet.events.fiberapp", "cpuUsPerMessage"),
+    baseline: m("fleet.events.raw", "cpuUsPerMessage"),
+    unit: "us",
+    better: "lower",
+    note: "sender + receiver process CPU over the 5,000 burst"
+  },
+  {
+    group: "fleet",
+    title: "fleet: scope all dispatch, nobody listening elsewhere: fleet on vs off",
+    subject: m("fleet.dispatch.on", "quietPerSec"),
+    baseline: m("fleet.dispatch.off", "quietPerSec"),
+    unit: "/s",
+    better: "higher",
+    note: "a lone process, CPU time of the dispatch loop; with a fleet each dispatch is a pg_notify"
+  },
+  {
+    group: "fleet",
+    title: "fleet: scope all dispatches leaving a lone process (pg_notify sent)",
+    subject: m("fleet.dispatch.on", "sentPerSec"),
+    unit: "/s",
+    better: "higher",
+    note: "from the first dispatch to the last notification seen by a LISTEN of the runner's"
+  },
+  {
+    group: "fleet",
+    title: "fleet: one-in-fleet task failover on SIGTERM (median of 5)",
+    subject: m("fleet.failover", "sigtermMoveMs"),
+    unit: "ms",
+    better: "lower",
+    note: "signal to the task's start on the other machine; default sharding settings"
+  },
+  {
+    group: "fleet",
+    title: "fleet: one-in-fleet task failover on SIGKILL (median of 5)",
+    subject: m("fleet.failover", "sigkillMoveMs"),
+    unit: "ms",
+    better: "lower",
+    note: "as SIGTERM; nothing releases the task's shard"
+  }
+]
 
 export const targets: ReadonlyArray<Target> = [
   {
@@ -698,7 +780,8 @@ export const targets: ReadonlyArray<Target> = [
     baseline: m("startup.node", "rss"),
     unit: "bytes",
     better: "lower"
-  }
+  },
+  ...fleetTargets
 ]
 
 /** The figure shown in the baseline column of an absolute target, for scale. */

@@ -18,7 +18,9 @@ export const Message = Schema.Union(
     app: Schema.String,
     event: Schema.String,
     context: Schema.optional(Schema.Unknown),
-    condition: Schema.optional(Schema.Unknown)
+    condition: Schema.optional(Schema.Unknown),
+    /** The sender's count: two equal dispatches sent in one transaction would otherwise reach listeners once. */
+    seq: Schema.optional(Schema.Number)
   }),
   Schema.TaggedStruct("ask", {
     from: Schema.String,
@@ -90,6 +92,20 @@ const describe = (cause: unknown): string => {
 export const send = (settings: FleetSettings, message: Message) => {
   const payload = encode(message)
   return Effect.flatMap(PgClient.PgClient, (sql) => sql`SELECT pg_notify(${channelOf(settings)}, ${payload})`).pipe(
+    Effect.asVoid,
+    Effect.mapError((error) => unavailable(settings, error))
+  )
+}
+
+/**
+ * Sends messages in one round trip, in order (one transaction: PostgreSQL delivers its notifications in the order
+ * they were made, and folds equal payloads into one, which the `seq` of events keeps apart).
+ */
+export const sendAll = (settings: FleetSettings, messages: ReadonlyArray<Message>) => {
+  const payloads = messages.map((message) => encode(message))
+  return Effect.flatMap(PgClient.PgClient, (sql) =>
+    sql.unsafe("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload", [channelOf(settings), payloads])
+  ).pipe(
     Effect.asVoid,
     Effect.mapError((error) => unavailable(settings, error))
   )

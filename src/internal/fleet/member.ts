@@ -5,13 +5,14 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { DispatchOptions } from "../../Events.js"
 import type { FleetTask, Machine } from "../../Fleet.js"
 import type { SupervisorService, WorkerInfo, WorkerTask } from "../../Workers.js"
 import { describeCause } from "../describe.js"
-import { type Call, listen, type Message, send, unavailable } from "./bus.js"
+import { type Call, listen, type Message, send, sendAll, unavailable } from "./bus.js"
 import { FleetError } from "./errors.js"
 import type { FleetSettings } from "./settings.js"
 
@@ -105,6 +106,24 @@ export const make = (options: {
     }
     yield* listen(settings, onMessage)
 
+    // Events leave through one fiber, in order, as many per query as have queued: one `pg_notify` query (and pool
+    // connection) per dispatch made a burst wait for connections until the pool's timeout dropped events, and
+    // starved the heartbeat.
+    const outbox = yield* Queue.unbounded<Message>()
+    yield* Effect.addFinalizer(() => Queue.shutdown(outbox))
+    let seq = 0
+    yield* Queue.takeBetween(outbox, 1, 500).pipe(
+      Effect.flatMap((batch) =>
+        Effect.provide(sendAll(settings, [...batch]), options.database).pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning(`Fleet: ${batch.length} event(s) did not reach the other machines: ${error.message}`)
+          )
+        )
+      ),
+      Effect.forever,
+      Effect.forkScoped
+    )
+
     const startedAt = new Date()
     const beat = Effect.gen(function* () {
       const workers: ReadonlyArray<WorkerInfo> = yield* supervisor.table
@@ -197,14 +216,15 @@ export const make = (options: {
     return {
       machine,
       publish: (event, dispatch) =>
-        emit({
+        Queue.offer(outbox, {
           _tag: "event",
           from: machine,
           app,
           event,
           ...(dispatch.context !== undefined ? { context: dispatch.context } : {}),
-          ...(dispatch.condition !== undefined ? { condition: dispatch.condition } : {})
-        }),
+          ...(dispatch.condition !== undefined ? { condition: dispatch.condition } : {}),
+          seq: seq++
+        }).pipe(Effect.asVoid),
       machines,
       tasks,
       ask: (to, call) =>

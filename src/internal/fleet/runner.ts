@@ -95,6 +95,15 @@ export const make = (options: {
       runnerAddress: Option.some(address),
       runnerListenAddress: Option.some(address)
     })
+    const storage = SqlRunnerStorage.layerWith({ prefix: `${settings.prefix}_cluster` })
+    // Cluster creates its tables with CREATE TABLE IF NOT EXISTS, which PostgreSQL refuses to one of two runners
+    // doing it at once on a new database (machines started together): made once on their own, again if it raced.
+    yield* Layer.build(storage).pipe(
+      Effect.provide(Layer.merge(config, Layer.succeedContext(database))),
+      Effect.scoped,
+      Effect.retry({ times: 3, schedule: Schedule.spaced("200 millis") }),
+      Effect.ignore
+    )
     const sharding = SocketRunner.layer.pipe(
       Layer.provide([NodeClusterSocket.layerSocketServer, NodeClusterSocket.layerClientProtocol]),
       Layer.provide(
@@ -104,7 +113,7 @@ export const make = (options: {
         )
       ),
       Layer.provide(MessageStorage.layerNoop),
-      Layer.provide(Layer.orDie(SqlRunnerStorage.layerWith({ prefix: `${settings.prefix}_cluster` }))),
+      Layer.provide(Layer.orDie(storage)),
       Layer.provide(config),
       Layer.provide(RpcSerialization.layerMsgPack),
       Layer.provide(Layer.succeedContext(database))
