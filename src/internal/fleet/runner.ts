@@ -96,14 +96,6 @@ export const make = (options: {
       runnerListenAddress: Option.some(address)
     })
     const storage = SqlRunnerStorage.layerWith({ prefix: `${settings.prefix}_cluster` })
-    // Cluster creates its tables with CREATE TABLE IF NOT EXISTS, which PostgreSQL refuses to one of two runners
-    // doing it at once on a new database (machines started together): made once on their own, again if it raced.
-    yield* Layer.build(storage).pipe(
-      Effect.provide(Layer.merge(config, Layer.succeedContext(database))),
-      Effect.scoped,
-      Effect.retry({ times: 3, schedule: Schedule.spaced("200 millis") }),
-      Effect.ignore
-    )
     const sharding = SocketRunner.layer.pipe(
       Layer.provide([NodeClusterSocket.layerSocketServer, NodeClusterSocket.layerClientProtocol]),
       Layer.provide(
@@ -118,7 +110,8 @@ export const make = (options: {
       Layer.provide(RpcSerialization.layerMsgPack),
       Layer.provide(Layer.succeedContext(database))
     )
-    // Cluster makes its tables as its layer builds: runners of a new fleet starting together take turns.
+    // Cluster makes its tables with CREATE TABLE IF NOT EXISTS as its layer builds, which PostgreSQL refuses to one
+    // of two runners doing it at once on a new database: runners of a new fleet starting together take turns.
     const scope = yield* Effect.scope
     const lock = `hashtext('${settings.prefix}_cluster')`
     const context = yield* Effect.scoped(
