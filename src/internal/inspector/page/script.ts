@@ -245,6 +245,8 @@ export const script = String.raw`"use strict"
     for (const worker of state.workers.values()) {
       const row = el("tr")
       row.dataset.worker = worker.name
+      row.dataset.state = worker.state
+      row.dataset.pid = worker.pid === undefined ? "" : String(worker.pid)
       const exit = worker.lastExit
       const cells = [
         worker.name,

@@ -26,6 +26,7 @@ export const style = `:root {
   }
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; background: var(--bg); color: var(--fg); }
 header { display: flex; align-items: center; justify-content: space-between; padding: 12px 20px;
   border-bottom: 1px solid var(--line); background: var(--panel); }
