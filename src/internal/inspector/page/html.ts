@@ -51,7 +51,7 @@ export const html = `<!doctype html>
       <h2>Tasks <span id="task-count" class="count"></span></h2>
       <div class="actions">
         <label for="filter-name">Name</label>
-        <input id="filter-name" type="search" placeholder="report-* (* matches any text)">
+        <input id="filter-name" type="search" placeholder="report-*" title="A part of the name, or a pattern where * matches any text">
         <label for="filter-status">Status</label>
         <select id="filter-status">
           <option value="">any</option>

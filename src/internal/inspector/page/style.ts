@@ -66,7 +66,7 @@ th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line
 th, .row.head { color: var(--muted); font-weight: 600; font-size: 12px; }
 td { font-variant-numeric: tabular-nums; }
 .tasks { overflow-x: auto; }
-.row { display: grid; grid-template-columns: 90px minmax(160px, 2fr) 96px 84px 84px 84px 56px 84px 64px 104px 72px;
+.row { display: grid; grid-template-columns: 84px minmax(140px, 1fr) 90px 88px 88px 88px 52px 80px 72px 112px 88px;
   align-items: center; height: 28px; border-bottom: 1px solid var(--line); min-width: 980px; }
 .row > span { padding: 0 8px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
   font-variant-numeric: tabular-nums; }
