@@ -5,7 +5,9 @@
  *
  * | Request | Answer |
  * |---|---|
- * | `GET /` | process info and the worker table |
+ * | `GET /` | process info and the worker table; a browser (`Accept` naming `text/html`) gets the live page instead |
+ * | `GET /page/app.js`, `GET /page/app.css` | the page's script and style (the page and these need no key) |
+ * | `GET /page/events` | server-sent events for the page: a `snapshot`, then `changes` (rows added or changed, ids gone) |
  * | `GET /tasks` | `{ tasks }`: every worker's recorded tasks (`worker`, `name`, `status`, times, `placement`, `runs`, `failures`, `attempt`, `lastRun`, `nextRunAt`); a one-worker task once |
  * | `POST /tasks/<worker>/<name>/cancel` | cancels the task in that worker (404 for an unknown worker or task) |
  * | `POST /restart` | restarts workers, zero-downtime unless the body says `"zeroDowntime": false`; optional `{ "workers": ["worker-0"] }` |
@@ -15,8 +17,11 @@
  * | `POST /<command>` | a custom command (see {@link command}): 200 `{ meta: { action: "<command>" }, result }` |
  *
  * With an API key every request needs `Authorization: Bearer <key>` (401 "Bad API key" otherwise), custom commands
- * included; without one, only loopback clients. Bad JSON and bodies that do not decode get 400 with the reason,
- * unknown actions and paths 404, a wrong method 405; no answer carries a task's result or error.
+ * and the event stream included, the page's own files excepted; without one, only loopback clients. A request whose
+ * `Origin` is not the inspector's own host and port gets 403. Every answer carries a `Content-Security-Policy` of the
+ * inspector's own origin (`default-src 'self'`, no inline code, no frames), `X-Content-Type-Options: nosniff` and
+ * `Referrer-Policy: no-referrer`. Bad JSON and bodies that do not decode get 400 with the reason, unknown actions and
+ * paths 404, a wrong method 405; no answer carries a task's result or error.
  *
  * Custom commands (Sanic's inspector subclass methods) are declared with {@link command} and given to the server
  * as a layer ({@link layerCommands}) beside `Server.layer`: the inspector, in the primary, serves each as

@@ -27,6 +27,27 @@ export const fromLoopbackClient = (host: string | undefined, origin: string | un
   return originHost !== undefined && isLoopback(originHost)
 }
 
+/** Host name and port of a `Host` header or an `Origin` URL; the port is `""` when it is the scheme's default. */
+const hostAndPort = (value: string): { readonly hostname: string; readonly port: string } | undefined => {
+  try {
+    const url = new URL(value.includes("://") ? value : `http://${value}`)
+    return { hostname: url.hostname, port: url.port }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Whether an `Origin` is the inspector's own: the host and port the request was sent to (its `Host`), loopback names
+ * counting as one. A page of another site, or of another port on this machine, is foreign; so is `Origin: null`.
+ */
+export const sameOrigin = (host: string | undefined, origin: string): boolean => {
+  const own = host === undefined ? undefined : hostAndPort(host)
+  const from = hostAndPort(origin)
+  if (own === undefined || from === undefined || own.port !== from.port) return false
+  return own.hostname === from.hostname || (isLoopback(own.hostname) && isLoopback(from.hostname))
+}
+
 const digest = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest()
 
 /** Whether the `Authorization` header carries the key; in constant time, over hashes so lengths do not leak. */

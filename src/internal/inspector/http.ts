@@ -16,9 +16,13 @@ import type { Address, Resolved } from "../../Inspector.js"
 import type { SupervisorService } from "../../Workers.js"
 import type { Call } from "../fleet/bus.js"
 import type { Member } from "../fleet/member.js"
-import { authorized, fromLoopbackClient } from "./auth.js"
+import { authorized, fromLoopbackClient, sameOrigin } from "./auth.js"
 import type { CommandsService, ReadyCommand } from "./commands.js"
 import { InspectorError } from "./errors.js"
+import * as live from "./live.js"
+import { html } from "./page/html.js"
+import { script } from "./page/script.js"
+import { style } from "./page/style.js"
 
 const RestartBody = Schema.Struct({
   workers: Schema.optional(Schema.Array(Schema.String)),
@@ -48,7 +52,7 @@ const error = (status: number, message: string, headers?: Record<string, string>
   json(status, { error: message }, headers)
 
 const builtinList =
-  "GET /, GET /tasks, POST /tasks/<worker>/<name>/cancel, POST /restart, POST /reload, POST /scale, POST /shutdown, " +
+  "GET /, GET /tasks, GET /page/events, POST /tasks/<worker>/<name>/cancel, POST /restart, POST /reload, POST /scale, POST /shutdown, " +
   "GET /fleet, POST /fleet/<machine>/(restart|scale|tasks/<worker>/<name>/cancel)"
 
 /** Sanic's inspector answers every action with `{ meta: { action }, result }`. */
@@ -145,22 +149,39 @@ const routes = (
     WorkersError: (e: { readonly message: string }) => Effect.succeed(error(409, e.message))
   }
 
+  const processInfo = Effect.sync(() => ({
+    app: supervisor.app,
+    mode: supervisor.mode,
+    pid: process.pid,
+    node: process.version,
+    platform: process.platform,
+    startedAt: Math.round(Date.now() - process.uptime() * 1000),
+    uptime: process.uptime(),
+    memory: process.memoryUsage().rss,
+    inspectorStartedAt: startedAt
+  }))
+
   return HttpRouter.empty.pipe(
     route(
       "GET",
       "/",
-      Effect.map(Effect.zip(supervisor.table, Clock.currentTimeMillis), ([workers]) =>
-        json(200, {
-          app: supervisor.app,
-          mode: supervisor.mode,
-          pid: process.pid,
-          node: process.version,
-          platform: process.platform,
-          startedAt: Math.round(Date.now() - process.uptime() * 1000),
-          uptime: process.uptime(),
-          memory: process.memoryUsage().rss,
-          inspectorStartedAt: startedAt,
-          workers
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+        wantsPage(request)
+          ? Effect.succeed(page.html)
+          : Effect.map(Effect.zip(processInfo, supervisor.table), ([info, workers]) =>
+              json(200, { ...info, workers }, { vary: "Accept" })
+            )
+      )
+    ),
+    route("GET", "/page/app.js", Effect.succeed(page.script)),
+    route("GET", "/page/app.css", Effect.succeed(page.style)),
+    route(
+      "GET",
+      "/page/events",
+      Effect.succeed(
+        HttpServerResponse.stream(live.events(supervisor, processInfo), {
+          contentType: "text/event-stream",
+          headers: { "cache-control": "no-store", "x-accel-buffering": "no" }
         })
       )
     ),
@@ -291,6 +312,34 @@ const askFleet = (fleet: Effect.Effect<Member | undefined>, machine: string, cal
         )
   )
 
+/** Whether a request is a browser's asking for a page: its `Accept` names `text/html`. JSON stays for the rest. */
+const wantsPage = (request: HttpServerRequest.HttpServerRequest): boolean =>
+  /(^|,)\s*text\/html\s*(;|,|$)/i.test(request.headers.accept ?? "")
+
+/** The page's files, answered without the key (so that the page can ask for it); every data request needs it. */
+const page = {
+  html: HttpServerResponse.text(html, { contentType: "text/html; charset=utf-8", headers: { vary: "Accept" } }),
+  script: HttpServerResponse.text(script, { contentType: "text/javascript; charset=utf-8" }),
+  style: HttpServerResponse.text(style, { contentType: "text/css; charset=utf-8" })
+}
+
+const isPageFile = (request: HttpServerRequest.HttpServerRequest, path: string): boolean =>
+  request.method === "GET" &&
+  (path === "/page/app.js" || path === "/page/app.css" || (path === "/" && wantsPage(request)))
+
+/**
+ * On every answer: a page (or an answer shown as one) may load only the inspector's own files and connect only to
+ * it, run no inline code, sit in no frame, and send no referrer.
+ */
+const securityHeaders = {
+  "content-security-policy":
+    "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+    "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cross-origin-resource-policy": "same-origin"
+}
+
 /** What the inspector answers, for the 404 of a path it does not know. */
 const actionsOf = (commands: ReadonlyArray<ReadyCommand>): string =>
   commands.length === 0 ? builtinList : `${builtinList}, ${commands.map(({ name }) => `POST /${name}`).join(", ")}`
@@ -305,16 +354,22 @@ export const makeApp = (
 ) => {
   const router = routes(supervisor, startedAt, commands, fleet)
   const actions = actionsOf(commands)
-  return Effect.gen(function* () {
+  const answer = Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
+    const path = request.url.split("?", 1)[0]!
+    if (request.headers.origin !== undefined && !sameOrigin(request.headers.host, request.headers.origin)) {
+      return error(
+        403,
+        "The inspector answers its own page and clients that are not browsers, not pages of other sites."
+      )
+    }
     if (Option.isSome(apiKey)) {
-      if (!authorized(request.headers.authorization, apiKey.value)) {
+      if (!isPageFile(request, path) && !authorized(request.headers.authorization, apiKey.value)) {
         return error(401, "Bad API key", { "www-authenticate": 'Bearer realm="fiberapp inspector"' })
       }
     } else if (!fromLoopbackClient(request.headers.host, request.headers.origin)) {
       return error(403, "Without an API key the inspector answers only loopback clients, not pages of other sites.")
     }
-    const path = request.url.split("?", 1)[0]!
     if (!decodable(path)) return error(400, `Invalid path ${JSON.stringify(path)}.`)
     return yield* router.pipe(
       Effect.catchTags({
@@ -334,6 +389,7 @@ export const makeApp = (
       )
     )
   })
+  return Effect.map(answer, HttpServerResponse.setHeaders(securityHeaders))
 }
 
 const decodable = (path: string): boolean => {
