@@ -124,6 +124,9 @@ export interface FleetTask {
   readonly status: "waiting" | "running" | "completed" | "failed" | "cancelled"
   readonly machine: string | undefined
   readonly worker: string | undefined
+  /** Its runs and failed runs on the machine running it now (from that machine's heartbeat). */
+  readonly runs: number
+  readonly failures: number
   readonly updatedAt: number
 }
 

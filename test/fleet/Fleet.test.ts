@@ -95,6 +95,28 @@ describe("a fleet of three machines on one PostgreSQL database", () => {
           detail
         )
 
+        // Another machine's workers, steered from this machine's inspector (through the database).
+        const pidOf = (machine: Machine, worker: string) =>
+          Effect.map(
+            request(machine.inspectorPort, "/"),
+            (response) =>
+              (JSON.parse(response.body).workers as ReadonlyArray<{ name: string; pid: number }>).find(
+                (row) => row.name === worker
+              )?.pid
+          )
+        const before = yield* pidOf(b, "worker-1")
+        const restarted = yield* request(a.inspectorPort, "/fleet/machine-b/restart", {
+          method: "POST",
+          body: JSON.stringify({ workers: ["worker-1"] }),
+          timeoutMs: 60_000
+        })
+        expect(restarted.status, restarted.body).toBe(200)
+        expect(yield* pidOf(b, "worker-1")).not.toBe(before)
+        const missing = yield* request(a.inspectorPort, "/fleet/machine-b/tasks/worker-0/nope/cancel", {
+          method: "POST"
+        })
+        expect(missing.status).toBe(404)
+
         // The one-in-fleet task: running somewhere, and only there.
         const first = yield* eventually("the probe to run", probeHost(url), "30 seconds", detail)
         const firstHost = byName.get(first)!
@@ -163,6 +185,17 @@ describe("a fleet of three machines on one PostgreSQL database", () => {
         expect(after.machines.find((m) => m.machine === first)?.state).toBe("stopped")
         expect(after.machines.find((m) => m.machine === third)?.state).toBe("up")
         expect(after.tasks.find((task) => task.name === "probe")).toMatchObject({ status: "running", machine: third })
+        // Its runs, from its machine's heartbeat.
+        yield* eventually(
+          "the probe's runs in the fleet's view",
+          Effect.map(fleetOf(survivor), (fleet) =>
+            (fleet?.tasks.find((task) => task.name === "probe") as { runs?: number } | undefined)?.runs === 1
+              ? true
+              : undefined
+          ),
+          "10 seconds",
+          detail
+        )
       }).pipe(Effect.scoped),
     360_000
   )

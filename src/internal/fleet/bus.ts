@@ -202,6 +202,8 @@ export const ensureTables = (settings: FleetSettings) =>
           status text NOT NULL,
           machine text,
           worker text,
+          runs integer NOT NULL DEFAULT 0,
+          failures integer NOT NULL DEFAULT 0,
           updated_at timestamptz NOT NULL,
           ended_at timestamptz,
           PRIMARY KEY (app, name)

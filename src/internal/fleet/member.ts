@@ -134,6 +134,13 @@ export const make = (options: {
         ON CONFLICT (app, machine) DO UPDATE SET pid = EXCLUDED.pid, url = EXCLUDED.url,
           started_at = EXCLUDED.started_at, last_seen = now(), stopped_at = NULL,
           workers = EXCLUDED.workers, tasks = EXCLUDED.tasks`
+      // The one-in-fleet tasks running here: their runs and failures, for every machine's view.
+      for (const task of tasks) {
+        if (task.placement !== "one-in-fleet" || task.status !== "running" || task.name === undefined) continue
+        yield* sql`UPDATE ${sql(`${settings.prefix}_tasks`)} SET runs = ${task.runs}, failures = ${task.failures}
+          WHERE app = ${app} AND name = ${task.name} AND machine = ${machine} AND worker = ${task.worker}
+          AND status = 'running'`
+      }
     })
     let failing = false
     yield* beat.pipe(
@@ -196,8 +203,11 @@ export const make = (options: {
       status: FleetTask["status"]
       machine: string | null
       worker: string | null
+      runs: number
+      failures: number
       updatedAt: Date
-    }>`SELECT name, status, machine, worker, updated_at AS "updatedAt" FROM ${sql(`${settings.prefix}_tasks`)}
+    }>`SELECT name, status, machine, worker, runs, failures, updated_at AS "updatedAt"
+      FROM ${sql(`${settings.prefix}_tasks`)}
       WHERE app = ${app} ORDER BY name`.pipe(
       Effect.map((rows) =>
         rows.map(
@@ -206,6 +216,8 @@ export const make = (options: {
             status: row.status,
             machine: row.machine ?? undefined,
             worker: row.worker ?? undefined,
+            runs: row.runs,
+            failures: row.failures,
             updatedAt: row.updatedAt.getTime()
           })
         )

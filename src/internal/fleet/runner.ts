@@ -147,7 +147,7 @@ export const make = (options: {
               const [row] = yield* sql<{ endedAt: Date | null }>`SELECT ended_at AS "endedAt" FROM ${sql(tasks)}
               WHERE app = ${app} AND name = ${copy.name} FOR UPDATE`
               if (row?.endedAt !== null && row?.endedAt !== undefined && row.endedAt > copy.registeredAt) return false
-              yield* sql`UPDATE ${sql(tasks)} SET status = 'running', machine = ${settings.machine},
+              yield* sql`UPDATE ${sql(tasks)} SET status = 'running', runs = 0, failures = 0, machine = ${settings.machine},
               worker = ${worker ?? null}, updated_at = now(), ended_at = NULL WHERE app = ${app} AND name = ${copy.name}`
               return true
             })
