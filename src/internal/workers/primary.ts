@@ -1,12 +1,13 @@
 import cluster from "node:cluster"
 import type { Scope } from "effect"
-import { Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberMap, Runtime } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberMap, MetricLabel, Runtime } from "effect"
 import type { AppService } from "../../App.js"
 import type { DispatchOptions } from "../../Events.js"
 import type { Options, RestartOptions, SupervisorService, WorkerExit } from "../../Workers.js"
 import * as Reach from "../app/reach.js"
 import type { StartError } from "../app/service.js"
 import { hooksOf } from "../hooks.js"
+import * as Metrics from "../metrics/definitions.js"
 import { defaultRestartSchedule, defaultStartTimeout } from "./defaults.js"
 import { type WorkerNotFound, WorkersError } from "./errors.js"
 import { Replies } from "./ipc.js"
@@ -211,6 +212,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       if (slot.starts > 1) {
         slot.restarts++
         slot.restartedAt = now
+        Metrics.increment(hooks.metrics.workerRestarts, [MetricLabel.make("worker", slot.name)])
       }
       if (!replacing) {
         slot.current = proc
