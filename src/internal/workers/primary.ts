@@ -330,7 +330,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       maxContextBytes: options.maxContextBytes
     })
 
-    const { cancelTask, everyTask, info, slotOf, tasks } = Questions.make(slots, send)
+    const { cancelTask, everyTask, info, metrics, slotOf, tasks } = Questions.make(slots, send)
 
     /** Restarts the slot's process: the new one first with zero downtime, else after the old one has stopped. */
     const restartWork = (slot: Slot, zeroDowntime: boolean): Effect.Effect<void, WorkersError | WorkerExit> =>
@@ -458,6 +458,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       supervisor,
       address,
       reach: Reach.ofSupervisor(supervisor, everyTask),
+      metrics,
       deliver: (event, dispatch) =>
         Effect.zipRight(relay(event, dispatch), Effect.ignore(hooks.dispatchLocal(event, dispatch)))
     }
@@ -467,6 +468,8 @@ export interface Primary {
   readonly supervisor: SupervisorService
   /** Every worker's tasks for app code (`scope: "all"`): a worker that does not answer is an error, not a gap. */
   readonly reach: Reach.Reach
+  /** Every serving worker's metrics, for the inspector's `/metrics`. */
+  readonly metrics: Effect.Effect<ReadonlyArray<Questions.WorkerMetrics>>
   /** Where the first worker said it listens. */
   readonly address: { readonly hostname: string; readonly port: number } | undefined
   /** Delivers a dispatch from another machine to every worker here, and to the primary's own listeners. */
