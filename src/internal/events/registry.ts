@@ -12,7 +12,7 @@ import * as Queue from "effect/Queue"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as Tracer from "effect/Tracer"
+import * as Tracer from "effect/Tracer"
 import type { DispatchOptions, EventContext, EventsOptions, Handler, SignalOptions, WaitOptions } from "../../Events.js"
 import { decodeNonNegative } from "../duration.js"
 import * as Metrics from "../metrics/definitions.js"
@@ -179,19 +179,23 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
           record.removed
             ? Effect.void
             : Effect.catchAllCause(
-                Effect.locally(
-                  job.traced
-                    ? Effect.withSpan(
-                        Effect.suspend(() => Runners.call(record, job)),
-                        `handler ${record.name.name}`,
-                        {
-                          attributes: { "fiberapp.app": app, "fiberapp.event": record.name.name }
-                        }
-                      )
-                    : Effect.suspend(() => Runners.call(record, job)),
-                  FiberRef.currentContext,
-                  record.context
-                ),
+                job.traced
+                  ? // In the dispatch's span; the handler's context is the one it was registered with, plus its span.
+                    Effect.useSpan(
+                      `handler ${record.name.name}`,
+                      { attributes: { "fiberapp.app": app, "fiberapp.event": record.name.name } },
+                      (span) =>
+                        Effect.locally(
+                          Effect.suspend(() => Runners.call(record, job)),
+                          FiberRef.currentContext,
+                          Context.add(record.context, Tracer.ParentSpan, span)
+                        )
+                    )
+                  : Effect.locally(
+                      Effect.suspend(() => Runners.call(record, job)),
+                      FiberRef.currentContext,
+                      record.context
+                    ),
                 (cause) => failed(record, cause, job.reporting)
               ),
         { discard: true }
