@@ -9,7 +9,7 @@ import * as Server from "../src/Server.js"
 import { parse } from "./fixtures/prometheus.js"
 
 /** A metric's value for `app` (and the other labels given), from Effect's registry: 0 when it has no series yet. */
-const valueOf = (name: string, app: string, labels: Record<string, string> = {}) =>
+const metricValue = (name: string, app: string, labels: Record<string, string> = {}) =>
   Effect.map(Metric.snapshot, (pairs) => {
     const wanted = { app, ...labels }
     const pair = pairs.find(
@@ -36,28 +36,28 @@ describe("task metrics", () => {
       yield* app.start
       const gate = yield* Deferred.make<void>()
       const waits = yield* app.addTask(Deferred.await(gate), { name: "waits" })
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_added_total", name), 1)
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_started_total", name), 1)
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_running", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_added_total", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_started_total", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_running", name), 1)
 
       yield* app.addTask(Effect.never, { name: "cancelled" })
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_running", name), 2)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_running", name), 2)
       yield* app.cancelTask("cancelled")
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_cancelled_total", name), 1)
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_running", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_cancelled_total", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_running", name), 1)
 
       const fails = yield* app.addTask(Effect.fail("boom"), { name: "fails" })
       yield* fails.await
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_failed_total", name), 1)
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_running", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_failed_total", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_running", name), 1)
 
       yield* Deferred.succeed(gate, undefined)
       yield* waits.await
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_succeeded_total", name), 1)
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_running", name), 0)
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_added_total", name), 3)
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_started_total", name), 3)
-      assert.strictEqual(yield* valueOf("fiberapp_task_run_duration_seconds", name), 3)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_succeeded_total", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_running", name), 0)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_added_total", name), 3)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_started_total", name), 3)
+      assert.strictEqual(yield* metricValue("fiberapp_task_run_duration_seconds", name), 3)
     }).pipe(quiet)
   )
 
@@ -66,17 +66,17 @@ describe("task metrics", () => {
       const name = uniqueApp("queued")
       const app = yield* App.make({ name })
       yield* app.addTask(Effect.never, { name: "queued" })
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_added_total", name), 1)
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_started_total", name), 0)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_added_total", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_started_total", name), 0)
       yield* app.start
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_started_total", name), 1)
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_running", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_started_total", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_running", name), 1)
       yield* app.stop
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_running", name), 0)
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_cancelled_total", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_running", name), 0)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_cancelled_total", name), 1)
       yield* app.addTask(Effect.void, { name: "late" })
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_cancelled_total", name), 2)
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_started_total", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_cancelled_total", name), 2)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_started_total", name), 1)
     }).pipe(quiet)
   )
 
@@ -92,9 +92,9 @@ describe("task metrics", () => {
       yield* TestClock.adjust("3 seconds")
       yield* task.await
       assert.strictEqual(task.runs, 3)
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_started_total", name), 1)
-      assert.strictEqual(yield* valueOf("fiberapp_task_run_duration_seconds", name), 3)
-      assert.strictEqual(yield* valueOf("fiberapp_tasks_succeeded_total", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_started_total", name), 1)
+      assert.strictEqual(yield* metricValue("fiberapp_task_run_duration_seconds", name), 3)
+      assert.strictEqual(yield* metricValue("fiberapp_tasks_succeeded_total", name), 1)
     }).pipe(quiet)
   )
 })
@@ -104,14 +104,14 @@ describe("event metrics", () => {
     Effect.gen(function* () {
       const name = uniqueApp("events")
       const app = yield* App.make({ name })
-      const before = yield* valueOf("fiberapp_events_dispatched_total", name)
+      const before = yield* metricValue("fiberapp_events_dispatched_total", name)
       yield* app.signal("orders.paid.<amount:int>", () => Effect.fail("handler broke"))
       yield* app.dispatch("orders.paid.9", { inline: true })
       yield* app.dispatch("nobody.listens.here")
       // The failure's report is a dispatch too (server.exception.report).
-      assert.strictEqual(yield* valueOf("fiberapp_events_dispatched_total", name), before + 3)
+      assert.strictEqual(yield* metricValue("fiberapp_events_dispatched_total", name), before + 3)
       assert.strictEqual(
-        yield* valueOf("fiberapp_event_handler_failures_total", name, { event: "orders.paid.<amount:int>" }),
+        yield* metricValue("fiberapp_event_handler_failures_total", name, { event: "orders.paid.<amount:int>" }),
         1
       )
     }).pipe(quiet)
@@ -149,14 +149,14 @@ describe("HTTP metrics", () => {
       assert.strictEqual(yield* fetchStatus(`${server.url}/jobs`, { method: "POST" }), 201)
       assert.strictEqual(yield* fetchStatus(`${server.url}/missing`), 404)
       assert.strictEqual(yield* fetchStatus(`${server.url}/boom`), 500)
-      const count = (labels: Record<string, string>) => valueOf("fiberapp_http_requests_total", name, labels)
+      const count = (labels: Record<string, string>) => metricValue("fiberapp_http_requests_total", name, labels)
       assert.strictEqual(yield* eventually(count({ method: "GET", status: "200" }), (n) => n === 3), 3)
       assert.strictEqual(yield* eventually(count({ method: "POST", status: "201" }), (n) => n === 1), 1)
       assert.strictEqual(yield* eventually(count({ method: "GET", status: "404" }), (n) => n === 1), 1)
       assert.strictEqual(yield* eventually(count({ method: "GET", status: "500" }), (n) => n === 1), 1)
       assert.strictEqual(yield* count({ method: "POST", status: "200" }), 0)
       assert.strictEqual(
-        yield* valueOf("fiberapp_http_request_duration_seconds", name, { method: "GET", status: "200" }),
+        yield* metricValue("fiberapp_http_request_duration_seconds", name, { method: "GET", status: "200" }),
         3
       )
     }).pipe(Effect.scoped, quiet)
