@@ -67,3 +67,16 @@ try {
   console.error("An @example does not type-check: see the errors above (.examples/<Module>-<n>.ts).")
   process.exit(1)
 }
+
+// examples/tracing.ts is run, not only type-checked (tsc covers examples/): its spans must reach the console exporter.
+const tracing = execFileSync(process.execPath, ["--import", "tsx", join(root, "examples/tracing.ts")], {
+  encoding: "utf8",
+  timeout: 60_000
+})
+for (const span of ["task report", "event reports.report.done", "handler reports.report.done"]) {
+  if (!tracing.includes(`name: '${span}'`)) {
+    console.error(`examples/tracing.ts printed no "${span}" span:\n${tracing}`)
+    process.exit(1)
+  }
+}
+console.log("examples/tracing.ts exports its spans")

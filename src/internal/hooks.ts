@@ -6,6 +6,7 @@ import type { Task } from "../Task.js"
 import type { Lifecycle } from "./app/lifecycle.js"
 import type { Reach } from "./app/reach.js"
 import type { TransportService } from "./events/transport.js"
+import type { AppMetrics } from "./metrics/definitions.js"
 import type { Placement } from "./task/placement.js"
 
 /**
@@ -57,6 +58,8 @@ export interface Hooks {
   /** Adds these annotations to the app's own log lines, and to the tasks that start, while the scope is open. */
   readonly useLogAnnotations: (annotations: Readonly<Record<string, string>>) => Effect.Effect<void, never, Scope.Scope>
   readonly shared: SharedValues
+  /** The app's metrics, labelled with its name. */
+  readonly metrics: AppMetrics
 }
 
 /** The hooks of an app made by `App.make`. */

@@ -52,6 +52,12 @@ export const make = (options: LifecycleOptions): Effect.Effect<Lifecycle> =>
     let stopDeadline: number | undefined
     let stopGrace = grace
 
+    /** Each listener is a span, `listener <kind>`, in the span of whatever runs the phase. */
+    const traced = <A, E, R>(effect: Effect.Effect<A, E, R>, kind: ListenerKind, index: number) =>
+      Effect.withSpan(effect, `listener ${kind}`, {
+        attributes: { "fiberapp.app": app, "fiberapp.listener": kind, "fiberapp.listener.position": index + 1 }
+      })
+
     const remaining = (deadline: number) => Math.max(0, deadline - clock.unsafeCurrentTimeMillis())
 
     const dispatchPhase = (kind: ListenerKind) => {
@@ -64,7 +70,7 @@ export const make = (options: LifecycleOptions): Effect.Effect<Lifecycle> =>
         listeners.of(kind),
         (listener, index) =>
           Effect.catchAllCause(
-            listener.effect,
+            traced(listener.effect, kind, index),
             (cause) => new StartError({ reason: "ListenerFailed", app, listener: kind, position: index + 1, cause })
           ),
         { discard: true }
@@ -73,8 +79,8 @@ export const make = (options: LifecycleOptions): Effect.Effect<Lifecycle> =>
     const runStop = (kind: ListenerKind): Effect.Effect<void> => {
       const run = Effect.forEach(
         listeners.of(kind),
-        (listener) =>
-          Effect.catchAllCause(listener.effect, (cause) =>
+        (listener, index) =>
+          Effect.catchAllCause(traced(listener.effect, kind, index), (cause) =>
             options.report({ listener: kind }, `${kind} listener failed`, cause)
           ),
         { discard: true }

@@ -14,6 +14,7 @@ import * as Registry from "../events/registry.js"
 import { Transport } from "../events/transport.js"
 import type { Hooks, SharedValues, Transport as TransportService } from "../hooks.js"
 import { HooksTypeId } from "../hooks.js"
+import * as Metrics from "../metrics/definitions.js"
 import { TaskNotFound } from "../task/errors.js"
 import { alone, type Placement } from "../task/placement.js"
 import type { WorkerNotFound, WorkersError } from "../workers/errors.js"
@@ -78,6 +79,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
     // Which process runs each one-in-fleet task: the machine's choice, unless a fleet binds cluster's.
     const fleetPlacement = binding<Placement | undefined>(undefined)
     const shared: SharedValues = { values: new Map(), mode: "open" }
+    const metrics = Metrics.make(name)
 
     const report = (context: EventContext, message: string, cause: Cause.Cause<unknown>) =>
       annotate(Effect.logError(message, cause).pipe(Effect.annotateLogs(context))).pipe(
@@ -86,6 +88,8 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       )
 
     const registry: Registry.Registry = yield* Registry.make({
+      app: name,
+      metrics,
       annotations: annotations.get,
       onHandlerFailure: (event, cause) =>
         event === "server.exception.report"
@@ -133,7 +137,8 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
           )
         )
       },
-      annotations: annotations.get
+      annotations: annotations.get,
+      metrics
     })
     const reach = binding<Reach.Reach>(Reach.alone(tasks))
     const listeners = Listeners.make()
@@ -246,7 +251,8 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       useFleetPlacement: fleetPlacement.use,
       useReach: reach.use,
       useLogAnnotations: annotations.use,
-      shared
+      shared,
+      metrics
     }
     // Enumerable, so that an app wrapped with a spread (`{ ...app, dispatch }`) keeps its hooks.
     Object.defineProperty(service, HooksTypeId, { value: hooks, enumerable: true })

@@ -11,14 +11,17 @@ import * as FiberMap from "effect/FiberMap"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import type * as Tracer from "effect/Tracer"
 import type { AddTaskOptions, AppService, TaskInput } from "../../App.js"
 import { withAnnotations } from "../annotations.js"
+import * as Metrics from "../metrics/definitions.js"
 import type { InvalidTaskOptions } from "../task/errors.js"
 import { InvalidTaskName, TaskNameInUse, TaskNotFound, validateName } from "../task/errors.js"
 import type { EndStatus, Placement } from "../task/placement.js"
 import * as Policy from "../task/policy.js"
 import { Runs, TaskRecord } from "../task/record.js"
 import * as Runner from "../task/runner.js"
+import { isTracing, linksTo } from "../tracing.js"
 import { bounded } from "./bounded.js"
 import { App } from "./service.js"
 
@@ -70,11 +73,13 @@ export interface TasksOptions {
   readonly onAddedAfterStop: (name: string) => void
   /** Log annotations for the tasks queued before the start, as they start (their fibers were forked before). */
   readonly annotations: () => Readonly<Record<string, string>> | undefined
+  /** The app's metrics: tasks added, started, ended by outcome, running, run durations. */
+  readonly metrics: Metrics.AppMetrics
 }
 
 export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const { clock, onFailure } = options
+    const { clock, metrics, onFailure } = options
     const scope = yield* Scope.make()
     const fibers = yield* Scope.extend(FiberMap.make<Key>(), scope)
     const records = new Map<string, TaskRecord<any, any>>()
@@ -88,8 +93,35 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
     /** Ids of one-worker copies, unique in this app. */
     let nextClaim = 0
 
+    /** Marks a task started (once: a one-worker copy granted again is still the same task). */
+    const markStarted = (record: TaskRecord<any, any>, at: number): void => {
+      record.startedAt = at
+      if (record.started) return
+      record.started = true
+      Metrics.increment(metrics.tasksStarted)
+      Metrics.add(metrics.tasksRunning, 1)
+    }
+
+    const recordEnd = (record: TaskRecord<any, any>, exit: Exit.Exit<unknown, unknown>, at: number): void => {
+      // A run still going ends with its task: its duration is counted here, as the runner's are after each run.
+      const runningSince = record.policy?.runningSince
+      record.end(exit, at)
+      if (record.started) {
+        Metrics.add(metrics.tasksRunning, -1)
+        const since = record.policy === undefined ? record.startedAt : runningSince
+        if (since !== undefined) Metrics.observeMillis(metrics.taskRunDuration, at - since)
+      }
+      Metrics.increment(
+        exit._tag === "Success"
+          ? metrics.tasksSucceeded
+          : Cause.isInterruptedOnly(exit.cause)
+            ? metrics.tasksCancelled
+            : metrics.tasksFailed
+      )
+    }
+
     const observe = (record: TaskRecord<any, any>) => (exit: Exit.Exit<unknown, unknown>) => {
-      record.end(exit, clock.unsafeCurrentTimeMillis())
+      recordEnd(record, exit, clock.unsafeCurrentTimeMillis())
       // An ended fiber is not kept: records outlive their fibers, and holding these would age them all.
       record.fiberOrUndefined = undefined
       // A scheduled task's failed runs were reported as they failed: only a failure from outside a run is left.
@@ -152,8 +184,7 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
             ),
             (granted) => {
               if (!granted) return Effect.interrupt
-              record.started = true
-              record.startedAt = clock.unsafeCurrentTimeMillis()
+              markStarted(record, clock.unsafeCurrentTimeMillis())
               runs.worker = placement.worker
               const release = (exit: Exit.Exit<A, E>) =>
                 placement.release(
@@ -199,8 +230,10 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
               : new Runs(policy.right.placement, policy.right.timing !== undefined, nextClaim++)
           const record = new TaskRecord<A, E>(name, clock.unsafeCurrentTimeMillis(), runs)
           if (register) records.set(name, record)
+          Metrics.increment(metrics.tasksAdded)
           if (ended) {
             record.cancelUnstarted(record.addedAt)
+            Metrics.increment(metrics.tasksCancelled)
             if (!warnedLate) {
               warnedLate = true
               options.onAddedAfterStop(name ?? "(unnamed)")
@@ -208,12 +241,19 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
             return Effect.succeed(record)
           }
           let effect: Effect.Effect<A, E, R> = Effect.isEffect(task) ? task : Effect.suspend(() => task(options.app()))
-          if (runs !== undefined) {
+          // With a tracer of the app's own, each run is a root span linked to the span that added the task: a task
+          // outlives the request that added it, and its spans are not the request's.
+          const traced = isTracing(parent) ? tracedRun(metrics.app, name, parent.currentSpan) : undefined
+          if (runs === undefined) {
+            if (traced !== undefined) effect = traced(effect, 1, 1)
+          } else {
             effect = Runner.run(effect, {
               name,
               policy: policy.right!,
               runs,
               clock,
+              traced,
+              onRunEnd: (millis) => Metrics.observeMillis(metrics.taskRunDuration, millis),
               onRunFailure: (run, cause) => options.onRunFailure(name ?? "(unnamed)", run, cause),
               onSkipped: (run, ticks) => options.onSkipped(name ?? "(unnamed)", run, ticks)
             })
@@ -221,10 +261,7 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
           }
           let run: Effect.Effect<A, E, any>
           if (live) {
-            if (!deferred(record)) {
-              record.started = true
-              record.startedAt = record.addedAt
-            }
+            if (!deferred(record)) markStarted(record, record.addedAt)
             run = withAnnotations(effect, options.annotations())
           } else {
             pending.push(record)
@@ -276,8 +313,7 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
       const now = clock.unsafeCurrentTimeMillis()
       for (const record of pending) {
         if (record.exit !== undefined || deferred(record)) continue
-        record.started = true
-        record.startedAt = now
+        markStarted(record, now)
       }
       pending = []
       return started.open
@@ -301,6 +337,23 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
 
     return { add, get, find, cancel, purge, list: () => Array.from(records.values()), open, end }
   })
+
+/** Wraps each run (each attempt) of a task in its span: `task <name>`, a root linked to the span that added it. */
+const tracedRun = (app: string, name: string | undefined, adder: Tracer.AnySpan | undefined): Runner.Traced => {
+  const spanName = `task ${name ?? "(unnamed)"}`
+  const links = linksTo(adder)
+  return (effect, run, attempt) =>
+    Effect.withSpan(effect, spanName, {
+      root: true,
+      links,
+      attributes: {
+        "fiberapp.app": app,
+        "fiberapp.task": name ?? "",
+        "fiberapp.task.run": run,
+        "fiberapp.task.attempt": attempt
+      }
+    })
+}
 
 /** A one-worker task starts when its placement grants it, not when it is added or the app starts. */
 const deferred = (record: TaskRecord<any, any>): boolean =>

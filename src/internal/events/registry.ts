@@ -1,17 +1,22 @@
 import * as Cause from "effect/Cause"
-import type * as Context from "effect/Context"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import type { DispatchOptions, EventContext, EventsOptions, Handler, SignalOptions, WaitOptions } from "../../Events.js"
 import { decodeNonNegative } from "../duration.js"
+import * as Metrics from "../metrics/definitions.js"
+import { isTracing } from "../tracing.js"
 import {
   EventTimeout,
   InvalidEventName,
@@ -66,6 +71,10 @@ export interface RegistrySize {
 }
 
 export interface RegistryOptions {
+  /** The app's name, for the spans' attributes. */
+  readonly app?: string | undefined
+  /** Counts dispatches and handler failures (the app's; a registry of its own without). */
+  readonly metrics?: Metrics.AppMetrics | undefined
   /** Called once per failing handler, with the event it was registered on. */
   readonly onHandlerFailure: (event: string, cause: Cause.Cause<unknown>) => Effect.Effect<void>
   readonly transport?: TransportService | undefined
@@ -125,8 +134,11 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
     let activeReports = 0
     const slots = new Map<string, Slot>()
 
+    const app = options.app ?? ""
+    const metrics = options.metrics ?? Metrics.make(app)
     const failed = (record: HandlerRecord, cause: Cause.Cause<unknown>, reporting: boolean): Effect.Effect<void> => {
       if (Cause.isInterruptedOnly(cause)) return Effect.void
+      Metrics.increment(metrics.handlerFailures, [MetricLabel.make("event", record.name.name)])
       if (reporting) {
         return Effect.logError(
           `Handler for event "${record.name.name}" failed while another failure was being reported; not reported again`,
@@ -151,7 +163,8 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
 
     const runners = yield* Runners.make(
       (record, cause, job) => failed(record, cause, job.reporting),
-      options.annotations
+      options.annotations,
+      app
     )
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
@@ -168,11 +181,23 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
           record.removed
             ? Effect.void
             : Effect.catchAllCause(
-                Effect.locally(
-                  Effect.suspend(() => Runners.call(record, job)),
-                  FiberRef.currentContext,
-                  record.context
-                ),
+                job.traced
+                  ? // In the dispatch's span; the handler's context is the one it was registered with, plus its span.
+                    Effect.useSpan(
+                      `handler ${record.name.name}`,
+                      { attributes: { "fiberapp.app": app, "fiberapp.event": record.name.name } },
+                      (span) =>
+                        Effect.locally(
+                          Effect.suspend(() => Runners.call(record, job)),
+                          FiberRef.currentContext,
+                          Context.add(record.context, Tracer.ParentSpan, span)
+                        )
+                    )
+                  : Effect.locally(
+                      Effect.suspend(() => Runners.call(record, job)),
+                      FiberRef.currentContext,
+                      record.context
+                    ),
                 (cause) => failed(record, cause, job.reporting)
               ),
         { discard: true }
@@ -200,20 +225,61 @@ export const make = (options: RegistryOptions): Effect.Effect<Registry, never, S
       if (group !== undefined) table.prune(group)
       const handlers = own === undefined ? patterned : patterned === undefined ? own : merge(own, patterned)
       if (handlers === undefined) return undefined
-      return { handlers, context, tail, reporting: activeReports > 0 && isReporting() } satisfies Runners.Job
+      const job: Runners.Job = {
+        handlers,
+        context,
+        tail,
+        reporting: activeReports > 0 && isReporting(),
+        span: undefined,
+        traced: false
+      }
+      return job
+    }
+
+    /** With a tracer of the app's own, a dispatch that reaches handlers is a span, `event <name>`. */
+    const tracingFiber = () => {
+      const fiber = Fiber.getCurrentFiber()
+      return fiber._tag === "Some" && isTracing(fiber.value) ? fiber.value : undefined
     }
 
     const deliver = (slot: Slot, name: ParsedName, dispatchOptions: DispatchOptions | undefined) =>
       dispatchOptions?.inline === true
         ? Effect.suspend(() => {
+            Metrics.increment(metrics.eventsDispatched)
             const job = route(slot, name, dispatchOptions)
-            return job === undefined ? Effect.void : runInline(job.handlers, job)
+            if (job === undefined) return Effect.void
+            if (tracingFiber() === undefined) return runInline(job.handlers, job)
+            job.traced = true
+            return Effect.withSpan(runInline(job.handlers, job), `event ${name.name}`, {
+              attributes: { "fiberapp.app": app, "fiberapp.event": name.name, "fiberapp.event.inline": true }
+            })
           })
         : Effect.sync(() => {
+            Metrics.increment(metrics.eventsDispatched)
             if (slot.layout === table.layout && slot.entry === undefined && slot.group === undefined) return
             const job = route(slot, name, dispatchOptions)
-            if (job !== undefined) runners.enqueue(job)
+            if (job === undefined) return
+            const fiber = tracingFiber()
+            // The handlers run later, in fibers of their own: their spans link to this one, which ends here.
+            if (fiber !== undefined) job.span = dispatchSpan(fiber, name.name)
+            runners.enqueue(job)
           })
+
+    const dispatchSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>, event: string): Tracer.Span => {
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+      const span = fiber.currentTracer.span(
+        `event ${event}`,
+        Option.fromNullable(fiber.currentSpan),
+        Context.empty(),
+        [],
+        clock.unsafeCurrentTimeNanos(),
+        "internal"
+      )
+      span.attribute("fiberapp.app", app)
+      span.attribute("fiberapp.event", event)
+      span.end(clock.unsafeCurrentTimeNanos(), Exit.void)
+      return span
+    }
 
     const slotOf = (event: unknown): Slot => {
       const slot: Slot = {

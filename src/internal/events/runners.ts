@@ -5,8 +5,10 @@ import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
 import * as MutableQueue from "effect/MutableQueue"
 import type * as Scope from "effect/Scope"
+import type * as Tracer from "effect/Tracer"
 import type { EventContext } from "../../Events.js"
 import { withAnnotations } from "../annotations.js"
+import { linksTo } from "../tracing.js"
 import type { HandlerRecord } from "./table.js"
 import { contextFor } from "./table.js"
 
@@ -17,6 +19,10 @@ export interface Job {
   readonly tail: string
   /** The dispatch was made while a handler failure was being reported: failures are logged, not reported. */
   readonly reporting: boolean
+  /** The dispatch's span, with a tracer of the app's own: each handler's span links to it. */
+  span: Tracer.AnySpan | undefined
+  /** Inline, with a tracer of the app's own: each handler is a span in the dispatch's. */
+  traced: boolean
 }
 
 /** Runs one handler with the dispatch's context merged with its dynamic part. A throw is a defect. */
@@ -45,7 +51,9 @@ const maxIdleRunners = 8
 export const make = (
   onFailure: (record: HandlerRecord, cause: Cause.Cause<unknown>, job: Job) => Effect.Effect<void>,
   /** Log annotations for the runners started from now on (a worker's name, once its server has bound it). */
-  annotations: () => Readonly<Record<string, string>> | undefined = () => undefined
+  annotations: () => Readonly<Record<string, string>> | undefined = () => undefined,
+  /** The app's name, for the handlers' spans. */
+  app = ""
 ): Effect.Effect<Runners, never, Scope.Scope> =>
   Effect.gen(function* () {
     const runners = yield* FiberSet.make<void>()
@@ -85,7 +93,8 @@ export const make = (
             while (index < job.handlers.length) {
               record = job.handlers[index++]
               if (record.removed) continue
-              const run = Effect.zipRight(call(record, job), step)
+              const handled = job.span === undefined ? call(record, job) : traced(record, job, job.span)
+              const run = Effect.zipRight(handled, step)
               if (record.context === context) return run
               context = record.context
               return Effect.zipRight(FiberRef.set(FiberRef.currentContext, context), run)
@@ -116,6 +125,14 @@ export const make = (
         return guarded
       })
     }
+
+    /** A handler of a traced dispatch: its own root span, linked to the dispatch's (it runs after it ended). */
+    const traced = (record: HandlerRecord, job: Job, span: Tracer.AnySpan) =>
+      Effect.withSpan(
+        Effect.suspend(() => call(record, job)),
+        `handler ${record.name.name}`,
+        { root: true, links: linksTo(span), attributes: { "fiberapp.app": app, "fiberapp.event": record.name.name } }
+      )
 
     const enqueue = (job: Job): void => {
       MutableQueue.offer(jobs, job)

@@ -16,6 +16,7 @@ import type { Address, Resolved } from "../../Inspector.js"
 import type { SupervisorService } from "../../Workers.js"
 import type { Call } from "../fleet/bus.js"
 import type { Member } from "../fleet/member.js"
+import type { WorkerMetrics } from "../workers/questions.js"
 import { authorized, fromLoopbackClient, sameOrigin } from "./auth.js"
 import type { CommandsService, ReadyCommand } from "./commands.js"
 import { InspectorError } from "./errors.js"
@@ -52,7 +53,7 @@ const error = (status: number, message: string, headers?: Record<string, string>
   json(status, { error: message }, headers)
 
 const builtinList =
-  "GET /, GET /tasks, GET /page/events, POST /tasks/<worker>/<name>/cancel, POST /restart, POST /reload, POST /scale, POST /shutdown, " +
+  "GET /, GET /tasks, GET /metrics, GET /page/events, POST /tasks/<worker>/<name>/cancel, POST /restart, POST /reload, POST /scale, POST /shutdown, " +
   "GET /fleet, POST /fleet/<machine>/(restart|scale|tasks/<worker>/<name>/cancel)"
 
 /** Sanic's inspector answers every action with `{ meta: { action }, result }`. */
@@ -117,12 +118,41 @@ const body = <A, I>(
     })
   )
 
+/** Where `/metrics` finds the machine's metrics: this process's (labelled `self`, if several) and its workers'. */
+export interface MetricsSources {
+  readonly self: string | undefined
+  readonly workers: Effect.Effect<ReadonlyArray<WorkerMetrics>>
+}
+
+const alone: MetricsSources = { self: undefined, workers: Effect.succeed([]) }
+
+const optionalPackages =
+  "@effect/opentelemetry, @opentelemetry/api, @opentelemetry/sdk-metrics, @opentelemetry/resources and " +
+  "@opentelemetry/exporter-prometheus"
+
+/** The machine's metrics in Prometheus text; 501 when the optional OpenTelemetry packages are not installed. */
+const metricsAnswer = (app: string, sources: MetricsSources) =>
+  Effect.flatMap(Effect.either(Effect.tryPromise(() => import("../metrics/prometheus.js"))), (loaded) =>
+    loaded._tag === "Left"
+      ? Effect.as(
+          Effect.logWarning(`The inspector's /metrics needs ${optionalPackages}`, loaded.left.error),
+          error(501, `/metrics needs the optional packages ${optionalPackages}: install them beside fiberapp.`)
+        )
+      : Effect.flatMap(sources.workers, (workers) =>
+          Effect.map(
+            loaded.right.render(app, sources.self, workers as ReadonlyArray<import("../metrics/prometheus.js").Source>),
+            (text) => HttpServerResponse.text(text, { contentType: loaded.right.contentType })
+          )
+        )
+  )
+
 /** The inspector's routes; a path it knows answered with another method gets 405 and the method it takes. */
 const routes = (
   supervisor: SupervisorService,
   startedAt: number,
   commands: ReadonlyArray<ReadyCommand>,
-  fleet: Effect.Effect<Member | undefined>
+  fleet: Effect.Effect<Member | undefined>,
+  metrics: MetricsSources
 ) => {
   const known: Array<readonly [string, string]> = []
   const route =
@@ -190,6 +220,7 @@ const routes = (
       "/tasks",
       Effect.map(supervisor.tasks, (tasks) => json(200, { tasks }))
     ),
+    route("GET", "/metrics", metricsAnswer(supervisor.app, metrics)),
     route(
       "POST",
       "/tasks/:worker/:name/:action",
@@ -350,9 +381,10 @@ export const makeApp = (
   apiKey: Option.Option<Redacted.Redacted>,
   startedAt: number,
   commands: ReadonlyArray<ReadyCommand> = [],
-  fleet: Effect.Effect<Member | undefined> = Effect.succeed(undefined)
+  fleet: Effect.Effect<Member | undefined> = Effect.succeed(undefined),
+  metrics: MetricsSources = alone
 ) => {
-  const router = routes(supervisor, startedAt, commands, fleet)
+  const router = routes(supervisor, startedAt, commands, fleet, metrics)
   const actions = actionsOf(commands)
   const answer = Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
@@ -406,7 +438,8 @@ export const serve = (
   supervisor: SupervisorService,
   resolved: Resolved,
   commands?: CommandsService | undefined,
-  fleet?: Effect.Effect<Member | undefined>
+  fleet?: Effect.Effect<Member | undefined>,
+  metrics?: MetricsSources
 ): Effect.Effect<Address, InspectorError, Scope.Scope> =>
   Effect.gen(function* () {
     const server = yield* NodeHttpServer.make(() => Http.createServer(), {
@@ -424,7 +457,9 @@ export const serve = (
           })
       )
     )
-    yield* server.serve(makeApp(supervisor, resolved.apiKey, yield* Clock.currentTimeMillis, commands?.commands, fleet))
+    yield* server.serve(
+      makeApp(supervisor, resolved.apiKey, yield* Clock.currentTimeMillis, commands?.commands, fleet, metrics)
+    )
     const address = server.address
     const port = address._tag === "TcpAddress" ? address.port : resolved.port
     return { host: resolved.host, port }

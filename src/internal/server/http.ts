@@ -14,6 +14,8 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type { AppService } from "../../App.js"
+import { hooksOf } from "../hooks.js"
+import * as Metrics from "../metrics/definitions.js"
 import type { Paths } from "./paths.js"
 import { ServerRequest } from "./request.js"
 import * as Response from "./response.js"
@@ -54,7 +56,9 @@ export const make = (options: {
   readonly paths: Paths
   readonly signals: Signals.HttpSignals
 }): Handler => {
-  const { hub, runtime, signals, tracing } = options
+  const { app, hub, runtime, signals, tracing } = options
+  const hooks = hooksOf(app)
+  const { metrics } = hooks
   const context = runtime.context
   const runtimeOptions = { fiberRefs: runtime.fiberRefs, runtimeFlags: runtime.runtimeFlags }
 
@@ -105,7 +109,21 @@ export const make = (options: {
   let idleWaiters: Array<() => void> = []
   const runInServer = Runtime.runFork(runtime)
 
+  // Requests by method and status, and their latency: labels made once per pair, so counting allocates nothing.
+  const labelsOf = Metrics.httpLabels()
+  const count = (method: string, status: number, startedAt: number, timed: boolean): void => {
+    const labels = labelsOf(method, status)
+    Metrics.increment(metrics.httpRequests, labels)
+    if (timed) Metrics.observeMillis(metrics.httpRequestDuration, performance.now() - startedAt, labels)
+  }
+
   const ended = (request: ServerRequest) => (exit: Exit.Exit<void, unknown>) => {
+    // A websocket's request lasts as long as the connection: counted, as 101, but not timed.
+    const upgraded = request.upgradeContext?.upgraded === true
+    const status = upgraded
+      ? 101
+      : (request.status ?? (exit._tag === "Failure" && Cause.isInterruptedOnly(exit.cause) ? 499 : 500))
+    count(request.method, status, request.startedAt, !upgraded)
     // toHandled answers a failure and then fails with what the answer does not say: log it when it was a 5xx.
     if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause) && (request.status ?? 500) >= 500) {
       if (request.upgradeContext === undefined) abort(request.resolvedResponse)
@@ -170,8 +188,10 @@ export const make = (options: {
       (signals.flags() & Signals.anyRequest) === 0 &&
       !tracing
     ) {
+      const startedAt = performance.now()
       nodeResponse.writeHead(404)
       nodeResponse.end()
+      count(nodeRequest.method!, 404, startedAt, true)
       return
     }
     const fiber = run(new ServerRequest(nodeRequest, nodeResponse, undefined))

@@ -66,6 +66,8 @@ export class ServerRequest extends Inspectable.Class implements HttpServerReques
   readonly url: string
   /** The status of the answer, once one was written. */
   status: number | undefined = undefined
+  /** When the request arrived (`performance.now()`), for its latency. */
+  readonly startedAt: number = performance.now()
   private cachedId: string | undefined
   private headersOverride: Headers.Headers | undefined
   private remoteAddressOverride: string | undefined

@@ -19,6 +19,7 @@ import type { ListenerKind } from "../../App.js"
 import type { Address, Options, ServerService } from "../../Server.js"
 import { App, StartError } from "../app/service.js"
 import { hooksOf } from "../hooks.js"
+import { nativeTracer } from "../tracing.js"
 import * as Workers from "../workers/run.js"
 import * as Config from "./config.js"
 import { ServeError } from "./errors.js"
@@ -26,8 +27,6 @@ import * as HttpHandler from "./http.js"
 import * as Paths from "./paths.js"
 import { HttpSignals } from "./signals.js"
 import { Hub } from "./websocket.js"
-
-const nativeTracer = Effect.runSync(Effect.tracer)
 
 /** Services every handler may use besides the app's: what `HttpLayerRouter.addHttpApi` and file responses need. */
 export const platformLayer = Layer.mergeAll(NodeHttpPlatform.layer, Etag.layerWeak, NodeContext.layer)

@@ -19,6 +19,7 @@ import * as WS from "ws"
 import type { AppService } from "../../App.js"
 import type { Connection, Message, Options } from "../../WebSocket.js"
 import { hooksOf } from "../hooks.js"
+import * as Metrics from "../metrics/definitions.js"
 import { handshake, ServerRequest } from "./request.js"
 import { WebSocketClosed } from "./websocketErrors.js"
 
@@ -250,12 +251,15 @@ const runConnection = <A, E, R>(
   const connection = new ConnectionImpl(ws, request, hub.options, fiber)
   hub.connections.add(connection)
   const app = hub.app
+  const open = hooksOf(app).metrics.websocketsOpen
+  Metrics.add(open, 1)
   const context = { request, websocket: connection }
   const before = hooksOf(app).hasListeners("websocket.handler.before")
     ? Effect.ignore(app.dispatch("websocket.handler.before", { context, inline: true }))
     : Effect.void
   return Effect.onExit(Effect.zipRight(before, Effect.interruptible(handler(connection))), (exit) => {
     hub.connections.delete(connection)
+    Metrics.add(open, -1)
     if (exit._tag === "Success") connection.unsafeClose(1000, "")
     else if (isClosedFailure(exit.cause)) {
       connection.unsafeClose(hub.shuttingDown ? 1001 : 1000, hub.shuttingDown ? "Server shutting down" : "")

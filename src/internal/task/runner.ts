@@ -19,7 +19,14 @@ export interface RunnerOptions {
   readonly onRunFailure: (run: number, cause: Cause.Cause<unknown>) => void
   /** A run of a cron task was still going when `ticks` more came due: they were skipped. */
   readonly onSkipped: (run: number, ticks: number) => void
+  /** A run ended after `millis` (a run cut short by the task's end is told by the task's end instead). */
+  readonly onRunEnd?: ((millis: number) => void) | undefined
+  /** Wraps each attempt in its span, when a tracer is installed. */
+  readonly traced?: Traced | undefined
 }
+
+/** Wraps one attempt of run `run` (both counted from 1) in a span. */
+export type Traced = <A, E, R>(effect: Effect.Effect<A, E, R>, run: number, attempt: number) => Effect.Effect<A, E, R>
 
 /** Most ticks counted as skipped after one run: a report of the count, not a walk through a long outage. */
 const maxCountedTicks = 10_000
@@ -35,7 +42,9 @@ export const run = <A, E, R>(effect: Effect.Effect<A, E, R>, options: RunnerOpti
     const startedAt = clock.unsafeCurrentTimeMillis()
     runs.runningSince = startedAt
     return Effect.map(Effect.exit(attempt), (exit) => {
-      runs.endRun(exit, clock.unsafeCurrentTimeMillis())
+      const endedAt = clock.unsafeCurrentTimeMillis()
+      runs.endRun(exit, endedAt)
+      options.onRunEnd?.(endedAt - startedAt)
       return exit
     })
   })
@@ -101,9 +110,10 @@ const attemptOf = <A, E, R>(effect: Effect.Effect<A, E, R>, options: RunnerOptio
           duration: timeout,
           onTimeout: () => new TaskTimeout({ name, timeout })
         }) as Effect.Effect<A, E, R>)
+  const traced = options.traced
   const counted = Effect.suspend(() => {
     runs.attempt++
-    return bounded
+    return traced === undefined ? bounded : traced(bounded, runs.runs, runs.attempt)
   })
   const retry = policy.retry
   if (retry === undefined) return counted

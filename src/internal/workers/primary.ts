@@ -1,12 +1,13 @@
 import cluster from "node:cluster"
 import type { Scope } from "effect"
-import { Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberMap, Runtime } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberMap, MetricLabel, Runtime } from "effect"
 import type { AppService } from "../../App.js"
 import type { DispatchOptions } from "../../Events.js"
 import type { Options, RestartOptions, SupervisorService, WorkerExit } from "../../Workers.js"
 import * as Reach from "../app/reach.js"
 import type { StartError } from "../app/service.js"
 import { hooksOf } from "../hooks.js"
+import * as Metrics from "../metrics/definitions.js"
 import { defaultRestartSchedule, defaultStartTimeout } from "./defaults.js"
 import { type WorkerNotFound, WorkersError } from "./errors.js"
 import { Replies } from "./ipc.js"
@@ -211,6 +212,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       if (slot.starts > 1) {
         slot.restarts++
         slot.restartedAt = now
+        Metrics.increment(hooks.metrics.workerRestarts, [MetricLabel.make("worker", slot.name)])
       }
       if (!replacing) {
         slot.current = proc
@@ -328,7 +330,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       maxContextBytes: options.maxContextBytes
     })
 
-    const { cancelTask, everyTask, info, slotOf, tasks } = Questions.make(slots, send)
+    const { cancelTask, everyTask, info, metrics, slotOf, tasks } = Questions.make(slots, send)
 
     /** Restarts the slot's process: the new one first with zero downtime, else after the old one has stopped. */
     const restartWork = (slot: Slot, zeroDowntime: boolean): Effect.Effect<void, WorkersError | WorkerExit> =>
@@ -456,6 +458,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
       supervisor,
       address,
       reach: Reach.ofSupervisor(supervisor, everyTask),
+      metrics,
       deliver: (event, dispatch) =>
         Effect.zipRight(relay(event, dispatch), Effect.ignore(hooks.dispatchLocal(event, dispatch)))
     }
@@ -465,6 +468,8 @@ export interface Primary {
   readonly supervisor: SupervisorService
   /** Every worker's tasks for app code (`scope: "all"`): a worker that does not answer is an error, not a gap. */
   readonly reach: Reach.Reach
+  /** Every serving worker's metrics, for the inspector's `/metrics`. */
+  readonly metrics: Effect.Effect<ReadonlyArray<Questions.WorkerMetrics>>
   /** Where the first worker said it listens. */
   readonly address: { readonly hostname: string; readonly port: number } | undefined
   /** Delivers a dispatch from another machine to every worker here, and to the primary's own listeners. */

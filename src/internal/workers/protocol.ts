@@ -103,7 +103,9 @@ export const Stop = Schema.TaggedStruct(tag("stop"), {})
 
 export const ListTasks = Schema.TaggedStruct(tag("listTasks"), {})
 export const CancelTask = Schema.TaggedStruct(tag("cancelTask"), { name: Schema.String })
-export const Call = Schema.Union(ListTasks, CancelTask)
+/** The worker's metrics, for the inspector's `/metrics`: answered with `Metrics`, or `Failed`. */
+export const ListMetrics = Schema.TaggedStruct(tag("listMetrics"), {})
+export const Call = Schema.Union(ListTasks, CancelTask, ListMetrics)
 export type Call = typeof Call.Type
 
 /** Primary to worker: a question, answered with a `Reply` carrying the same id. */
@@ -114,7 +116,9 @@ export const Tasks = Schema.TaggedStruct("Tasks", { tasks: Schema.Array(TaskInfo
 export const Cancelled = Schema.TaggedStruct("Cancelled", {})
 export const NotFound = Schema.TaggedStruct("NotFound", { name: Schema.String })
 export const Failed = Schema.TaggedStruct("Failed", { message: Schema.String })
-export const Answer = Schema.Union(Tasks, Cancelled, NotFound, Failed)
+/** OpenTelemetry's `ScopeMetrics` of the worker, as JSON: the primary hands them to the Prometheus serializer. */
+export const Metrics = Schema.TaggedStruct("Metrics", { scopeMetrics: Schema.Array(Schema.Unknown) })
+export const Answer = Schema.Union(Tasks, Cancelled, NotFound, Failed, Metrics)
 export type Answer = typeof Answer.Type
 
 export const Reply = Schema.TaggedStruct(tag("reply"), { id: Schema.Number, answer: Answer })

@@ -8,6 +8,12 @@ import type { Proc, Slot } from "./slots.js"
 
 const requestTimeout = Duration.seconds(5)
 
+/** A worker's metrics as it sent them: OpenTelemetry's `ScopeMetrics`, as JSON. */
+export interface WorkerMetrics {
+  readonly worker: string
+  readonly scopeMetrics: ReadonlyArray<unknown>
+}
+
 /** What the primary asks its workers, over IPC: their tasks, a cancel; and the worker table it keeps itself. */
 export const make = (slots: Map<string, Slot>, send: (proc: Proc, message: Protocol.ToWorker) => void) => {
   const info = (slot: Slot): WorkerInfo => {
@@ -103,7 +109,32 @@ export const make = (slots: Map<string, Slot>, send: (proc: Proc, message: Proto
       })
     )
 
-  return { info, tasks, everyTask, slotOf, cancelTask }
+  /** Every serving worker's metrics (OpenTelemetry data); one that does not answer is left out, and logged. */
+  const metrics: Effect.Effect<ReadonlyArray<WorkerMetrics>> = Effect.suspend(() =>
+    Effect.forEach(
+      Array.from(slots.values()).filter((slot) => slot.current?.ackedAt !== undefined),
+      (slot) =>
+        request(slot, { _tag: "fiberapp.listMetrics" }).pipe(
+          Effect.flatMap(
+            (answer): Effect.Effect<ReadonlyArray<WorkerMetrics>, WorkersError> =>
+              answer._tag === "Metrics"
+                ? Effect.succeed([{ worker: slot.name, scopeMetrics: answer.scopeMetrics }])
+                : Effect.fail(
+                    new WorkersError({
+                      reason: "NoAnswer",
+                      detail: answer._tag === "Failed" ? answer.message : `unexpected answer ${answer._tag}`
+                    })
+                  )
+          ),
+          Effect.catchAll((error) =>
+            Effect.as(Effect.logWarning(`Reading the metrics of ${slot.name} failed: ${error.detail}`), [])
+          )
+        ),
+      { concurrency: "unbounded" }
+    ).pipe(Effect.map((lists) => lists.flat()))
+  )
+
+  return { info, tasks, everyTask, slotOf, cancelTask, metrics }
 }
 
 /**

@@ -17,6 +17,7 @@ import type { Resolved } from "../server/config.js"
 import { ServeError } from "../server/errors.js"
 import { WorkersError } from "./errors.js"
 import * as Primary from "./primary.js"
+import type { WorkerMetrics } from "./questions.js"
 import * as Single from "./single.js"
 import * as Worker from "./worker.js"
 
@@ -101,6 +102,8 @@ const running = <E, R>(
     // The inspector binds first, so that a port in use fails the start before anything says "Listening"; until the
     // server is up, its requests wait for the supervisor.
     const ready = yield* Deferred.make<SupervisorService>()
+    /** The workers' metrics for `/metrics`, once they run (none when serving alone). */
+    const workersMetrics = yield* Deferred.make<Effect.Effect<ReadonlyArray<WorkerMetrics>>>()
     // The fleet's database answers before anything forks or binds: a bad URL fails the start in one line.
     const fleet = Option.isSome(resolved.fleet) ? yield* connectFleet(resolved.fleet.value, app) : undefined
     let inspector: { readonly host: string; readonly port: number } | undefined
@@ -112,7 +115,11 @@ const running = <E, R>(
         awaiting(ready, resolved.workers > 1 ? "primary" : "single", app.name),
         resolved.inspector.value,
         Option.getOrUndefined(commands),
-        fleet === undefined ? undefined : Deferred.await(fleet.member)
+        fleet === undefined ? undefined : Deferred.await(fleet.member),
+        {
+          self: resolved.workers > 1 ? "primary" : undefined,
+          workers: Effect.flatten(Deferred.await(workersMetrics))
+        }
       ).pipe(
         Effect.mapError((error) => new ServeError({ reason: "InspectorFailed", detail: error.message, origin: error }))
       )
@@ -134,6 +141,7 @@ const running = <E, R>(
       const address = primary.address ?? { hostname: resolved.host, port: resolved.port }
       running = { server: { address, url: options.formatUrl(address) }, supervisor: primary.supervisor }
       reach = primary.reach
+      yield* Deferred.succeed(workersMetrics, primary.metrics)
       if (fleet !== undefined) yield* fleet.join(running.server.url, running.supervisor, primary.deliver)
     } else {
       if (fleet !== undefined) {
@@ -148,6 +156,7 @@ const running = <E, R>(
         )
       }
     }
+    yield* Deferred.succeed(workersMetrics, Effect.succeed([]))
     yield* hooksOf(app).useReach(reach ?? Reach.ofSupervisor(running.supervisor))
     yield* Deferred.succeed(ready, running.supervisor)
     if (inspector !== undefined)

@@ -67,6 +67,15 @@ export const run = <A extends Served, E, R>(
               Effect.succeed<Protocol.Answer>({ _tag: "NotFound", name: error.name })
             )
           )
+        case "fiberapp.listMetrics":
+          // Loaded on the first question: a worker whose metrics nobody asks for never loads OpenTelemetry.
+          return Effect.tryPromise(() => import("../metrics/prometheus.js")).pipe(
+            Effect.flatMap((prometheus) => prometheus.collect(app.name)),
+            Effect.map((scopeMetrics): Protocol.Answer => ({ _tag: "Metrics", scopeMetrics })),
+            Effect.catchAll((error) =>
+              Effect.succeed<Protocol.Answer>({ _tag: "Failed", message: `Cannot read the metrics: ${error.message}` })
+            )
+          )
       }
     }
 
