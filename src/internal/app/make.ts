@@ -245,7 +245,8 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       useFleetPlacement: fleetPlacement.use,
       useReach: reach.use,
       useLogAnnotations: annotations.use,
-      shared
+      shared,
+      managed: new Map()
     }
     // Enumerable, so that an app wrapped with a spread (`{ ...app, dispatch }`) keeps its hooks.
     Object.defineProperty(service, HooksTypeId, { value: hooks, enumerable: true })

@@ -160,7 +160,8 @@ const routes = (
           uptime: process.uptime(),
           memory: process.memoryUsage().rss,
           inspectorStartedAt: startedAt,
-          workers
+          // What a worker published with `Workers.setState` sits in its row, as in Sanic's worker state.
+          workers: workers.map(({ custom, ...row }) => (custom === undefined ? row : { ...custom, ...row }))
         })
       )
     ),

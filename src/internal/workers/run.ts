@@ -16,8 +16,10 @@ import { Commands } from "../inspector/commands.js"
 import type { Resolved } from "../server/config.js"
 import { ServeError } from "../server/errors.js"
 import { WorkersError } from "./errors.js"
+import * as Managed from "./managed.js"
 import * as Primary from "./primary.js"
 import * as Single from "./single.js"
+import { singleName } from "./single.js"
 import * as Worker from "./worker.js"
 
 export interface RunOptions<E, R> {
@@ -47,26 +49,6 @@ const toServeError = (error: WorkersError | StartError): ServeError =>
     origin: error
   })
 
-/** In a worker, the supervisor's operations belong to the primary. */
-const workerSupervisor = (app: string): SupervisorService => {
-  const refuse = Effect.fail(
-    new WorkersError({
-      reason: "NotSupervisor",
-      detail: "Workers are supervised by the primary process; this is a worker."
-    })
-  )
-  return {
-    mode: "worker",
-    app,
-    table: Effect.succeed([]),
-    tasks: Effect.succeed([]),
-    cancelTask: () => refuse,
-    restart: () => refuse,
-    scale: () => refuse,
-    shutdown: Effect.void
-  }
-}
-
 /**
  * Where the server decides what this process is: a worker forked by a primary (serve, acknowledge), the primary of
  * several workers (supervise, never serve), or a process serving alone. The inspector runs in the latter two.
@@ -84,11 +66,15 @@ const running = <E, R>(
 ): Effect.Effect<Running, ServeError | E, R | App | Scope.Scope> =>
   Effect.gen(function* () {
     const { resolved } = options
+    if (Option.isSome(resolved.managed)) {
+      // A process the primary started for a program of `Workers.manage`: it runs that program, never serves.
+      return yield* Managed.run(app, resolved.managed.value).pipe(Effect.mapError(toServeError))
+    }
     if (Option.isSome(resolved.worker)) {
       const worker = resolved.worker.value
       yield* hooksOf(app).useLogAnnotations({ worker })
       if (Option.isSome(resolved.fleet)) yield* runner(app, resolved.fleet.value, worker, resolved.workers)
-      const server = yield* Worker.run(
+      const { served: server, supervisor } = yield* Worker.run(
         app,
         options.worker,
         Option.isSome(resolved.fleet) ? { fleet: { maxContextBytes: maxEventBytes } } : undefined
@@ -96,11 +82,13 @@ const running = <E, R>(
         Effect.mapError((error) => mapWorkers(error)),
         Effect.annotateLogs("worker", worker)
       )
-      return { server, supervisor: workerSupervisor(app.name) }
+      return { server, supervisor }
     }
     // The inspector binds first, so that a port in use fails the start before anything says "Listening"; until the
     // server is up, its requests wait for the supervisor.
     const ready = yield* Deferred.make<SupervisorService>()
+    // Auto-reload and managed processes need a primary to restart and start processes, even for one worker.
+    const supervised = resolved.workers > 1 || resolved.autoReload || hooksOf(app).managed.size > 0
     // The fleet's database answers before anything forks or binds: a bad URL fails the start in one line.
     const fleet = Option.isSome(resolved.fleet) ? yield* connectFleet(resolved.fleet.value, app) : undefined
     let inspector: { readonly host: string; readonly port: number } | undefined
@@ -109,7 +97,7 @@ const running = <E, R>(
       const Inspector = yield* Effect.promise(() => import("../inspector/http.js"))
       const commands = yield* Effect.serviceOption(Commands)
       inspector = yield* Inspector.serve(
-        awaiting(ready, resolved.workers > 1 ? "primary" : "single", app.name),
+        awaiting(ready, supervised ? "primary" : "single", app.name),
         resolved.inspector.value,
         Option.getOrUndefined(commands),
         fleet === undefined ? undefined : Deferred.await(fleet.member)
@@ -119,12 +107,13 @@ const running = <E, R>(
     }
     let running: Running
     let reach: Reach.Reach | undefined
-    if (resolved.workers > 1) {
+    if (supervised) {
       yield* hooksOf(app).useLogAnnotations({ worker: "primary" })
       const primary = yield* Primary.make({
         ...options.workerOptions,
         app,
         workers: resolved.workers,
+        autoReload: resolved.autoReload,
         ...(fleet !== undefined ? { outbound: fleet.publish, maxContextBytes: () => maxEventBytes } : {}),
         gracefulShutdownTimeout:
           resolved.gracefulShutdownTimeout === undefined
@@ -167,7 +156,17 @@ const awaiting = (ready: Deferred.Deferred<SupervisorService>, mode: Mode, app: 
     cancelTask: (worker, name) => later((supervisor) => supervisor.cancelTask(worker, name)),
     restart: (restartOptions) => later((supervisor) => supervisor.restart(restartOptions)),
     scale: (replicas) => later((supervisor) => supervisor.scale(replicas)),
-    shutdown: later((supervisor) => supervisor.shutdown)
+    shutdown: later((supervisor) => supervisor.shutdown),
+    name: mode === "primary" ? "primary" : singleName,
+    pid: process.pid,
+    state: later((supervisor) => supervisor.state ?? Effect.succeed("serving" as const)),
+    terminate: later((supervisor) => supervisor.terminate ?? supervisor.shutdown),
+    setState: (values) =>
+      later(
+        (supervisor) =>
+          supervisor.setState?.(values) ??
+          Effect.fail(new WorkersError({ reason: "NotAWorker", detail: "This supervisor does not keep state." }))
+      )
   }
 }
 
