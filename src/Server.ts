@@ -122,7 +122,7 @@ export type RoutesContext<R> = Exclude<
   | HttpLayerRouter.Request.Without<R>
   | HttpLayerRouter.Request.Only<"Requires", R>
   | HttpLayerRouter.Request.Only<"GlobalRequires", R>,
-  HttpLayerRouter.HttpRouter | HttpLayerRouter.Provided | App | PlatformServices
+  HttpLayerRouter.HttpRouter | HttpLayerRouter.Provided | App | PlatformServices | Workers.Supervisor
 >
 
 /**

@@ -26,9 +26,12 @@ export interface RunOptions<E, R> {
   readonly resolved: Resolved
   readonly workerOptions: WorkersOptions | undefined
   /** The whole sequence of a process serving alone, `main_process_*` listeners included. */
-  readonly single: Effect.Effect<ServerService, E, R | Scope.Scope>
+  readonly single: (supervisor: SupervisorService) => Effect.Effect<ServerService, E, R | Scope.Scope>
   /** One worker's sequence: bind, start the app; `listenerClosed` waits until the primary has seen the close. */
-  readonly worker: (listenerClosed: Effect.Effect<void>) => Effect.Effect<ServerService, E, R | Scope.Scope>
+  readonly worker: (
+    listenerClosed: Effect.Effect<void>,
+    supervisor: SupervisorService
+  ) => Effect.Effect<ServerService, E, R | Scope.Scope>
   readonly formatUrl: (address: Address) => string
 }
 
@@ -129,8 +132,10 @@ const running = <E, R>(
         yield* runner(app, fleet.settings, undefined, 1)
         yield* hooksOf(app).useTransport({ publish: fleet.publish, maxContextBytes: () => maxEventBytes })
       }
-      const server = yield* options.single
-      running = { server, supervisor: Single.make(app) }
+      // Made first, so that handlers reach the same supervisor (`Workers.supervisor`) as the server's layer gives.
+      const supervisor = Single.make(app)
+      const server = yield* options.single(supervisor)
+      running = { server, supervisor }
       if (fleet !== undefined) {
         yield* fleet.join(server.url, running.supervisor, (event, dispatch) =>
           Effect.ignore(hooksOf(app).dispatchLocal(event, dispatch))

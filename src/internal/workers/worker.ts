@@ -32,7 +32,7 @@ const send = (message: Protocol.ToPrimary): void => {
  */
 export const run = <A extends Served, E, R>(
   app: AppService,
-  serve: (listenerClosed: Effect.Effect<void>) => Effect.Effect<A, E, R | Scope.Scope>,
+  serve: (listenerClosed: Effect.Effect<void>, supervisor: SupervisorService) => Effect.Effect<A, E, R | Scope.Scope>,
   options?: {
     /** A fleet places one-in-fleet tasks itself and limits what a dispatch carries. */
     readonly fleet?: { readonly maxContextBytes: number } | undefined
@@ -234,7 +234,7 @@ export const run = <A extends Served, E, R>(
     })
 
     const supervisor = workerSupervisor(app, worker, ask, refused)
-    const served = yield* serve(listenerClosed)
+    const served = yield* serve(listenerClosed, supervisor)
     const address = served.address
     send({
       _tag: "fiberapp.ready",
