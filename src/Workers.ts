@@ -298,8 +298,8 @@ export type SharedValueError = errors.SharedValueError
 export type SharedValueErrorReason = errors.SharedValueErrorReason
 
 /**
- * The supervisor of this process's workers, as `Server.layer` provides it: the primary's, or a table of one row in a
- * process serving alone. In a worker, its operations fail with `WorkersError`.
+ * The supervisor of this process's workers, as `Server.layer` provides it (to handlers too): the primary's, a table of
+ * one row in a process serving alone, or in a worker Sanic's `app.m`, whose operations the primary answers.
  *
  * @since 0.1.0
  * @category tags
