@@ -162,7 +162,8 @@ export interface Options<A = never, E = never, R = never, S = never, SE = never,
    * error) leaves the old workers serving, and is logged once. The `reload_process_start` / `reload_process_stop`
    * listeners run when the watcher starts and stops, `before_reload_trigger` / `after_reload_trigger` around each
    * restart. As restarting needs a primary, with `workers: 1` the server runs a primary and one worker. Off by
-   * default; `AUTO_RELOAD=true` or `DEV=true` turn it on (and `AUTO_RELOAD=false` off).
+   * default; `AUTO_RELOAD=true` or `DEV=true` turn it on (and `AUTO_RELOAD=false` off). Only the exact `DEV=true`
+   * counts: tools set `DEV` for their own ends (vitest sets `DEV=1` in the processes it starts).
    */
   readonly autoReload?: boolean | undefined
   /** The inspector (see `Inspector`): off by default; `true`, options, or `INSPECTOR=true`. */

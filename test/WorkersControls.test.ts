@@ -325,6 +325,8 @@ layer(
     WORKERS: "2",
     FIXTURE_RESTART_MS: "100",
     FIXTURE_RESTART_RECURS: "2",
+    // Seven processes boot at once here; on a busy machine that takes far longer than the default 30 s.
+    FIXTURE_START_TIMEOUT_MS: "150000",
     GRACEFUL_SHUTDOWN_TIMEOUT: "5",
     FIXTURE_MANAGED:
       "consumer:transient,crasher:crash+restartable,fixed:crash,oneshot:done+untracked,lazy:restartable+nostart"

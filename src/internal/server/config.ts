@@ -85,7 +85,8 @@ const readSettings = Effect.flatMap(ServerConfig, (env) =>
     worker: Effect.succeed(env.FIBERAPP_WORKER),
     managed: Effect.succeed(env.FIBERAPP_MANAGED),
     autoReload: typed("AUTO_RELOAD", env.AUTO_RELOAD, Config.boolean),
-    dev: typed("DEV", env.DEV, Config.boolean),
+    // Only `DEV=true`: tools set `DEV` for their own ends (vitest sets `DEV=1` in every process it starts).
+    dev: Effect.succeed(Option.map(env.DEV, (dev) => dev.trim().toLowerCase() === "true")),
     inspector: typed("INSPECTOR", env.INSPECTOR, Config.boolean),
     inspectorPort: typed("INSPECTOR_PORT", env.INSPECTOR_PORT, Config.integer),
     inspectorHost: Effect.succeed(env.INSPECTOR_HOST),
