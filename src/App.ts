@@ -59,7 +59,9 @@ import type { WorkerNotFound, WorkersError, WorkerTask } from "./Workers.js"
 export type State = "idle" | "starting" | "serving" | "stopping" | "stopped"
 
 /**
- * The lifecycle listener kinds, as Sanic names them.
+ * The lifecycle listener kinds, as Sanic names them. The `reload_*` kinds run in the primary when auto-reload is on
+ * (see `Server.Options.autoReload`): `reload_process_start` / `reload_process_stop` when the file watcher starts and
+ * stops, `before_reload_trigger` / `after_reload_trigger` around each restart a file change causes.
  *
  * @since 0.1.0
  * @category models
@@ -72,6 +74,10 @@ export type ListenerKind =
   | "after_server_start"
   | "before_server_stop"
   | "after_server_stop"
+  | "reload_process_start"
+  | "reload_process_stop"
+  | "before_reload_trigger"
+  | "after_reload_trigger"
 
 /**
  * What `addTask` accepts: an effect, or a function of the app returning one.

@@ -122,7 +122,7 @@ export type RoutesContext<R> = Exclude<
   | HttpLayerRouter.Request.Without<R>
   | HttpLayerRouter.Request.Only<"Requires", R>
   | HttpLayerRouter.Request.Only<"GlobalRequires", R>,
-  HttpLayerRouter.HttpRouter | HttpLayerRouter.Provided | App | PlatformServices
+  HttpLayerRouter.HttpRouter | HttpLayerRouter.Provided | App | PlatformServices | Workers.Supervisor
 >
 
 /**
@@ -155,6 +155,17 @@ export interface Options<A = never, E = never, R = never, S = never, SE = never,
   readonly workers?: number | undefined
   /** How the primary starts and restarts workers: start timeout, restart schedule. */
   readonly workerOptions?: Workers.Options | undefined
+  /**
+   * For development: the primary watches the app's source files (the entry script's folder and `src/` under the
+   * current directory, recursively, except `node_modules`, `.git` and `dist`) and restarts the workers with zero
+   * downtime when one changes, after a 200 ms quiet period. A change that keeps the new worker from starting (a syntax
+   * error) leaves the old workers serving, and is logged once. The `reload_process_start` / `reload_process_stop`
+   * listeners run when the watcher starts and stops, `before_reload_trigger` / `after_reload_trigger` around each
+   * restart. As restarting needs a primary, with `workers: 1` the server runs a primary and one worker. Off by
+   * default; `AUTO_RELOAD=true` or `DEV=true` turn it on (and `AUTO_RELOAD=false` off). Only the exact `DEV=true`
+   * counts: tools set `DEV` for their own ends (vitest sets `DEV=1` in the processes it starts).
+   */
+  readonly autoReload?: boolean | undefined
   /** The inspector (see `Inspector`): off by default; `true`, options, or `INSPECTOR=true`. */
   readonly inspector?: boolean | Inspector.Options | undefined
   /**

@@ -12,12 +12,13 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Schema } from "effect"
+import type { Duration, Schema, Scope } from "effect"
 import { Effect, Option, type Schedule } from "effect"
 import type { App } from "./App.js"
 import * as config from "./internal/server/config.js"
 import * as defaults from "./internal/workers/defaults.js"
 import * as errors from "./internal/workers/errors.js"
+import * as managed_ from "./internal/workers/managed.js"
 import * as shared_ from "./internal/workers/shared.js"
 import type * as Task from "./Task.js"
 
@@ -35,6 +36,14 @@ import type * as Task from "./Task.js"
  * @category models
  */
 export type WorkerState = "starting" | "serving" | "stopping" | "restarting" | "failed" | "stopped"
+
+/**
+ * What a row of the worker table is: a server worker, or a process of a program given to {@link manage}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type WorkerKind = "server" | "managed"
 
 /**
  * How a worker process ended.
@@ -76,6 +85,13 @@ export interface WorkerInfo {
   readonly serving: boolean
   /** How the previous process of this worker ended. */
   readonly lastExit: WorkerExit | undefined
+  /**
+   * A server worker, or a managed process ({@link manage}); for a managed one `serving` means its program runs.
+   * Always set by fiberapp's supervisors (optional only so that rows made elsewhere stay valid).
+   */
+  readonly kind?: WorkerKind | undefined
+  /** What the process published with {@link setState}; cleared when a new process starts. */
+  readonly custom?: Readonly<Record<string, unknown>> | undefined
 }
 
 /**
@@ -95,8 +111,16 @@ export interface WorkerTask extends Task.Info {
  * @category models
  */
 export interface RestartOptions {
-  /** The workers to restart, by name. Defaults to all. */
+  /**
+   * The workers to restart, by name (managed processes too). Defaults to all the server workers (and the transient
+   * managed processes) in the primary, and to the calling worker itself in a worker (Sanic's `app.m.restart()`).
+   */
   readonly workers?: ReadonlyArray<string> | undefined
+  /**
+   * Every server worker and the transient managed processes, from anywhere (Sanic's `all_workers`). Together with
+   * `workers` it fails with `WorkersError` (reason `AmbiguousRestart`).
+   */
+  readonly all?: boolean | undefined
   /**
    * Start each new process and wait for its acknowledgement before stopping the old one, so no request is refused.
    * Defaults to `true`; `false` stops the old process first (less memory for a moment, but its port share is gone
@@ -115,7 +139,14 @@ export type Mode = "primary" | "worker" | "single"
 
 /**
  * Runs the workers. The primary has one, and so has a process serving alone (a table of one row, itself), so that
- * the inspector works the same in both.
+ * the inspector works the same in both. In a worker it is Sanic's `app.m`: every operation is carried to the primary
+ * over IPC and answered there, its errors coming back typed.
+ *
+ * A worker restarting itself (`restart()`, or `restart({ all: true })`) gets its answer before it is replaced: with
+ * zero downtime once its replacement serves (a replacement that fails to start comes back as `RestartFailed`, and
+ * this process goes on serving), without zero downtime as soon as the primary has accepted the restart. Its own stop
+ * follows, gracefully, as on SIGTERM; what the restart does to the other workers after that is logged in the primary.
+ * Likewise `scale` down past this worker and `terminate` answer before this process is stopped.
  *
  * @since 0.1.0
  * @category models
@@ -123,6 +154,19 @@ export type Mode = "primary" | "worker" | "single"
 export interface SupervisorService {
   readonly mode: Mode
   readonly app: string
+  /**
+   * This process's name: `worker-0`, ... in a worker, `primary`, or `main` for a process serving alone. The members
+   * added in 0.2.0 (`name`, `pid`, `state`, `terminate`, `setState`) are always there in the supervisor `Server.layer`
+   * provides; they are optional only so that supervisors written for 0.1 (test stubs) still type-check.
+   */
+  readonly name?: string | undefined
+  readonly pid?: number | undefined
+  /** This process's own state (in the primary: `serving` until it stops). */
+  readonly state?: Effect.Effect<WorkerState> | undefined
+  /**
+   * The worker table. In a worker it asks the primary (Sanic's `app.m.workers`); a primary that does not answer in
+   * time leaves only this worker's own row, as it knows it (and a warning in the log).
+   */
   readonly table: Effect.Effect<ReadonlyArray<WorkerInfo>>
   /** Every worker's recorded tasks. A worker that does not answer in time is left out (and logged). */
   readonly tasks: Effect.Effect<ReadonlyArray<WorkerTask>>
@@ -136,6 +180,16 @@ export interface SupervisorService {
   readonly scale: (replicas: number) => Effect.Effect<void, WorkersError>
   /** Stops this process (and so its workers) as SIGTERM does, after the current request has been answered. */
   readonly shutdown: Effect.Effect<void>
+  /**
+   * Stops the whole server gracefully, as SIGTERM to the primary does (Sanic's `app.m.terminate()`); from a worker
+   * it asks the primary, and completes once the primary has accepted.
+   */
+  readonly terminate?: Effect.Effect<void, WorkersError> | undefined
+  /**
+   * Publishes values of this process's own state in its row of the worker table (`custom`), merged into what it
+   * published before (`undefined` removes a key). See {@link setState}.
+   */
+  readonly setState?: ((values: Readonly<Record<string, unknown>>) => Effect.Effect<void, WorkersError>) | undefined
 }
 
 /**
@@ -244,8 +298,8 @@ export type SharedValueError = errors.SharedValueError
 export type SharedValueErrorReason = errors.SharedValueErrorReason
 
 /**
- * The supervisor of this process's workers, as `Server.layer` provides it: the primary's, or a table of one row in a
- * process serving alone. In a worker, its operations fail with `WorkersError`.
+ * The supervisor of this process's workers, as `Server.layer` provides it (to handlers too): the primary's, a table of
+ * one row in a process serving alone, or in a worker Sanic's `app.m`, whose operations the primary answers.
  *
  * @since 0.1.0
  * @category tags
@@ -312,6 +366,105 @@ export const restart = (options?: RestartOptions): Effect.Effect<void, WorkerNot
  */
 export const scale = (replicas: number): Effect.Effect<void, WorkersError, Supervisor> =>
   Effect.flatMap(Supervisor, (s) => s.scale(replicas))
+
+/**
+ * Stops the whole server gracefully (Sanic's `app.m.terminate()`): from a worker, the primary stops every worker and
+ * itself as on SIGTERM.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const terminate: Effect.Effect<void, WorkersError, Supervisor> = Effect.flatMap(
+  Supervisor,
+  (s) => s.terminate ?? s.shutdown
+)
+
+/**
+ * Publishes a few values of this worker's own state (JSON) in its row of the worker table (`custom`), which the
+ * inspector shows in the row (Sanic's `app.m.state[...] = ...`). The values are merged into those published before;
+ * `undefined` removes a key. A key the table's rows already use (`name`, `state`, `pid`, ...) fails with
+ * `WorkersError` (reason `ReservedKey`), a value that does not survive JSON with reason `NotJson`; in a primary,
+ * which has no row of its own, with reason `NotAWorker`. Completes once the table shows the values.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const setState = (values: Readonly<Record<string, unknown>>): Effect.Effect<void, WorkersError, Supervisor> =>
+  Effect.flatMap(Supervisor, (s) =>
+    s.setState === undefined
+      ? Effect.fail(new errors.WorkersError({ reason: "NotAWorker", detail: "This supervisor does not keep state." }))
+      : s.setState(values)
+  )
+
+/**
+ * Options of {@link manage}, with Sanic's defaults.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ManageOptions {
+  /**
+   * Started again with the restart schedule when its process fails (exits with an error or is killed), and may be
+   * restarted on request (`restart({ workers: [name] })`, the inspector). Defaults to `transient`.
+   */
+  readonly restartable?: boolean | undefined
+  /** Restarted with the server workers on a restart of all of them (and by auto-reload). Defaults to `false`. */
+  readonly transient?: boolean | undefined
+  /** Kept in the worker table once its process has ended for good. Defaults to `true`. */
+  readonly tracked?: boolean | undefined
+  /** Started with the server; otherwise on the first `restart` naming it (it must be `restartable`). Defaults to `true`. */
+  readonly autoStart?: boolean | undefined
+  /** How many processes run the program: one is named `name`, several `name-0`, `name-1`, ... Defaults to 1. */
+  readonly workers?: number | undefined
+}
+
+/**
+ * Registers a program that the primary runs in a process of its own beside the server workers (Sanic's
+ * `app.manager.manage`): a queue consumer, a scheduler. Call it before the server starts (before `Server.layer` is
+ * built), in the entry script that every process runs: the primary starts the process (the same entry script, with
+ * `FIBERAPP_MANAGED` naming the program), and that process runs only this program, with the `App` service and the
+ * shared values, never serving nor starting the app (no listeners, no tasks). It ends with the program: with code 0
+ * when it succeeds, 1 when it fails. The primary watches it, restarts it per its options with the workers' restart
+ * schedule, lists it in the worker table (`kind: "managed"`) and the inspector, and stops it (interrupting the program,
+ * as SIGTERM) on shutdown.
+ *
+ * With managed programs registered, a server with `workers: 1` still runs a primary (and one worker), as the primary is
+ * what starts them. Fails with `WorkersError`: `NameInUse` for a name already registered, `InvalidManaged` for a bad
+ * name or `workers` count or a transient program that is not restartable (as Sanic), `Sealed` once the server has
+ * started.
+ *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Effect, Layer } from "effect"
+ * import { App, Server, Workers } from "fiberapp"
+ *
+ * const consumer = Effect.log("consuming").pipe(Effect.repeat({ times: 3 }))
+ *
+ * Server.layer({ port: 8000 }).pipe(
+ *   Layer.provide(Layer.effectDiscard(Workers.manage("consumer", consumer, { restartable: true }))),
+ *   Layer.provideMerge(App.layer({ name: "managed" })),
+ *   Layer.launch,
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const manage = <E>(
+  name: string,
+  program: Effect.Effect<unknown, E, App | Scope.Scope>,
+  options?: ManageOptions
+): Effect.Effect<void, WorkersError, App> => managed_.register(name, program, options)
+
+/**
+ * The name of the managed program this process runs (`FIBERAPP_MANAGED`, given by the primary), or `None`.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const managedName: Effect.Effect<Option.Option<string>> = config.managedName
 
 /**
  * A value set in the primary (in a `main_process_start` listener) and read in every worker: Sanic's `shared_ctx`,

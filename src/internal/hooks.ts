@@ -25,6 +25,17 @@ export interface SharedValues {
   mode: "open" | "sealed" | "readOnly"
 }
 
+/** A program `Workers.manage` registered: what the primary starts in its own process, under `name`. */
+export interface ManagedEntry {
+  readonly name: string
+  readonly program: Effect.Effect<unknown, unknown, never>
+  readonly restartable: boolean
+  readonly transient: boolean
+  readonly tracked: boolean
+  readonly autoStart: boolean
+  readonly workers: number
+}
+
 /** What the server and the workers need of an app, beyond its public service. */
 export interface Hooks {
   /**
@@ -60,6 +71,8 @@ export interface Hooks {
   readonly shared: SharedValues
   /** The app's metrics, labelled with its name. */
   readonly metrics: AppMetrics
+  /** The managed processes (`Workers.manage`), by name, in registration order. */
+  readonly managed: Map<string, ManagedEntry>
 }
 
 /** The hooks of an app made by `App.make`. */

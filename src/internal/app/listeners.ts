@@ -12,7 +12,10 @@ export const startKinds: ReadonlySet<ListenerKind> = new Set([
   "main_process_start",
   "main_process_ready",
   "before_server_start",
-  "after_server_start"
+  "after_server_start",
+  "reload_process_start",
+  "before_reload_trigger",
+  "after_reload_trigger"
 ])
 
 /** The built-in event each server phase dispatches after its listeners. */

@@ -252,7 +252,8 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
       useReach: reach.use,
       useLogAnnotations: annotations.use,
       shared,
-      metrics
+      metrics,
+      managed: new Map()
     }
     // Enumerable, so that an app wrapped with a spread (`{ ...app, dispatch }`) keeps its hooks.
     Object.defineProperty(service, HooksTypeId, { value: hooks, enumerable: true })

@@ -199,7 +199,15 @@ const routes = (
         wantsPage(request)
           ? Effect.succeed(page.html)
           : Effect.map(Effect.zip(processInfo, supervisor.table), ([info, workers]) =>
-              json(200, { ...info, workers }, { vary: "Accept" })
+              json(
+                200,
+                {
+                  ...info,
+                  // What a worker published with `Workers.setState` sits in its row, as in Sanic's worker state.
+                  workers: workers.map(({ custom, ...row }) => (custom === undefined ? row : { ...custom, ...row }))
+                },
+                { vary: "Accept" }
+              )
             )
       )
     ),

@@ -30,6 +30,10 @@ export interface Resolved {
   readonly worker: Option.Option<string>
   /** The fleet's settings, when the server is one machine of a fleet. */
   readonly fleet: Option.Option<FleetSettings>
+  /** The managed program this process runs, when a primary started it for one (`Workers.manage`). */
+  readonly managed: Option.Option<string>
+  /** Whether the primary restarts the workers when a source file changes. */
+  readonly autoReload: boolean
 }
 
 export const defaultPort = 8000
@@ -46,6 +50,9 @@ export const ServerConfig = Config.all({
   GRACEFUL_SHUTDOWN_TIMEOUT: raw("GRACEFUL_SHUTDOWN_TIMEOUT"),
   WORKERS: raw("WORKERS"),
   FIBERAPP_WORKER: raw("FIBERAPP_WORKER"),
+  FIBERAPP_MANAGED: raw("FIBERAPP_MANAGED"),
+  AUTO_RELOAD: raw("AUTO_RELOAD"),
+  DEV: raw("DEV"),
   INSPECTOR: raw("INSPECTOR"),
   INSPECTOR_PORT: raw("INSPECTOR_PORT"),
   INSPECTOR_HOST: raw("INSPECTOR_HOST"),
@@ -76,6 +83,10 @@ const readSettings = Effect.flatMap(ServerConfig, (env) =>
     gracefulShutdownTimeout: Effect.succeed(env.GRACEFUL_SHUTDOWN_TIMEOUT),
     workers: typed("WORKERS", env.WORKERS, Config.integer),
     worker: Effect.succeed(env.FIBERAPP_WORKER),
+    managed: Effect.succeed(env.FIBERAPP_MANAGED),
+    autoReload: typed("AUTO_RELOAD", env.AUTO_RELOAD, Config.boolean),
+    // Only `DEV=true`: tools set `DEV` for their own ends (vitest sets `DEV=1` in every process it starts).
+    dev: Effect.succeed(Option.map(env.DEV, (dev) => dev.trim().toLowerCase() === "true")),
     inspector: typed("INSPECTOR", env.INSPECTOR, Config.boolean),
     inspectorPort: typed("INSPECTOR_PORT", env.INSPECTOR_PORT, Config.integer),
     inspectorHost: Effect.succeed(env.INSPECTOR_HOST),
@@ -129,6 +140,12 @@ const workerOf = (name: Option.Option<string>): Option.Option<string> =>
 export const workerName: Effect.Effect<Option.Option<string>> = Effect.map(
   Effect.orElseSucceed(ServerConfig, () => undefined),
   (read) => (read === undefined ? Option.none() : workerOf(read.FIBERAPP_WORKER))
+)
+
+/** The managed program this process runs, when a primary started it for one. */
+export const managedName: Effect.Effect<Option.Option<string>> = Effect.map(
+  Effect.orElseSucceed(ServerConfig, () => undefined),
+  (read) => (read === undefined ? Option.none() : workerOf(read.FIBERAPP_MANAGED))
 )
 
 /**
@@ -244,7 +261,13 @@ export const resolve = (options: Options<any, any, any>): Effect.Effect<Resolved
       websocket: WebSocket.resolveOptions(ws),
       inspector,
       worker: workerOf(env.worker),
-      fleet
+      fleet,
+      managed: workerOf(env.managed),
+      // `AUTO_RELOAD` wins; else `DEV` (Sanic's dev mode) turns it on; else the option. Never on by default.
+      autoReload: Option.getOrElse(
+        Option.orElse(env.autoReload, () => Option.filter(env.dev, (dev) => dev)),
+        () => options.autoReload === true
+      )
     }
   })
 

@@ -17,9 +17,11 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type { ListenerKind } from "../../App.js"
 import type { Address, Options, ServerService } from "../../Server.js"
+import type { SupervisorService } from "../../Workers.js"
 import { App, StartError } from "../app/service.js"
 import { hooksOf } from "../hooks.js"
 import { nativeTracer } from "../tracing.js"
+import { Supervisor } from "../workers/errors.js"
 import * as Workers from "../workers/run.js"
 import * as Config from "./config.js"
 import { ServeError } from "./errors.js"
@@ -97,7 +99,9 @@ export const serveProcess = <A, E, R>(
   routes: Layer.Layer<A, E, R>,
   services: Layer.Layer<any, any, any> | undefined,
   routerConfig: Partial<HttpLayerRouter.FindMyWay.RouterConfig> | undefined,
-  listenerClosed: Effect.Effect<void> = Effect.void
+  listenerClosed: Effect.Effect<void> = Effect.void,
+  /** This process's supervisor, for handlers (`Workers.supervisor`). */
+  supervisor?: SupervisorService | undefined
 ): Effect.Effect<ServerService, ServeError | E, App | Scope.Scope | Exclude<R, HttpLayerRouter.HttpRouter>> =>
   Effect.gen(function* () {
     const app = yield* App
@@ -125,11 +129,12 @@ export const serveProcess = <A, E, R>(
     const runtime = yield* !tracing
       ? Effect.locally(Effect.runtime<never>(), HttpMiddleware.currentTracerDisabledWhen, () => true)
       : Effect.runtime<never>()
-    const context = Context.add(
+    const base = Context.add(
       Context.merge(runtime.context, provided),
       IncomingMessage.MaxBodySize,
       Option.some(FileSystem.Size(resolved.maxBodySize))
     )
+    const context = supervisor === undefined ? base : Context.add(base, Supervisor, supervisor)
     const hub = new Hub(app, resolved.websocket)
     const heartbeat = yield* Effect.forkScoped(hub.heartbeat)
     const handler = HttpHandler.make({
@@ -220,33 +225,37 @@ export const serve = <A, E, R>(
   Effect.gen(function* () {
     const resolved = yield* Config.resolve(options)
     const routes = options.routes ?? (Layer.empty as unknown as Layer.Layer<A, E, R>)
-    const single = Effect.gen(function* () {
-      yield* runMainListeners("main_process_start")
-      yield* Effect.addFinalizer(() =>
-        Effect.flatMap(App, (app) => hooksOf(app).runListeners("main_process_stop")).pipe(
-          Effect.catchAllCause(Effect.logError)
+    const single = (supervisor: SupervisorService) =>
+      Effect.gen(function* () {
+        yield* runMainListeners("main_process_start")
+        yield* Effect.addFinalizer(() =>
+          Effect.flatMap(App, (app) => hooksOf(app).runListeners("main_process_stop")).pipe(
+            Effect.catchAllCause(Effect.logError)
+          )
         )
-      )
-      yield* runMainListeners("main_process_ready")
-      return yield* serveProcess(
-        resolved,
-        routes,
-        options.services as Layer.Layer<any, any, any> | undefined,
-        options.routerConfig
-      )
-    })
+        yield* runMainListeners("main_process_ready")
+        return yield* serveProcess(
+          resolved,
+          routes,
+          options.services as Layer.Layer<any, any, any> | undefined,
+          options.routerConfig,
+          Effect.void,
+          supervisor
+        )
+      })
     // A worker forked by a primary runs `serveProcess` only; a primary (workers > 1) never serves.
     return yield* Workers.run({
       resolved,
       workerOptions: options.workerOptions,
       single,
-      worker: (listenerClosed) =>
+      worker: (listenerClosed, supervisor) =>
         serveProcess(
           resolved,
           routes,
           options.services as Layer.Layer<any, any, any> | undefined,
           options.routerConfig,
-          listenerClosed
+          listenerClosed,
+          supervisor
         ),
       formatUrl
     })

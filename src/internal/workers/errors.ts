@@ -12,7 +12,15 @@ export const workersErrorReasons = [
   "NoAnswer",
   "Stopping",
   "InvalidReplicas",
-  "NoEntryScript"
+  "NoEntryScript",
+  "AmbiguousRestart",
+  "NotRestartable",
+  "NameInUse",
+  "InvalidManaged",
+  "Sealed",
+  "NotAWorker",
+  "ReservedKey",
+  "NotJson"
 ] as const
 
 /** What kind of problem a worker operation ran into. */

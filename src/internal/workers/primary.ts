@@ -1,6 +1,6 @@
 import cluster from "node:cluster"
 import type { Scope } from "effect"
-import { Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberMap, MetricLabel, Runtime } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberMap, MetricLabel, Runtime, Schedule } from "effect"
 import type { AppService } from "../../App.js"
 import type { DispatchOptions } from "../../Events.js"
 import type { Options, RestartOptions, SupervisorService, WorkerExit } from "../../Workers.js"
@@ -8,17 +8,20 @@ import * as Reach from "../app/reach.js"
 import type { StartError } from "../app/service.js"
 import { hooksOf } from "../hooks.js"
 import * as Metrics from "../metrics/definitions.js"
+import { mergeCustom, reservedKeyOf } from "./custom.js"
 import { defaultRestartSchedule, defaultStartTimeout } from "./defaults.js"
 import { type WorkerNotFound, WorkersError } from "./errors.js"
 import { Replies } from "./ipc.js"
+import { processNames } from "./managed.js"
 import * as Placements from "./placements.js"
 import { describeExit, dispatchOptions, entryScript, shutdownSelf, stopProcess } from "./process.js"
 import * as Protocol from "./protocol.js"
 import { withoutUndefined } from "./protocol.js"
 import * as Questions from "./questions.js"
+import * as Reload from "./reload.js"
 import { snapshot } from "./shared.js"
 import type { Proc, Slot } from "./slots.js"
-import { addSlot } from "./slots.js"
+import { addManagedSlot, addSlot } from "./slots.js"
 import * as Starting from "./starting.js"
 
 export interface PrimaryOptions extends Options {
@@ -30,6 +33,16 @@ export interface PrimaryOptions extends Options {
   readonly outbound?: ((event: string, options: DispatchOptions) => Effect.Effect<void>) | undefined
   /** The largest context `outbound` carries. */
   readonly maxContextBytes?: (() => number | undefined) | undefined
+  /** Restart the workers when a source file changes (`Server.Options.autoReload`). */
+  readonly autoReload?: boolean | undefined
+}
+
+/** What a restart does beyond its options: who asked, and whether the first failure ends it (auto-reload). */
+interface RestartControl {
+  /** Runs right before a slot's old process is asked to stop. */
+  readonly beforeStop?: ((slot: Slot) => void) | undefined
+  /** Stop at the first slot that fails to restart, leaving the others as they were. */
+  readonly firstFailureStops?: boolean | undefined
 }
 
 /** A worker that served this long before it exited had started well: its restarts count from zero again. */
@@ -91,7 +104,9 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         runFork(Effect.logInfo(`One-worker task "${name}" runs on ${proc.slot.name} (pid ${proc.pid})`))
     })
 
-    const live = (): Array<Proc> => Array.from(procs).filter((p) => p.worker.isConnected())
+    /** The server workers' processes that can hear us: managed processes take no part in events or tasks. */
+    const live = (): Array<Proc> =>
+      Array.from(procs).filter((p) => p.slot.managed === undefined && p.worker.isConnected())
 
     const forward = (from: Proc | undefined, message: Protocol.Event): void => {
       for (const proc of live()) if (proc !== from) send(proc, message)
@@ -131,13 +146,17 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           proc.replies.answer(message.id, message.answer)
           return
         }
-        case "fiberapp.ask":
-          runFork(
-            Effect.flatMap(answerAsk(message), (answer) =>
-              Effect.sync(() => send(proc, { _tag: "fiberapp.answered", id: message.id, answer }))
-            )
-          )
+        case "fiberapp.ask": {
+          // The first answer goes: a worker that restarts itself is answered before it is stopped.
+          let answered = false
+          const reply = (answer: Protocol.AskAnswer): void => {
+            if (answered) return
+            answered = true
+            send(proc, { _tag: "fiberapp.answered", id: message.id, answer })
+          }
+          runFork(Effect.flatMap(answerAsk(proc, message, reply), (answer) => Effect.sync(() => reply(answer))))
           return
+        }
         case "fiberapp.hold":
           placements.hold(proc, message.name, message.claim)
           return
@@ -173,6 +192,21 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         slot.state = "stopped"
         return
       }
+      const managed = slot.managed
+      if (managed !== undefined && (!managed.restartable || (code === 0 && signal === null))) {
+        // A program that ended by itself is done; one that failed is restarted only when restartable.
+        const completed = code === 0 && signal === null
+        slot.state = completed ? "stopped" : "failed"
+        if (!managed.tracked) slots.delete(slot.name)
+        runFork(
+          completed
+            ? Effect.logInfo(`Managed process ${slot.name} (pid ${proc.pid}) completed`)
+            : Effect.logWarning(
+                `Managed process ${slot.name} (pid ${proc.pid}) failed (${describeExit(exit)}); it is not restartable`
+              )
+        )
+        return
+      }
       slot.state = "restarting"
       // One that exits soon after its start keeps counting against the schedule, so a crash loop is given up.
       const stable = clock.unsafeCurrentTimeMillis() - proc.ackedAt >= Duration.toMillis(stableAfter)
@@ -194,7 +228,9 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
     }
 
     const spawn = (slot: Slot, replacing: boolean): Proc => {
-      const worker = cluster.fork({ [Protocol.workerEnv]: slot.name })
+      const worker = cluster.fork(
+        slot.managed === undefined ? { [Protocol.workerEnv]: slot.name } : { [Protocol.managedEnv]: slot.managed.name }
+      )
       const now = clock.unsafeCurrentTimeMillis()
       const proc: Proc = {
         slot,
@@ -205,7 +241,8 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         acked: Deferred.unsafeMake(FiberId.none),
         exited: Deferred.unsafeMake(FiberId.none),
         expected: false,
-        replies: new Replies()
+        replies: new Replies(),
+        custom: undefined
       }
       procs.add(proc)
       slot.starts++
@@ -333,7 +370,11 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
     const { cancelTask, everyTask, info, metrics, slotOf, tasks } = Questions.make(slots, send)
 
     /** Restarts the slot's process: the new one first with zero downtime, else after the old one has stopped. */
-    const restartWork = (slot: Slot, zeroDowntime: boolean): Effect.Effect<void, WorkersError | WorkerExit> =>
+    const restartWork = (
+      slot: Slot,
+      zeroDowntime: boolean,
+      control: RestartControl
+    ): Effect.Effect<void, WorkersError | WorkerExit> =>
       Effect.gen(function* () {
         yield* slot.driver.reset
         const old = slot.current
@@ -350,18 +391,24 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           old.expected = true
           slot.current = fresh.right
           slot.state = "serving"
+          control.beforeStop?.(slot)
           return yield* stopProc(old)
         }
         if (old !== undefined) {
           slot.state = "stopping"
+          control.beforeStop?.(slot)
           yield* stopProc(old)
           slot.current = undefined
         }
         if (!stopping) yield* startOnce(slot)
       })
 
-    const restartSlot = (slot: Slot, zeroDowntime: boolean): Effect.Effect<void, WorkersError> =>
-      supervise(slot, restartWork(slot, zeroDowntime)).pipe(
+    const restartSlot = (
+      slot: Slot,
+      zeroDowntime: boolean,
+      control: RestartControl
+    ): Effect.Effect<void, WorkersError> =>
+      supervise(slot, restartWork(slot, zeroDowntime, control)).pipe(
         Effect.catchIf(
           (error): error is WorkerExit => !(error instanceof WorkersError),
           (exit) =>
@@ -377,21 +424,46 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         )
       )
 
-    const restart = (restartOptions?: RestartOptions) =>
+    const restart = (restartOptions?: RestartOptions, control: RestartControl = {}) =>
       Effect.gen(function* () {
+        if (restartOptions?.all === true && restartOptions.workers !== undefined) {
+          return yield* new WorkersError({
+            reason: "AmbiguousRestart",
+            detail: "Ambiguous restart with both named workers and all: give one of them."
+          })
+        }
         if (stopping) return yield* new WorkersError({ reason: "Stopping", detail: "The workers are stopping." })
-        const names = new Set(restartOptions?.workers ?? Array.from(slots.values(), (slot) => slot.name))
+        // All: the server workers and the transient managed processes (Sanic's global restart).
+        const names = new Set(
+          restartOptions?.workers ??
+            Array.from(slots.values())
+              .filter((slot) => slot.managed === undefined || slot.managed.transient)
+              .map((slot) => slot.name)
+        )
         const selected = yield* Effect.forEach(names, slotOf)
+        const fixed = selected.find((slot) => slot.managed !== undefined && !slot.managed.restartable)
+        if (fixed !== undefined) {
+          return yield* new WorkersError({
+            reason: "NotRestartable",
+            detail: `Managed process ${fixed.name} is not restartable (Workers.manage with restartable: true).`
+          })
+        }
         const zeroDowntime = restartOptions?.zeroDowntime !== false
+        if (control.firstFailureStops === true) {
+          for (const slot of selected) yield* restartSlot(slot, zeroDowntime, control)
+          return
+        }
         // Zero-downtime restarts go one worker at a time: all at once would double the memory for a moment.
-        const results = yield* Effect.forEach(selected, (slot) => Effect.either(restartSlot(slot, zeroDowntime)), {
-          concurrency: zeroDowntime ? 1 : "unbounded"
-        })
+        const results = yield* Effect.forEach(
+          selected,
+          (slot) => Effect.either(restartSlot(slot, zeroDowntime, control)),
+          { concurrency: zeroDowntime ? 1 : "unbounded" }
+        )
         const failed = results.flatMap((r) => (r._tag === "Left" ? [r.left.detail] : []))
         if (failed.length > 0) return yield* new WorkersError({ reason: "RestartFailed", detail: failed.join(" ") })
       }).pipe(operations.withPermits(1))
 
-    const scale = (replicas: number) =>
+    const scale = (replicas: number, control: RestartControl = {}) =>
       Effect.gen(function* () {
         if (!Number.isInteger(replicas) || replicas < 1) {
           return yield* new WorkersError({
@@ -400,7 +472,9 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
           })
         }
         if (stopping) return yield* new WorkersError({ reason: "Stopping", detail: "The workers are stopping." })
-        const current = Array.from(slots.values()).sort((a, b) => a.index - b.index)
+        const current = Array.from(slots.values())
+          .filter((slot) => slot.managed === undefined)
+          .sort((a, b) => a.index - b.index)
         if (replicas > current.length) return yield* startSlots(replicas - current.length)
         const removed = current.slice(replicas)
         for (const slot of removed) slot.removed = true
@@ -412,6 +486,7 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
               Effect.suspend(() => {
                 const proc = slot.current
                 slot.state = "stopping"
+                control.beforeStop?.(slot)
                 return proc === undefined ? Effect.void : stopProc(proc)
               })
             ).pipe(Effect.ensuring(Effect.sync(() => slots.delete(slot.name)))),
@@ -419,17 +494,67 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
         )
       }).pipe(operations.withPermits(1))
 
-    /** A worker's question about every worker (`scope: "all"`), answered through the supervisor. */
-    const answerAsk = (ask: Protocol.Ask): Effect.Effect<Protocol.AskAnswer> => {
+    const done: Protocol.AskAnswer = { _tag: "Done" }
+
+    /**
+     * A worker's question: about every worker (`scope: "all"`), or one of the supervisor's controls (`app.m`).
+     * `reply` answers at once: a restart or a scale that stops the asking worker answers it right before.
+     */
+    const answerAsk = (
+      proc: Proc,
+      ask: Protocol.Ask,
+      reply: (answer: Protocol.AskAnswer) => void
+    ): Effect.Effect<Protocol.AskAnswer> => {
       const reach = Reach.ofSupervisor(supervisor, everyTask)
       const call = ask.call
-      const answered: Effect.Effect<Protocol.AskAnswer, WorkersError | WorkerNotFound> =
-        call._tag === "fiberapp.askTasks"
-          ? Effect.map(reach.tasks, (tasks) => ({
+      const beforeStop = (slot: Slot) => {
+        if (slot === proc.slot) reply(done)
+      }
+      const answered = ((): Effect.Effect<Protocol.AskAnswer, WorkersError | WorkerNotFound> => {
+        switch (call._tag) {
+          case "fiberapp.askTasks":
+            return Effect.map(reach.tasks, (tasks) => ({
               _tag: "WorkerTasks" as const,
               tasks: tasks.map((task) => withoutUndefined(task) as Protocol.WorkerTaskInfo)
             }))
-          : Effect.map(reach.cancel(call.name, call.worker), (count) => ({ _tag: "CancelledOn" as const, count }))
+          case "fiberapp.askCancel":
+            return Effect.map(reach.cancel(call.name, call.worker), (count) => ({
+              _tag: "CancelledOn" as const,
+              count
+            }))
+          case "fiberapp.askTable":
+            return Effect.map(supervisor.table, (rows) => ({
+              _tag: "Table" as const,
+              workers: rows.map((row) => withoutUndefined(row))
+            }))
+          case "fiberapp.askRestart":
+            return Effect.as(
+              restart(
+                {
+                  ...(call.workers !== undefined ? { workers: call.workers } : {}),
+                  ...(call.zeroDowntime !== undefined ? { zeroDowntime: call.zeroDowntime } : {})
+                },
+                { beforeStop }
+              ),
+              done
+            )
+          case "fiberapp.askScale":
+            return Effect.as(scale(call.replicas, { beforeStop }), done)
+          case "fiberapp.askTerminate":
+            return Effect.as(shutdownSelf, done)
+          case "fiberapp.askSetState":
+            return Effect.suspend(() => {
+              const reserved = reservedKeyOf([...Object.keys(call.values), ...call.remove])
+              if (reserved !== undefined) {
+                return Effect.fail(
+                  new WorkersError({ reason: "ReservedKey", detail: `The worker table already uses "${reserved}".` })
+                )
+              }
+              proc.custom = mergeCustom(proc.custom, call.values, call.remove)
+              return Effect.succeed(done)
+            })
+        }
+      })()
       return Effect.catchAll(answered, (error) =>
         Effect.succeed<Protocol.AskAnswer>(
           error._tag === "WorkerNotFound"
@@ -442,17 +567,55 @@ export const make = (options: PrimaryOptions): Effect.Effect<Primary, WorkersErr
     const supervisor: SupervisorService = {
       mode: "primary",
       app: app.name,
+      name: "primary",
+      pid: process.pid,
+      state: Effect.sync(() => (stopping ? "stopping" : "serving")),
+      terminate: shutdownSelf,
+      setState: () =>
+        Effect.fail(
+          new WorkersError({
+            reason: "NotAWorker",
+            detail: "The primary has no row of its own in the worker table: publish state from a worker."
+          })
+        ),
       table: Effect.sync(() => Array.from(slots.values(), info).sort((a, b) => a.name.localeCompare(b.name))),
       tasks,
       cancelTask,
-      restart,
-      scale,
+      restart: (restartOptions) => restart(restartOptions),
+      scale: (replicas) => scale(replicas),
       shutdown: shutdownSelf
     }
 
     yield* startSlots(options.workers)
+    // Managed processes start beside the workers; one that cannot start is logged and given up, and never keeps
+    // the server from serving.
+    for (const entry of hooks.managed.values()) {
+      for (const name of processNames(entry)) {
+        const slot = yield* addManagedSlot(slots, name, entry, entry.restartable ? schedule : Schedule.stop)
+        if (entry.autoStart) yield* FiberMap.run(supervisors, slot.name, Effect.ignore(ensureServing(slot)))
+      }
+    }
     placing = true
     placements.rebalance()
+    if (options.autoReload === true) {
+      const listeners = (kind: "reload_process_start" | "before_reload_trigger" | "after_reload_trigger") =>
+        hooks.runListeners(kind).pipe(Effect.catchAll((error) => Effect.logError(error.message, error.cause)))
+      const reload = (files: ReadonlyArray<string>) =>
+        Effect.gen(function* () {
+          yield* Effect.logInfo(`Auto-reload: ${files.join(", ")} changed; restarting the workers`)
+          yield* listeners("before_reload_trigger")
+          // One at a time with zero downtime, ending at the first that fails: a change that does not start (a
+          // syntax error) is met once, and every old worker goes on serving.
+          yield* restart(undefined, { firstFailureStops: true }).pipe(
+            Effect.catchAll((error) => Effect.logError(`Auto-reload: the workers were not restarted: ${error.message}`))
+          )
+          yield* listeners("after_reload_trigger")
+        })
+      yield* listeners("reload_process_start")
+      // Scope finalizers run in reverse: the watcher closes, then reload_process_stop, then the workers stop.
+      yield* Effect.addFinalizer(() => Effect.ignore(hooks.runListeners("reload_process_stop")))
+      yield* Reload.watch(Reload.foldersOf(exec, process.cwd()), reload)
+    }
     yield* hooks.runListeners("main_process_ready")
     return {
       supervisor,

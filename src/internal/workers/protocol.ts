@@ -5,6 +5,9 @@ import { workersErrorReasons } from "./errors.js"
 /** The environment variable that names a worker process; the primary sets it when it forks one. */
 export const workerEnv = "FIBERAPP_WORKER"
 
+/** The environment variable that names the managed program a process runs (`Workers.manage`). */
+export const managedEnv = "FIBERAPP_MANAGED"
+
 /** Every message of ours carries this tag prefix, so that an app's own IPC messages pass through untouched. */
 const tag = <T extends string>(name: T) => `fiberapp.${name}` as const
 
@@ -78,7 +81,23 @@ export const AskCancel = Schema.TaggedStruct(tag("askCancel"), {
   name: Schema.String,
   worker: Schema.optional(Schema.String)
 })
-export const Ask = Schema.TaggedStruct(tag("ask"), { id: Schema.Number, call: Schema.Union(AskTasks, AskCancel) })
+/** Worker to primary: the supervisor's controls from inside a worker (Sanic's `app.m`). */
+export const AskRestart = Schema.TaggedStruct(tag("askRestart"), {
+  workers: Schema.optional(Schema.Array(Schema.String)),
+  zeroDowntime: Schema.optional(Schema.Boolean)
+})
+export const AskScale = Schema.TaggedStruct(tag("askScale"), { replicas: Schema.Number })
+export const AskTerminate = Schema.TaggedStruct(tag("askTerminate"), {})
+export const AskTable = Schema.TaggedStruct(tag("askTable"), {})
+export const AskSetState = Schema.TaggedStruct(tag("askSetState"), {
+  values: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  /** The keys set to `undefined`: removed from the row. */
+  remove: Schema.Array(Schema.String)
+})
+export const Ask = Schema.TaggedStruct(tag("ask"), {
+  id: Schema.Number,
+  call: Schema.Union(AskTasks, AskCancel, AskRestart, AskScale, AskTerminate, AskTable, AskSetState)
+})
 export type Ask = typeof Ask.Type
 
 const WorkerTaskInfo = Schema.extend(TaskInfo, Schema.Struct({ worker: Schema.String }))
@@ -92,7 +111,12 @@ export const Refused = Schema.TaggedStruct("Refused", {
   kind: Schema.optional(Schema.Literal(...workersErrorReasons)),
   message: Schema.String
 })
-export const AskOutcome = Schema.Union(WorkerTasks, CancelledOn, Refused)
+export const Done = Schema.TaggedStruct("Done", {})
+/** The worker table, each row as JSON carries it (unset fields left out). */
+export const Table = Schema.TaggedStruct("Table", {
+  workers: Schema.Array(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+})
+export const AskOutcome = Schema.Union(WorkerTasks, CancelledOn, Refused, Done, Table)
 export type AskAnswer = typeof AskOutcome.Type
 
 /** Primary to worker: the answer to an `Ask`. */

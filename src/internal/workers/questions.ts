@@ -28,7 +28,9 @@ export const make = (slots: Map<string, Slot>, send: (proc: Proc, message: Proto
       restarts: slot.restarts,
       restartedAt: slot.restartedAt,
       serving: slot.state === "serving",
-      lastExit: slot.lastExit
+      lastExit: slot.lastExit,
+      kind: slot.managed === undefined ? "server" : "managed",
+      ...(proc?.custom !== undefined ? { custom: proc.custom } : {})
     }
   }
 
@@ -55,7 +57,7 @@ export const make = (slots: Map<string, Slot>, send: (proc: Proc, message: Proto
   const listAll = <E>(onFailure: (slot: Slot, error: WorkersError) => Effect.Effect<ReadonlyArray<WorkerTask>, E>) =>
     Effect.suspend(() =>
       Effect.forEach(
-        Array.from(slots.values()).filter((slot) => slot.current?.ackedAt !== undefined),
+        Array.from(slots.values()).filter((slot) => slot.managed === undefined && slot.current?.ackedAt !== undefined),
         (slot) =>
           request(slot, { _tag: "fiberapp.listTasks" }).pipe(
             Effect.map(

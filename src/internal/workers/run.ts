@@ -16,18 +16,23 @@ import { Commands } from "../inspector/commands.js"
 import type { Resolved } from "../server/config.js"
 import { ServeError } from "../server/errors.js"
 import { WorkersError } from "./errors.js"
+import * as Managed from "./managed.js"
 import * as Primary from "./primary.js"
 import type { WorkerMetrics } from "./questions.js"
 import * as Single from "./single.js"
+import { singleName } from "./single.js"
 import * as Worker from "./worker.js"
 
 export interface RunOptions<E, R> {
   readonly resolved: Resolved
   readonly workerOptions: WorkersOptions | undefined
   /** The whole sequence of a process serving alone, `main_process_*` listeners included. */
-  readonly single: Effect.Effect<ServerService, E, R | Scope.Scope>
+  readonly single: (supervisor: SupervisorService) => Effect.Effect<ServerService, E, R | Scope.Scope>
   /** One worker's sequence: bind, start the app; `listenerClosed` waits until the primary has seen the close. */
-  readonly worker: (listenerClosed: Effect.Effect<void>) => Effect.Effect<ServerService, E, R | Scope.Scope>
+  readonly worker: (
+    listenerClosed: Effect.Effect<void>,
+    supervisor: SupervisorService
+  ) => Effect.Effect<ServerService, E, R | Scope.Scope>
   readonly formatUrl: (address: Address) => string
 }
 
@@ -48,26 +53,6 @@ const toServeError = (error: WorkersError | StartError): ServeError =>
     origin: error
   })
 
-/** In a worker, the supervisor's operations belong to the primary. */
-const workerSupervisor = (app: string): SupervisorService => {
-  const refuse = Effect.fail(
-    new WorkersError({
-      reason: "NotSupervisor",
-      detail: "Workers are supervised by the primary process; this is a worker."
-    })
-  )
-  return {
-    mode: "worker",
-    app,
-    table: Effect.succeed([]),
-    tasks: Effect.succeed([]),
-    cancelTask: () => refuse,
-    restart: () => refuse,
-    scale: () => refuse,
-    shutdown: Effect.void
-  }
-}
-
 /**
  * Where the server decides what this process is: a worker forked by a primary (serve, acknowledge), the primary of
  * several workers (supervise, never serve), or a process serving alone. The inspector runs in the latter two.
@@ -85,11 +70,15 @@ const running = <E, R>(
 ): Effect.Effect<Running, ServeError | E, R | App | Scope.Scope> =>
   Effect.gen(function* () {
     const { resolved } = options
+    if (Option.isSome(resolved.managed)) {
+      // A process the primary started for a program of `Workers.manage`: it runs that program, never serves.
+      return yield* Managed.run(app, resolved.managed.value).pipe(Effect.mapError(toServeError))
+    }
     if (Option.isSome(resolved.worker)) {
       const worker = resolved.worker.value
       yield* hooksOf(app).useLogAnnotations({ worker })
       if (Option.isSome(resolved.fleet)) yield* runner(app, resolved.fleet.value, worker, resolved.workers)
-      const server = yield* Worker.run(
+      const { served: server, supervisor } = yield* Worker.run(
         app,
         options.worker,
         Option.isSome(resolved.fleet) ? { fleet: { maxContextBytes: maxEventBytes } } : undefined
@@ -97,13 +86,15 @@ const running = <E, R>(
         Effect.mapError((error) => mapWorkers(error)),
         Effect.annotateLogs("worker", worker)
       )
-      return { server, supervisor: workerSupervisor(app.name) }
+      return { server, supervisor }
     }
     // The inspector binds first, so that a port in use fails the start before anything says "Listening"; until the
     // server is up, its requests wait for the supervisor.
     const ready = yield* Deferred.make<SupervisorService>()
     /** The workers' metrics for `/metrics`, once they run (none when serving alone). */
     const workersMetrics = yield* Deferred.make<Effect.Effect<ReadonlyArray<WorkerMetrics>>>()
+    // Auto-reload and managed processes need a primary to restart and start processes, even for one worker.
+    const supervised = resolved.workers > 1 || resolved.autoReload || hooksOf(app).managed.size > 0
     // The fleet's database answers before anything forks or binds: a bad URL fails the start in one line.
     const fleet = Option.isSome(resolved.fleet) ? yield* connectFleet(resolved.fleet.value, app) : undefined
     let inspector: { readonly host: string; readonly port: number } | undefined
@@ -112,12 +103,12 @@ const running = <E, R>(
       const Inspector = yield* Effect.promise(() => import("../inspector/http.js"))
       const commands = yield* Effect.serviceOption(Commands)
       inspector = yield* Inspector.serve(
-        awaiting(ready, resolved.workers > 1 ? "primary" : "single", app.name),
+        awaiting(ready, supervised ? "primary" : "single", app.name),
         resolved.inspector.value,
         Option.getOrUndefined(commands),
         fleet === undefined ? undefined : Deferred.await(fleet.member),
         {
-          self: resolved.workers > 1 ? "primary" : undefined,
+          self: supervised ? "primary" : undefined,
           workers: Effect.flatten(Deferred.await(workersMetrics))
         }
       ).pipe(
@@ -126,12 +117,13 @@ const running = <E, R>(
     }
     let running: Running
     let reach: Reach.Reach | undefined
-    if (resolved.workers > 1) {
+    if (supervised) {
       yield* hooksOf(app).useLogAnnotations({ worker: "primary" })
       const primary = yield* Primary.make({
         ...options.workerOptions,
         app,
         workers: resolved.workers,
+        autoReload: resolved.autoReload,
         ...(fleet !== undefined ? { outbound: fleet.publish, maxContextBytes: () => maxEventBytes } : {}),
         gracefulShutdownTimeout:
           resolved.gracefulShutdownTimeout === undefined
@@ -148,8 +140,10 @@ const running = <E, R>(
         yield* runner(app, fleet.settings, undefined, 1)
         yield* hooksOf(app).useTransport({ publish: fleet.publish, maxContextBytes: () => maxEventBytes })
       }
-      const server = yield* options.single
-      running = { server, supervisor: Single.make(app) }
+      // Made first, so that handlers reach the same supervisor (`Workers.supervisor`) as the server's layer gives.
+      const supervisor = Single.make(app)
+      const server = yield* options.single(supervisor)
+      running = { server, supervisor }
       if (fleet !== undefined) {
         yield* fleet.join(server.url, running.supervisor, (event, dispatch) =>
           Effect.ignore(hooksOf(app).dispatchLocal(event, dispatch))
@@ -176,7 +170,17 @@ const awaiting = (ready: Deferred.Deferred<SupervisorService>, mode: Mode, app: 
     cancelTask: (worker, name) => later((supervisor) => supervisor.cancelTask(worker, name)),
     restart: (restartOptions) => later((supervisor) => supervisor.restart(restartOptions)),
     scale: (replicas) => later((supervisor) => supervisor.scale(replicas)),
-    shutdown: later((supervisor) => supervisor.shutdown)
+    shutdown: later((supervisor) => supervisor.shutdown),
+    name: mode === "primary" ? "primary" : singleName,
+    pid: process.pid,
+    state: later((supervisor) => supervisor.state ?? Effect.succeed("serving" as const)),
+    terminate: later((supervisor) => supervisor.terminate ?? supervisor.shutdown),
+    setState: (values) =>
+      later(
+        (supervisor) =>
+          supervisor.setState?.(values) ??
+          Effect.fail(new WorkersError({ reason: "NotAWorker", detail: "This supervisor does not keep state." }))
+      )
   }
 }
 

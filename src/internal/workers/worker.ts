@@ -3,13 +3,17 @@ import { Deferred, Duration, Effect, Exit, FiberId, Runtime } from "effect"
 import type { AppService } from "../../App.js"
 import type { DispatchOptions } from "../../Events.js"
 import type { Task } from "../../Task.js"
+import type { SupervisorService, WorkerInfo } from "../../Workers.js"
 import { hooksOf } from "../hooks.js"
+import { TaskNotFound } from "../task/errors.js"
 import { info, type TaskRecord } from "../task/record.js"
+import { prepare } from "./custom.js"
 import { WorkerNotFound, WorkersError } from "./errors.js"
 import { Replies } from "./ipc.js"
 import { dispatchOptions } from "./process.js"
 import * as Protocol from "./protocol.js"
 import { receive } from "./shared.js"
+import { ambiguous, workerState } from "./single.js"
 
 const initTimeout = Duration.seconds(10)
 const closedTimeout = Duration.seconds(1)
@@ -28,12 +32,12 @@ const send = (message: Protocol.ToPrimary): void => {
  */
 export const run = <A extends Served, E, R>(
   app: AppService,
-  serve: (listenerClosed: Effect.Effect<void>) => Effect.Effect<A, E, R | Scope.Scope>,
+  serve: (listenerClosed: Effect.Effect<void>, supervisor: SupervisorService) => Effect.Effect<A, E, R | Scope.Scope>,
   options?: {
     /** A fleet places one-in-fleet tasks itself and limits what a dispatch carries. */
     readonly fleet?: { readonly maxContextBytes: number } | undefined
   }
-): Effect.Effect<A, E | WorkersError, R | Scope.Scope> =>
+): Effect.Effect<{ readonly served: A; readonly supervisor: SupervisorService }, E | WorkersError, R | Scope.Scope> =>
   Effect.gen(function* () {
     const hooks = hooksOf(app)
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
@@ -195,14 +199,14 @@ export const run = <A extends Served, E, R>(
 
     // scope: "all" task operations go through the primary, which asks every worker.
     const asked = new Replies<Protocol.AskAnswer, WorkersError>()
-    const ask = (call: Protocol.Ask["call"]) =>
+    const ask = (call: Protocol.Ask["call"], timeout: Duration.Duration = askTimeout) =>
       asked.ask(
         (id) => send({ _tag: "fiberapp.ask", id, call }),
-        askTimeout,
+        timeout,
         () =>
           new WorkersError({
             reason: "NoAnswer",
-            detail: `The primary did not answer within ${Duration.format(askTimeout)}.`
+            detail: `The primary did not answer within ${Duration.format(timeout)}.`
           })
       )
     const refused = (answer: Protocol.AskAnswer) =>
@@ -238,7 +242,8 @@ export const run = <A extends Served, E, R>(
       maxContextBytes: () => options?.fleet?.maxContextBytes
     })
 
-    const served = yield* serve(listenerClosed)
+    const supervisor = workerSupervisor(app, worker, ask, refused)
+    const served = yield* serve(listenerClosed, supervisor)
     const address = served.address
     send({
       _tag: "fiberapp.ready",
@@ -246,8 +251,123 @@ export const run = <A extends Served, E, R>(
       holds: announced(),
       ...(address !== undefined ? { address: { hostname: address.hostname, port: address.port } } : {})
     })
-    return served
+    return { served, supervisor }
   })
+
+/** Restarts and scaling wait for new processes to start, one after another: room for several slow starts. */
+const controlTimeout = Duration.minutes(2)
+
+/**
+ * A worker's supervisor (Sanic's `app.m`): its own name, pid and state here; everything else asked of the primary
+ * over IPC, its refusals coming back as the same typed errors.
+ */
+const workerSupervisor = (
+  app: AppService,
+  worker: string,
+  ask: (call: Protocol.Ask["call"], timeout?: Duration.Duration) => Effect.Effect<Protocol.AskAnswer, WorkersError>,
+  refused: (answer: Protocol.AskAnswer) => WorkersError | WorkerNotFound
+): SupervisorService => {
+  const expectDone = <E>(
+    answer: Protocol.AskAnswer,
+    onRefused: (error: WorkersError | WorkerNotFound) => E
+  ): Effect.Effect<void, E> => (answer._tag === "Done" ? Effect.void : Effect.fail(onRefused(refused(answer))))
+  const asWorkersError = (error: WorkersError | WorkerNotFound): WorkersError =>
+    error._tag === "WorkersError" ? error : new WorkersError({ reason: "NotServing", detail: error.message })
+  const ownRow: Effect.Effect<WorkerInfo> = Effect.map(app.state, (state) => ({
+    name: worker,
+    state: workerState(state),
+    pid: process.pid,
+    startedAt: undefined,
+    ackedAt: undefined,
+    starts: 1,
+    restarts: 0,
+    restartedAt: undefined,
+    serving: state === "serving",
+    lastExit: undefined,
+    kind: "server"
+  }))
+  return {
+    mode: "worker",
+    app: app.name,
+    name: worker,
+    pid: process.pid,
+    state: Effect.map(app.state, workerState),
+    table: ask({ _tag: "fiberapp.askTable" }).pipe(
+      Effect.flatMap((answer) =>
+        answer._tag === "Table"
+          ? Effect.succeed(answer.workers.map(rowOf))
+          : Effect.fail(asWorkersError(refused(answer)))
+      ),
+      Effect.catchAll((error) =>
+        Effect.zipRight(
+          Effect.logWarning(`The worker table: ${error.message}; only this worker's row is known.`),
+          Effect.map(ownRow, (row) => [row])
+        )
+      )
+    ),
+    tasks: ask({ _tag: "fiberapp.askTasks" }).pipe(
+      Effect.flatMap((answer) =>
+        answer._tag === "WorkerTasks"
+          ? Effect.succeed(answer.tasks.map((task) => Protocol.workerTaskOf(task.worker, task)))
+          : Effect.fail(asWorkersError(refused(answer)))
+      ),
+      Effect.catchAll((error) => Effect.as(Effect.logWarning(`Listing every worker's tasks: ${error.message}`), []))
+    ),
+    cancelTask: (target, name) =>
+      Effect.flatMap(
+        ask({ _tag: "fiberapp.askCancel", name, worker: target }),
+        (answer): Effect.Effect<void, TaskNotFound | WorkerNotFound | WorkersError> =>
+          answer._tag === "CancelledOn"
+            ? answer.count > 0
+              ? Effect.void
+              : Effect.fail(new TaskNotFound({ name }))
+            : Effect.fail(refused(answer))
+      ),
+
+    restart: (options) =>
+      Effect.suspend(() => {
+        if (options?.all === true && options.workers !== undefined) return ambiguous
+        // Sanic's `app.m.restart()`: this worker; `all` every worker.
+        const workers = options?.workers ?? (options?.all === true ? undefined : [worker])
+        return Effect.flatMap(
+          ask(
+            {
+              _tag: "fiberapp.askRestart",
+              ...(workers !== undefined ? { workers } : {}),
+              ...(options?.zeroDowntime !== undefined ? { zeroDowntime: options.zeroDowntime } : {})
+            },
+            controlTimeout
+          ),
+          (answer) => expectDone(answer, (error) => error)
+        )
+      }),
+    scale: (replicas) =>
+      Effect.flatMap(ask({ _tag: "fiberapp.askScale", replicas }, controlTimeout), (answer) =>
+        expectDone(answer, asWorkersError)
+      ),
+    // Serving under a primary, this process alone is not stopped on request: `terminate` stops the server.
+    shutdown: Effect.void,
+    terminate: Effect.flatMap(ask({ _tag: "fiberapp.askTerminate" }), (answer) => expectDone(answer, asWorkersError)),
+    setState: (values) =>
+      prepare(values).pipe(
+        Effect.flatMap((checked) =>
+          ask({ _tag: "fiberapp.askSetState", values: checked.values, remove: checked.remove })
+        ),
+        Effect.flatMap((answer) => expectDone(answer, asWorkersError))
+      )
+  }
+}
+
+/** A table row as JSON carried it (unset fields left out), back to a `WorkerInfo`. */
+const rowOf = (row: Readonly<Record<string, unknown>>): WorkerInfo =>
+  ({
+    pid: undefined,
+    startedAt: undefined,
+    ackedAt: undefined,
+    restartedAt: undefined,
+    lastExit: undefined,
+    ...row
+  }) as unknown as WorkerInfo
 
 /** What a worker's serve sequence gives back: where it listens, if it says. */
 export interface Served {
