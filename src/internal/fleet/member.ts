@@ -19,6 +19,8 @@ import type { FleetSettings } from "./settings.js"
 /** What the inspector and the server need of this machine's membership in the fleet. */
 export interface Member {
   readonly machine: string
+  /** How often this machine writes its heartbeat: the pace at which the fleet's view changes. */
+  readonly heartbeat: Duration.Duration
   /** Sends a `scope: "all"` dispatch made on this machine to the other machines. */
   readonly publish: (event: string, options: DispatchOptions) => Effect.Effect<void, FleetError>
   readonly machines: Effect.Effect<ReadonlyArray<Machine>, FleetError>
@@ -227,6 +229,7 @@ export const make = (options: {
 
     return {
       machine,
+      heartbeat: settings.heartbeat,
       publish: (event, dispatch) =>
         Queue.offer(outbox, {
           _tag: "event",

@@ -217,7 +217,7 @@ const routes = (
       "GET",
       "/page/events",
       Effect.succeed(
-        HttpServerResponse.stream(live.events(supervisor, processInfo), {
+        HttpServerResponse.stream(live.events(supervisor, processInfo, fleet), {
           contentType: "text/event-stream",
           headers: { "cache-control": "no-store", "x-accel-buffering": "no" }
         })

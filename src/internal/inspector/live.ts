@@ -1,15 +1,21 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import type { FleetTask, Machine } from "../../Fleet.js"
 import type { SupervisorService, WorkerInfo, WorkerTask } from "../../Workers.js"
+import type { Member } from "../fleet/member.js"
 
 /** How often the stream samples the supervisor's table and tasks; only what changed is sent. */
 export const sampleEvery = Duration.millis(500)
 
 /** A comment line after this long without an event, so that proxies keep the stream open. */
 const keepAliveAfter = 15_000
+
+/** How long a sample of the fleet's tables may take before the page is told that the database does not answer. */
+const fleetSampleTimeout = Duration.seconds(5)
 
 /** A task as the page knows it: its row, and `id`, a key stable for as long as the task is listed. */
 export type TaskRow = WorkerTask & { readonly id: string }
@@ -60,16 +66,106 @@ const diff = <A>(
   return { upsert, remove }
 }
 
+/**
+ * A machine as the page shows it: its row without its workers and tasks (each machine's own inspector has those),
+ * their count, and whether it is the machine serving the page.
+ */
+export interface MachineRow {
+  readonly machine: string
+  readonly state: Machine["state"]
+  readonly pid: number
+  readonly url: string
+  readonly startedAt: number
+  readonly lastSeen: number
+  readonly workers: number
+  readonly self: boolean
+}
+
+const machineRow = (self: string, machine: Machine): MachineRow => ({
+  machine: machine.machine,
+  state: machine.state,
+  pid: machine.pid,
+  url: machine.url,
+  startedAt: machine.startedAt,
+  lastSeen: machine.lastSeen,
+  workers: machine.workers.length,
+  self: machine.machine === self
+})
+
 const event = (name: string, data: unknown): string => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
+
+/**
+ * The fleet's part of the stream, sampled at the pace of the heartbeat (no faster than {@link sampleEvery}): a
+ * `fleet` event with every machine and one-in-fleet task once the tables answer, then `fleet-changes` only when
+ * something changed (machines keyed by name, tasks by name). While the database does not answer, a `fleet-status`
+ * event says why (once per reason) and the stream goes on; `fleet-status` with `error: null` says it answers again.
+ * Without a fleet, nothing.
+ */
+const fleetEvents = (fleet: Effect.Effect<Member | undefined>, sent: (now: number) => void): Stream.Stream<string> =>
+  Stream.unwrap(
+    Effect.map(fleet, (member) => {
+      if (member === undefined) return Stream.empty
+      const machines: Known = { rows: new Map() }
+      const tasks: Known = { rows: new Map() }
+      let synced = false
+      let failure: string | undefined
+      const machineId = (row: MachineRow) => row.machine
+      const taskId = (task: FleetTask) => task.name
+      const sample = Effect.all([member.machines, member.tasks]).pipe(
+        Effect.timeoutFail({
+          duration: fleetSampleTimeout,
+          onTimeout: () =>
+            new Error(`The fleet's database did not answer within ${Duration.format(fleetSampleTimeout)}.`)
+        }),
+        Effect.either
+      )
+      const step = Effect.map(Effect.zip(sample, Clock.currentTimeMillis), ([result, now]) => {
+        if (Either.isLeft(result)) {
+          const error = result.left.message
+          if (failure === error) return ""
+          failure = error
+          sent(now)
+          return event("fleet-status", { now, machine: member.machine, error })
+        }
+        const rows = result.right[0].map((machine) => machineRow(member.machine, machine))
+        const list = result.right[1]
+        const recovered =
+          failure === undefined ? "" : event("fleet-status", { now, machine: member.machine, error: null })
+        failure = undefined
+        if (!synced) {
+          synced = true
+          diff(machines, rows, machineId)
+          diff(tasks, list, taskId)
+          sent(now)
+          return recovered + event("fleet", { now, machine: member.machine, machines: rows, tasks: list })
+        }
+        const machineChanges = diff(machines, rows, machineId)
+        const taskChanges = diff(tasks, list, taskId)
+        const changed =
+          machineChanges.upsert.length +
+          machineChanges.remove.length +
+          taskChanges.upsert.length +
+          taskChanges.remove.length
+        if (changed === 0 && recovered === "") return ""
+        sent(now)
+        return changed === 0
+          ? recovered
+          : recovered + event("fleet-changes", { now, machines: machineChanges, tasks: taskChanges })
+      })
+      return Stream.repeatEffectWithSchedule(step, Schedule.spaced(Duration.max(member.heartbeat, sampleEvery)))
+    })
+  )
 
 /**
  * The page's server-sent events: first `snapshot` (the process, every worker, every task), then, sampled every
  * {@link sampleEvery}, a `changes` event only when something changed, with the rows added or changed (`upsert`) and
  * the ids gone (`remove`) of workers and tasks. Each carries `now`, the server's clock, for times on the page.
+ * In a fleet, the fleet's events come after the snapshot, between the changes (see {@link fleetEvents}).
  */
 export const events = (
   supervisor: SupervisorService,
-  processInfo: Effect.Effect<Record<string, unknown>>
+  processInfo: Effect.Effect<Record<string, unknown>>,
+  fleet: Effect.Effect<Member | undefined> = Effect.succeed(undefined)
 ): Stream.Stream<Uint8Array> =>
   Stream.suspend(() => {
     const encoder = new TextEncoder()
@@ -106,9 +202,11 @@ export const events = (
 
     return Stream.concat(
       Stream.fromEffect(snapshot),
-      Stream.fromSchedule(Schedule.spaced(sampleEvery)).pipe(
-        Stream.mapEffect(() => changes),
-        Stream.filter((text) => text !== "")
-      )
+      Stream.merge(
+        Stream.fromSchedule(Schedule.spaced(sampleEvery)).pipe(Stream.mapEffect(() => changes)),
+        fleetEvents(fleet, (now) => {
+          lastSent = now
+        })
+      ).pipe(Stream.filter((text) => text !== ""))
     ).pipe(Stream.map((text) => encoder.encode(text)))
   })

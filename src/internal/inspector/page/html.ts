@@ -46,6 +46,27 @@ export const html = `<!doctype html>
       <tbody></tbody>
     </table>
   </section>
+  <section id="fleet" hidden>
+    <div class="bar">
+      <h2>Machines <span id="machine-count" class="count"></span></h2>
+    </div>
+    <div id="fleet-status" class="fleet-status" role="status" hidden></div>
+    <table id="machines" class="machines">
+      <thead>
+        <tr><th>Machine</th><th>State</th><th>URL</th><th>Last seen</th><th>Workers</th><th></th></tr>
+      </thead>
+      <tbody></tbody>
+    </table>
+    <div class="bar sub">
+      <h2>One-in-fleet tasks <span id="fleet-task-count" class="count"></span></h2>
+    </div>
+    <table id="fleet-tasks" class="fleet-tasks">
+      <thead>
+        <tr><th>Name</th><th>Status</th><th>Machine</th><th>Worker</th><th>Runs</th><th>Failures</th><th></th></tr>
+      </thead>
+      <tbody></tbody>
+    </table>
+  </section>
   <section>
     <div class="bar">
       <h2>Tasks <span id="task-count" class="count"></span></h2>

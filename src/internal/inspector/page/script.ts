@@ -18,7 +18,9 @@ export const script = String.raw`"use strict"
     stream: undefined,
     retryMs: 500,
     retryTimer: undefined,
-    renderQueued: false
+    renderQueued: false,
+    // The fleet, when this server is one of its machines: rows keyed by machine and by task name.
+    fleet: { on: false, machine: undefined, machines: new Map(), tasks: new Map(), error: null }
   }
 
   const apiKey = () => sessionStorage.getItem(storageKey)
@@ -165,6 +167,9 @@ export const script = String.raw`"use strict"
     state.clockOffset = message.now - Date.now()
     if (name === "snapshot") onSnapshot(message)
     else if (name === "changes") onChanges(message)
+    else if (name === "fleet") onFleet(message)
+    else if (name === "fleet-changes") onFleetChanges(message)
+    else if (name === "fleet-status") onFleetStatus(message)
   }
 
   const onSnapshot = (message) => {
@@ -196,6 +201,32 @@ export const script = String.raw`"use strict"
     scheduleRender()
   }
 
+  const onFleet = (message) => {
+    const fleet = state.fleet
+    fleet.on = true
+    fleet.machine = message.machine
+    fleet.machines = new Map(message.machines.map((machine) => [machine.machine, machine]))
+    fleet.tasks = new Map(message.tasks.map((task) => [task.name, task]))
+    fleet.error = null
+    scheduleRender()
+  }
+
+  const onFleetChanges = (message) => {
+    const fleet = state.fleet
+    for (const name of message.machines.remove) fleet.machines.delete(name)
+    for (const machine of message.machines.upsert) fleet.machines.set(machine.machine, machine)
+    for (const name of message.tasks.remove) fleet.tasks.delete(name)
+    for (const task of message.tasks.upsert) fleet.tasks.set(task.name, task)
+    scheduleRender()
+  }
+
+  const onFleetStatus = (message) => {
+    state.fleet.on = true
+    state.fleet.machine = message.machine
+    state.fleet.error = message.error
+    scheduleRender()
+  }
+
   // Rendering
 
   const scheduleRender = () => {
@@ -211,6 +242,7 @@ export const script = String.raw`"use strict"
     if (!state.process) return
     renderProcess()
     renderWorkers()
+    renderFleet()
     renderTasks()
   }
 
@@ -275,6 +307,90 @@ export const script = String.raw`"use strict"
     }
     body.replaceChildren(...rows)
     byId("worker-count").textContent = String(state.workers.size)
+  }
+
+  const button = (className, text, data) => {
+    const node = el("button", className, text)
+    node.type = "button"
+    Object.assign(node.dataset, data)
+    return node
+  }
+
+  const renderFleet = () => {
+    const fleet = state.fleet
+    byId("fleet").hidden = !fleet.on
+    if (!fleet.on) return
+    const status = byId("fleet-status")
+    status.hidden = fleet.error === null
+    status.textContent = fleet.error === null ? "" : fleet.error + " The rows below are as last seen."
+    const machines = []
+    for (const machine of fleet.machines.values()) {
+      const row = el("tr")
+      row.dataset.machine = machine.machine
+      row.dataset.state = machine.state
+      row.dataset.self = String(machine.self)
+      const name = el("td", "", machine.machine)
+      if (machine.self) name.append(el("span", "self", "this machine"))
+      const url = el("td")
+      if (/^https?:\/\//.test(machine.url)) {
+        const link = el("a", "", machine.url)
+        link.href = machine.url
+        link.rel = "noreferrer noopener"
+        url.append(link)
+      } else url.textContent = machine.url
+      const actions = el("td")
+      if (!machine.self && machine.state === "up") {
+        actions.append(button("restart-machine", "Restart workers", { machine: machine.machine }))
+      }
+      row.append(
+        name,
+        el("td", "state-" + machine.state, machine.state),
+        url,
+        el("td", "", ago(machine.lastSeen)),
+        el("td", "", String(machine.workers)),
+        actions
+      )
+      machines.push(row)
+    }
+    if (machines.length === 0) {
+      const empty = el("td", "empty", "No machine yet.")
+      empty.colSpan = 6
+      const row = el("tr")
+      row.append(empty)
+      machines.push(row)
+    }
+    byId("machines").tBodies[0].replaceChildren(...machines)
+    byId("machine-count").textContent = String(fleet.machines.size)
+    const tasks = []
+    for (const task of fleet.tasks.values()) {
+      const row = el("tr")
+      row.dataset.name = task.name
+      row.dataset.status = task.status
+      row.dataset.machine = task.machine === undefined ? "" : task.machine
+      const actions = el("td")
+      if (task.status === "running" && task.machine !== undefined && task.worker !== undefined) {
+        actions.append(button("cancel-fleet-task", "Cancel", { name: task.name }))
+      }
+      row.append(
+        el("td", "", task.name),
+        el("td", "status status-" + task.status, task.status),
+        el("td", "", task.machine === undefined ? "-" : task.machine),
+        el("td", "", task.worker === undefined ? "-" : task.worker),
+        el("td", "", String(task.runs)),
+        el("td", "", String(task.failures)),
+        actions
+      )
+      tasks.push(row)
+    }
+    if (tasks.length === 0) {
+      const empty = el("td", "empty", "No one-in-fleet task.")
+      empty.colSpan = 7
+      const row = el("tr")
+      row.append(empty)
+      tasks.push(row)
+    }
+    byId("fleet-tasks").tBodies[0].replaceChildren(...tasks)
+    byId("fleet-task-count").textContent = String(fleet.tasks.size)
   }
 
   const nameMatcher = (text) => {
@@ -431,6 +547,33 @@ export const script = String.raw`"use strict"
     )
   }
 
+  const fleetPath = (machine, rest) => "/fleet/" + encodeURIComponent(machine) + rest
+
+  const restartMachine = (button, machine) =>
+    act(
+      button,
+      "Restart every worker of " + machine + "? Each new process serves before the old one stops.",
+      fleetPath(machine, "/restart"),
+      { zeroDowntime: true },
+      { pending: "Restarting the workers of " + machine + "…", ok: "Restarted the workers of " + machine + "." }
+    )
+
+  // Through the machine running it, as the fleet's table says.
+  const cancelFleetTask = (button, task) =>
+    act(
+      button,
+      "Cancel one-in-fleet task \"" + task.name + "\" on " + task.machine + " (" + task.worker + ")?",
+      fleetPath(
+        task.machine,
+        "/tasks/" + encodeURIComponent(task.worker) + "/" + encodeURIComponent(task.name) + "/cancel"
+      ),
+      {},
+      {
+        pending: "Cancelling " + task.name + " on " + task.machine + "…",
+        ok: "Cancelled one-in-fleet task \"" + task.name + "\" on " + task.machine + "."
+      }
+    )
+
   // Wiring
 
   byId("login").addEventListener("submit", (event) => {
@@ -460,6 +603,16 @@ export const script = String.raw`"use strict"
   byId("workers").addEventListener("click", (event) => {
     const button = event.target.closest("button.restart")
     if (button) restart(button, button.dataset.worker)
+  })
+  byId("machines").addEventListener("click", (event) => {
+    const button = event.target.closest("button.restart-machine")
+    if (button) restartMachine(button, button.dataset.machine)
+  })
+  byId("fleet-tasks").addEventListener("click", (event) => {
+    const button = event.target.closest("button.cancel-fleet-task")
+    if (!button) return
+    const task = state.fleet.tasks.get(button.dataset.name)
+    if (task && task.machine !== undefined && task.worker !== undefined) cancelFleetTask(button, task)
   })
   byId("restart-all").addEventListener("click", (event) => restart(event.currentTarget, undefined))
   byId("scale").addEventListener("click", (event) => scale(event.currentTarget))

@@ -80,4 +80,12 @@ td { font-variant-numeric: tabular-nums; }
 .status-succeeded { color: var(--good); }
 .status-failed, .state-crashed, .state-failed { color: var(--bad); }
 .status-cancelled, .status-pending { color: var(--warn); }
+.bar.sub { margin-top: 14px; }
+.fleet-status { padding: 6px 10px; margin-bottom: 8px; border: 1px solid var(--warn); color: var(--warn);
+  border-radius: 4px; }
+.self { margin-left: 6px; font-size: 12px; color: var(--muted); }
+.state-up, .status-completed { color: var(--good); }
+.state-gone { color: var(--bad); }
+.state-stopped, .status-waiting { color: var(--muted); }
+td button { padding: 0 8px; font-size: 12px; }
 `
