@@ -136,12 +136,13 @@ export const make = (options: {
         ON CONFLICT (app, machine) DO UPDATE SET pid = EXCLUDED.pid, url = EXCLUDED.url,
           started_at = EXCLUDED.started_at, last_seen = now(), stopped_at = NULL,
           workers = EXCLUDED.workers, tasks = EXCLUDED.tasks`
-      // The one-in-fleet tasks running here: their runs and failures, for every machine's view.
+      // The one-in-fleet tasks running here: their runs and failures, for every machine's view. A machine serving
+      // alone records no worker in the tasks table (its one process is the runner); its heartbeat says "main".
       for (const task of tasks) {
         if (task.placement !== "one-in-fleet" || task.status !== "running" || task.name === undefined) continue
         yield* sql`UPDATE ${sql(`${settings.prefix}_tasks`)} SET runs = ${task.runs}, failures = ${task.failures}
-          WHERE app = ${app} AND name = ${task.name} AND machine = ${machine} AND worker = ${task.worker}
-          AND status = 'running'`
+          WHERE app = ${app} AND name = ${task.name} AND machine = ${machine}
+          AND (worker = ${task.worker} OR worker IS NULL) AND status = 'running'`
       }
     })
     let failing = false

@@ -92,6 +92,18 @@ const machineRow = (self: string, machine: Machine): MachineRow => ({
   self: machine.machine === self
 })
 
+/**
+ * A one-in-fleet task with the worker running it: a machine serving alone records none in the fleet's table (its
+ * one process is its runner), but its heartbeat lists the task under its worker's name, which a cancel needs.
+ */
+const withWorker = (machines: ReadonlyArray<Machine>, task: FleetTask): FleetTask => {
+  if (task.worker !== undefined || task.machine === undefined) return task
+  const worker = machines
+    .find((machine) => machine.machine === task.machine)
+    ?.tasks.find((running) => running.name === task.name && running.placement === "one-in-fleet")?.worker
+  return worker === undefined ? task : { ...task, worker }
+}
+
 const event = (name: string, data: unknown): string => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
 
 /**
@@ -128,7 +140,7 @@ const fleetEvents = (fleet: Effect.Effect<Member | undefined>, sent: (now: numbe
           return event("fleet-status", { now, machine: member.machine, error })
         }
         const rows = result.right[0].map((machine) => machineRow(member.machine, machine))
-        const list = result.right[1]
+        const list = result.right[1].map((task) => withWorker(result.right[0], task))
         const recovered =
           failure === undefined ? "" : event("fleet-status", { now, machine: member.machine, error: null })
         failure = undefined
