@@ -6,8 +6,9 @@
 import * as Http from "node:http"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Logger, LogLevel, Option, Ref, Schedule } from "effect"
-import { chromium, type Dialog } from "playwright-core"
+import { type Browser, chromium, type Dialog, type Page } from "playwright-core"
 import type { Machine as FleetMachine, FleetTask } from "../../src/Fleet.js"
+import type { Call } from "../../src/internal/fleet/bus.js"
 import { FleetError } from "../../src/internal/fleet/errors.js"
 import type { Member } from "../../src/internal/fleet/member.js"
 import { serve } from "../../src/internal/inspector/http.js"
@@ -63,6 +64,63 @@ const until = <A>(what: string, check: () => A | undefined, timeout: Duration.Du
     Effect.catchAll(() => Effect.dieMessage(`Timed out after ${Duration.format(timeout)} waiting for ${what}`))
   )
 
+const chromiumArgs = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync"
+]
+
+const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
+
+const launch = Effect.acquireRelease(
+  promise(() => chromium.launch({ executablePath: "/usr/bin/chromium", args: chromiumArgs })),
+  (browser) => promise(() => browser.close())
+)
+
+/**
+ * A page of the inspector at `port`, closed with the scope (before the server: its stream would hold the server's
+ * close); failed loads (the browser's own /favicon.ico aside) and errors gathered.
+ */
+const openPage = (browser: Browser, port: number) =>
+  Effect.gen(function* () {
+    const page = yield* Effect.acquireRelease(
+      promise(() => browser.newPage({ viewport: { width: 1280, height: 860 } })),
+      (page) => promise(() => page.close())
+    )
+    page.setDefaultTimeout(20_000)
+    const problems: Array<string> = []
+    page.on("console", (message) => {
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
+        problems.push(message.text())
+      }
+    })
+    page.on("response", (response) => {
+      if (response.status() >= 400 && new URL(response.url()).pathname !== "/favicon.ico") {
+        problems.push(`${response.status()} ${response.url()}`)
+      }
+    })
+    page.on("pageerror", (error) => problems.push(String(error)))
+    yield* promise(() => page.goto(`http://127.0.0.1:${port}/`))
+    return { page, problems }
+  })
+
+/** Clicks, and accepts the confirmation the click brings up; gives the question. */
+const clickConfirming = (page: Page, selector: string) =>
+  promise(async () => {
+    const asked = new Promise<string>((resolve) =>
+      page.once("dialog", (dialog: Dialog) => {
+        resolve(`${dialog.type()}: ${dialog.message()}`)
+        void dialog.accept()
+      })
+    )
+    await page.locator(selector).click()
+    return await asked
+  })
+
 const supervisor: Workers.SupervisorService = {
   mode: "single",
   app: "fleet-page",
@@ -95,30 +153,42 @@ const taskOf = (name: string, status: FleetTask["status"]): FleetTask => ({
   updatedAt: 0
 })
 
+const unavailable = new FleetError({ reason: "Unavailable", detail: "The fleet's database is unavailable: down" })
+
+/** An inspector of machine "a" of a stub fleet (machines a and b), whose tables and calls the test steers and sees. */
+const stubFleet = Effect.gen(function* () {
+  const machines = yield* Ref.make<ReadonlyArray<FleetMachine>>([machineOf("a", 1), machineOf("b", 1)])
+  const tasks = yield* Ref.make<ReadonlyArray<FleetTask>>([taskOf("probe", "running"), taskOf("report", "running")])
+  const down = yield* Ref.make(false)
+  const asked = yield* Ref.make<ReadonlyArray<readonly [string, Call]>>([])
+  const whenUp = <A>(ref: Ref.Ref<A>) =>
+    Effect.flatMap(Ref.get(down), (isDown) => (isDown ? Effect.fail(unavailable) : Ref.get(ref)))
+  const member: Member = {
+    machine: "a",
+    heartbeat: Duration.millis(100),
+    publish: () => Effect.void,
+    machines: whenUp(machines),
+    tasks: whenUp(tasks),
+    ask: (machine, call) =>
+      Effect.as(
+        Ref.update(asked, (calls) => [...calls, [machine, call] as const]),
+        { status: 200 }
+      )
+  }
+  const address = yield* serve(
+    supervisor,
+    { port: 0, host: "127.0.0.1", apiKey: Option.none() },
+    undefined,
+    Effect.succeed(member)
+  )
+  return { port: address.port, machines, tasks, down, asked }
+})
+
 describe("the fleet's part of the page's event stream", () => {
   it.scopedLive("a fleet snapshot, then only the rows that changed, and a status while the database is away", () =>
     Effect.gen(function* () {
-      const machines = yield* Ref.make<ReadonlyArray<FleetMachine>>([machineOf("a", 1), machineOf("b", 1)])
-      const tasks = yield* Ref.make<ReadonlyArray<FleetTask>>([taskOf("probe", "running"), taskOf("report", "running")])
-      const down = yield* Ref.make(false)
-      const unavailable = new FleetError({ reason: "Unavailable", detail: "The fleet's database is unavailable: down" })
-      const whenUp = <A>(ref: Ref.Ref<A>) =>
-        Effect.flatMap(Ref.get(down), (isDown) => (isDown ? Effect.fail(unavailable) : Ref.get(ref)))
-      const member: Member = {
-        machine: "a",
-        heartbeat: Duration.millis(100),
-        publish: () => Effect.void,
-        machines: whenUp(machines),
-        tasks: whenUp(tasks),
-        ask: () => Effect.succeed({ status: 200 })
-      }
-      const address = yield* serve(
-        supervisor,
-        { port: 0, host: "127.0.0.1", apiKey: Option.none() },
-        undefined,
-        Effect.succeed(member)
-      )
-      const stream = yield* openEvents(address.port)
+      const { down, machines, port, tasks } = yield* stubFleet
+      const stream = yield* openEvents(port)
       assert.strictEqual(stream.status, 200)
       const fleet = yield* until("the fleet snapshot", () => stream.events.find((e) => e.event === "fleet"))
       assert.strictEqual(stream.events[0]!.event, "snapshot", "the process's snapshot comes first")
@@ -177,19 +247,52 @@ describe("the fleet's part of the page's event stream", () => {
       assert.strictEqual(stream.events.filter((e) => e.event === "fleet").length, 1)
     }).pipe(quiet)
   )
+
+  it.scopedLive(
+    "in Chromium: another machine's workers restarted, its task cancelled there, the status line; no fleet, no section",
+    () =>
+      Effect.gen(function* () {
+        const { asked, down, port } = yield* stubFleet
+        const browser = yield* launch
+        const { page, problems } = yield* openPage(browser, port)
+        yield* promise(() => page.locator('#machines tr[data-machine="a"][data-self="true"]').waitFor())
+        assert.strictEqual(yield* promise(() => page.locator('#machines tr[data-machine="a"] button').count()), 0)
+
+        const restart = yield* clickConfirming(page, '#machines tr[data-machine="b"] button.restart-machine')
+        assert.strictEqual(
+          restart,
+          "confirm: Restart every worker of b? Each new process serves before the old one stops."
+        )
+        yield* promise(() => page.locator("#notice", { hasText: "Restarted the workers of b." }).waitFor())
+        const cancel = yield* clickConfirming(page, '#fleet-tasks tr[data-name="report"] button.cancel-fleet-task')
+        assert.strictEqual(cancel, 'confirm: Cancel one-in-fleet task "report" on b (worker-0)?')
+        yield* promise(() =>
+          page.locator("#notice", { hasText: 'Cancelled one-in-fleet task "report" on b.' }).waitFor()
+        )
+        assert.deepStrictEqual(yield* Ref.get(asked), [
+          ["b", { _tag: "restart", zeroDowntime: true }],
+          ["b", { _tag: "cancel", worker: "worker-0", name: "report" }]
+        ])
+
+        // The database away: the status line, the rows as last seen; back, the line goes.
+        yield* Ref.set(down, true)
+        yield* promise(() => page.locator("#fleet-status", { hasText: unavailable.message }).waitFor())
+        assert.strictEqual(yield* promise(() => page.locator("#connection").textContent()), "live")
+        assert.strictEqual(yield* promise(() => page.locator("#machines tr[data-machine]").count()), 2)
+        yield* Ref.set(down, false)
+        yield* promise(() => page.locator("#fleet-status").waitFor({ state: "hidden" }))
+        assert.deepStrictEqual(problems, [])
+
+        // Without a fleet the section stays hidden.
+        const alone = yield* serve(supervisor, { port: 0, host: "127.0.0.1", apiKey: Option.none() })
+        const lone = yield* openPage(browser, alone.port)
+        yield* promise(() => lone.page.locator("#connection.live").waitFor())
+        assert.isTrue(yield* promise(() => lone.page.locator("#fleet").isHidden()))
+        assert.deepStrictEqual(lone.problems, [])
+      }).pipe(quiet),
+    60_000
+  )
 })
-
-const chromiumArgs = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync"
-]
-
-const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
 
 interface FleetView {
   readonly machines: ReadonlyArray<{ readonly machine: string; readonly state: string }>
@@ -244,26 +347,8 @@ describe("the page of a fleet's machine, in Chromium", () => {
           [["probe", "running", "machine-a", "main"]]
         )
 
-        const browser = yield* Effect.acquireRelease(
-          promise(() => chromium.launch({ executablePath: "/usr/bin/chromium", args: chromiumArgs })),
-          (browser) => promise(() => browser.close())
-        )
-        const page = yield* promise(() => browser.newPage({ viewport: { width: 1280, height: 860 } }))
-        page.setDefaultTimeout(20_000)
-        const problems: Array<string> = []
-        // A failed load is told by its response (the browser's own /favicon.ico aside), other errors by the console.
-        page.on("console", (message) => {
-          if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
-            problems.push(message.text())
-          }
-        })
-        page.on("response", (response) => {
-          if (response.status() >= 400 && new URL(response.url()).pathname !== "/favicon.ico") {
-            problems.push(`${response.status()} ${response.url()}`)
-          }
-        })
-        page.on("pageerror", (error) => problems.push(String(error)))
-        yield* promise(() => page.goto(`http://127.0.0.1:${a.inspectorPort}/`))
+        const browser = yield* launch
+        const { page, problems } = yield* openPage(browser, a.inspectorPort)
 
         yield* promise(() => page.locator("#fleet").waitFor({ state: "visible" }))
         const self = '#machines tr[data-machine="machine-a"][data-state="up"][data-self="true"]'
@@ -275,16 +360,7 @@ describe("the page of a fleet's machine, in Chromium", () => {
         yield* promise(() => page.locator(`${probe}[data-status="running"]`).waitFor())
 
         // Cancelled through its machine, once confirmed.
-        const asked = yield* promise(async () => {
-          const dialog = new Promise<string>((resolve) =>
-            page.once("dialog", (dialog: Dialog) => {
-              resolve(`${dialog.type()}: ${dialog.message()}`)
-              void dialog.accept()
-            })
-          )
-          await page.locator(`${probe} button.cancel-fleet-task`).click()
-          return await dialog
-        })
+        const asked = yield* clickConfirming(page, `${probe} button.cancel-fleet-task`)
         assert.match(asked, /^confirm: Cancel one-in-fleet task "probe" on machine-a \(.+\)\?$/)
         yield* promise(() => page.locator(`${probe}[data-status="cancelled"]`).waitFor())
         yield* promise(() => page.locator("#notice", { hasText: 'Cancelled one-in-fleet task "probe"' }).waitFor())
