@@ -185,11 +185,11 @@ describe("a fleet of three machines on one PostgreSQL database", () => {
         expect(after.machines.find((m) => m.machine === first)?.state).toBe("stopped")
         expect(after.machines.find((m) => m.machine === third)?.state).toBe("up")
         expect(after.tasks.find((task) => task.name === "probe")).toMatchObject({ status: "running", machine: third })
-        // Its runs, from its machine's heartbeat.
+        // Its runs, from its machine's heartbeat (a copy granted, moved back and granted again has run twice).
         yield* eventually(
           "the probe's runs in the fleet's view",
           Effect.map(fleetOf(survivor), (fleet) =>
-            (fleet?.tasks.find((task) => task.name === "probe") as { runs?: number } | undefined)?.runs === 1
+            ((fleet?.tasks.find((task) => task.name === "probe") as { runs?: number } | undefined)?.runs ?? 0) >= 1
               ? true
               : undefined
           ),
