@@ -4,16 +4,16 @@
  * `UPDATE_SCREENSHOT=1` also saves the page to docs/inspector.png for the README.
  */
 import { mkdirSync, statSync } from "node:fs"
-import * as Http from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Context, Duration, Effect, Layer, Logger, LogLevel, Option, Redacted, Schedule } from "effect"
-import { type Browser, chromium, type Dialog, type Page } from "playwright-core"
+import type { Browser, Dialog, Page } from "playwright-core"
 import * as App from "../src/App.js"
 import * as Inspector from "../src/Inspector.js"
 import * as Single from "../src/internal/workers/single.js"
+import { launchChromium, openEvents } from "./fixtures/page.js"
 import { type Cluster, ClusterTag, clusterLayer, inspect, request, table, waitFor } from "./fixtures/workers-harness.js"
 
 const apiKey = "page-test-key"
@@ -45,41 +45,6 @@ const inspected = (tasks = 1) =>
   })
 
 const auth = { authorization: `Bearer ${apiKey}` }
-
-interface ServerEvent {
-  readonly event: string
-  readonly data: any
-}
-
-/** Opens the event stream and gathers its events; the connection closes with the scope. */
-const openEvents = (port: number, headers: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly status: number; readonly events: Array<ServerEvent>; readonly req: Http.ClientRequest }>(
-      (resume) => {
-        const events: Array<ServerEvent> = []
-        const req = Http.get({ host: "127.0.0.1", port, path: "/page/events", headers, agent: false }, (res) => {
-          let buffer = ""
-          res.setEncoding("utf8")
-          res.on("data", (chunk: string) => {
-            buffer += chunk
-            let end = buffer.indexOf("\n\n")
-            while (end >= 0) {
-              const block = buffer.slice(0, end)
-              buffer = buffer.slice(end + 2)
-              const event = /^event: (.*)$/m.exec(block)?.[1]
-              const data = /^data: (.*)$/m.exec(block)?.[1]
-              if (event !== undefined && data !== undefined) events.push({ event, data: JSON.parse(data) })
-              end = buffer.indexOf("\n\n")
-            }
-          })
-          res.on("error", () => {})
-          resume(Effect.succeed({ status: res.statusCode!, events, req }))
-        })
-        req.on("error", (error) => resume(Effect.die(error)))
-      }
-    ),
-    ({ req }) => Effect.sync(() => req.destroy())
-  )
 
 describe("the page over plain HTTP", () => {
   it.scopedLive("a browser's Accept gets the page without the key; any other Accept gets JSON as before", () =>
@@ -212,25 +177,9 @@ describe("the page over plain HTTP", () => {
   )
 })
 
-const chromiumArgs = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync"
-]
-
 class BrowserTag extends Context.Tag("test/Browser")<BrowserTag, Browser>() {}
 
-const browserLayer = Layer.scoped(
-  BrowserTag,
-  Effect.acquireRelease(
-    Effect.promise(() => chromium.launch({ executablePath: "/usr/bin/chromium", args: chromiumArgs })),
-    (browser) => Effect.promise(() => browser.close())
-  )
-)
+const browserLayer = Layer.scoped(BrowserTag, launchChromium)
 
 /** A page in a fresh context (its own sessionStorage); console errors, CSP violations among them, are gathered. */
 const openPage = (url: string) =>

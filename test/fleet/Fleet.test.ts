@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import WebSocket from "ws"
 import {
   eventually,
+  feed,
   freshDatabase,
   type Machine,
   overlaps,
@@ -26,19 +26,6 @@ const fleetOf = (machine: Machine): Effect.Effect<FleetView | undefined> =>
   request(machine.inspectorPort, "/fleet").pipe(
     Effect.map((response) => (response.status === 200 ? (JSON.parse(response.body) as FleetView) : undefined)),
     Effect.orElseSucceed(() => undefined)
-  )
-
-/** A websocket client on a machine's `/feed`, counting the messages it gets. */
-const feed = (machine: Machine) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly ws: WebSocket; readonly received: () => number }>((resume) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${machine.port}/feed`)
-      let received = 0
-      ws.on("message", () => received++)
-      ws.once("open", () => resume(Effect.succeed({ ws, received: () => received })))
-      ws.once("error", (error) => resume(Effect.die(error)))
-    }),
-    ({ ws }) => Effect.sync(() => ws.terminate())
   )
 
 const outputs = (machines: ReadonlyArray<Machine>) => () =>

@@ -1,8 +1,7 @@
 import * as Net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import WebSocket from "ws"
-import { eventually, freshDatabase, type Machine, query, spawnMachine } from "../fixtures/fleet-harness.js"
+import { eventually, feed, freshDatabase, type Machine, query, spawnMachine } from "../fixtures/fleet-harness.js"
 import { request } from "../fixtures/workers-harness.js"
 import { freePort } from "../utils.js"
 
@@ -36,18 +35,6 @@ const proxy = (target: URL) =>
     url.port = String(port)
     return { url: url.href, cut, restore: open }
   })
-
-const feed = (machine: Machine) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly received: () => number }>((resume) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${machine.port}/feed`)
-      let received = 0
-      ws.on("message", () => received++)
-      ws.once("open", () => resume(Effect.succeed({ ws, received: () => received })))
-      ws.once("error", (error) => resume(Effect.die(error)))
-    }),
-    (client) => Effect.sync(() => (client as unknown as { ws: WebSocket }).ws.terminate())
-  )
 
 const status = (machine: Machine, path: string) =>
   Effect.map(

@@ -3,10 +3,9 @@
  * while the database does not answer), then one lone machine of `fleet-app.ts` on a real database, in Debian's
  * Chromium (playwright-core): its Machines row, the `probe` one-in-fleet task, cancelled from the page.
  */
-import * as Http from "node:http"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Logger, LogLevel, Option, Ref, Schedule } from "effect"
-import { type Browser, chromium, type Dialog, type Page } from "playwright-core"
+import type { Browser, Dialog, Page } from "playwright-core"
 import type { Machine as FleetMachine, FleetTask } from "../../src/Fleet.js"
 import type { Call } from "../../src/internal/fleet/bus.js"
 import { FleetError } from "../../src/internal/fleet/errors.js"
@@ -14,44 +13,10 @@ import type { Member } from "../../src/internal/fleet/member.js"
 import { serve } from "../../src/internal/inspector/http.js"
 import type * as Workers from "../../src/Workers.js"
 import { eventually, freshDatabase, type Machine, spawnMachine } from "../fixtures/fleet-harness.js"
+import { launchChromium, openEvents } from "../fixtures/page.js"
 import { request } from "../fixtures/workers-harness.js"
 
 const quiet = Logger.withMinimumLogLevel(LogLevel.None)
-
-interface ServerEvent {
-  readonly event: string
-  readonly data: any
-}
-
-/** Opens the page's event stream and gathers its events; the connection closes with the scope. */
-const openEvents = (port: number) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly status: number; readonly events: Array<ServerEvent>; readonly req: Http.ClientRequest }>(
-      (resume) => {
-        const events: Array<ServerEvent> = []
-        const req = Http.get({ host: "127.0.0.1", port, path: "/page/events", agent: false }, (res) => {
-          let buffer = ""
-          res.setEncoding("utf8")
-          res.on("data", (chunk: string) => {
-            buffer += chunk
-            let end = buffer.indexOf("\n\n")
-            while (end >= 0) {
-              const block = buffer.slice(0, end)
-              buffer = buffer.slice(end + 2)
-              const event = /^event: (.*)$/m.exec(block)?.[1]
-              const data = /^data: (.*)$/m.exec(block)?.[1]
-              if (event !== undefined && data !== undefined) events.push({ event, data: JSON.parse(data) })
-              end = buffer.indexOf("\n\n")
-            }
-          })
-          res.on("error", () => {})
-          resume(Effect.succeed({ status: res.statusCode!, events, req }))
-        })
-        req.on("error", (error) => resume(Effect.die(error)))
-      }
-    ),
-    ({ req }) => Effect.sync(() => req.destroy())
-  )
 
 /** Polls `check` until it gives a value, for at most `timeout`; dies with `what` otherwise. */
 const until = <A>(what: string, check: () => A | undefined, timeout: Duration.DurationInput = "10 seconds") =>
@@ -64,22 +29,9 @@ const until = <A>(what: string, check: () => A | undefined, timeout: Duration.Du
     Effect.catchAll(() => Effect.dieMessage(`Timed out after ${Duration.format(timeout)} waiting for ${what}`))
   )
 
-const chromiumArgs = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync"
-]
-
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
 
-const launch = Effect.acquireRelease(
-  promise(() => chromium.launch({ executablePath: "/usr/bin/chromium", args: chromiumArgs })),
-  (browser) => promise(() => browser.close())
-)
+const launch = launchChromium
 
 /**
  * A page of the inspector at `port`, closed with the scope (before the server: its stream would hold the server's
