@@ -291,6 +291,16 @@ layer(
         yield* promise(() => page.locator("#filter-name").fill(""))
         yield* promise(() => page.locator("#filter-status").selectOption("cancelled"))
         yield* promise(() => page.locator(`${row}`).waitFor())
+        // The cancelled row was there before the filter: wait for the filtered render, not just for that row.
+        yield* promise(() =>
+          page.waitForFunction(
+            () => (globalThis as any).document.querySelectorAll('.row[data-name="ticker"]').length === 0,
+            undefined,
+            {
+              timeout: 10_000
+            }
+          )
+        )
         assert.strictEqual(yield* promise(() => page.locator('.row[data-name="ticker"]').count()), 0)
         yield* promise(() => page.locator("#filter-status").selectOption(""))
 
