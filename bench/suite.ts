@@ -263,6 +263,7 @@ export const cases: ReadonlyArray<Case> = [
   nodeCase("tasks.fiberapp", "tasks", "bench/cases/tasks-fiberapp.ts", [], { exposeGc: true }),
   nodeCase("tasks.complete.raw", "tasks", "bench/cases/tasks-complete-raw.ts"),
   nodeCase("tasks.complete.fiberapp", "tasks", "bench/cases/tasks-complete-fiberapp.ts"),
+  nodeCase("tasks.complete.fiberapp.metricsOff", "tasks", "bench/cases/tasks-complete-fiberapp.ts", ["metrics-off"]),
   nodeCase("tasks.purge.fiberapp", "tasks", "bench/cases/tasks-purge-fiberapp.ts"),
   nodeCase("tasks.schedule.raw", "tasks", "bench/cases/tasks-schedule.ts", ["raw"], { exposeGc: true }),
   nodeCase("tasks.schedule.fiberapp", "tasks", "bench/cases/tasks-schedule.ts", ["fiberapp"], { exposeGc: true }),
@@ -439,7 +440,17 @@ export const targets: ReadonlyArray<Target> = [
     unit: "/s",
     better: "higher",
     goal: 0.7,
-    note: "baseline: FiberMap.run, then FiberMap.awaitEmpty"
+    note: "baseline: FiberMap.run, then FiberMap.awaitEmpty; median of 5 laps"
+  },
+  {
+    group: "tasks",
+    title: "add, complete, purge: the app's metrics on vs off",
+    subject: m("tasks.complete.fiberapp", "completePerSec"),
+    baseline: m("tasks.complete.fiberapp.metricsOff", "completePerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.95,
+    note: "baseline: the same app made with metrics: false"
   },
   {
     group: "tasks",

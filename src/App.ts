@@ -144,6 +144,11 @@ export interface MakeOptions {
    * this. Defaults to 0 (every finished task).
    */
   readonly taskRetention?: Duration.DurationInput | undefined
+  /**
+   * Whether the app records its metrics (tasks, events, HTTP requests, websockets, worker restarts; see `GET /metrics`
+   * on the inspector). Defaults to `true`; `false` spares an app that never reads them their small cost.
+   */
+  readonly metrics?: boolean | undefined
 }
 
 /**

@@ -80,6 +80,19 @@ describe("task metrics", () => {
     }).pipe(quiet)
   )
 
+  it.scoped("an app made with metrics: false records none, and its tasks still run", () =>
+    Effect.gen(function* () {
+      const name = uniqueApp("unmetered")
+      const app = yield* App.make({ name, metrics: false })
+      yield* app.start
+      const done = yield* app.addTask(Effect.succeed(1), { name: "done" })
+      assert.deepStrictEqual(yield* done.join, 1)
+      yield* app.dispatch("unmetered.app.event")
+      const series = (yield* Metric.snapshot).filter((pair) => pair.metricKey.tags.some((tag) => tag.value === name))
+      assert.deepStrictEqual(series, [])
+    }).pipe(quiet)
+  )
+
   it.scoped("a scheduled task counts one start and one duration per run", () =>
     Effect.gen(function* () {
       const name = uniqueApp("scheduled")

@@ -1,14 +1,17 @@
 /**
  * fiberapp against `tasks-complete-raw.ts`: add named tasks that end at once from a fiber that has the app in its
  * context (as handlers, listeners and tasks do), wait for the last one (tasks start in the order they are added,
- * as FiberMap's fibers do), then purge every record; the purge count checks that they all ended.
+ * as FiberMap's fibers do), then purge every record; the purge count checks that they all ended. Laps as in the
+ * baseline. `metrics-off` runs an app made with `metrics: false`: what the app's metrics cost.
  */
 import { Effect } from "effect"
 import * as App from "../../src/App.js"
 import type * as Task from "../../src/Task.js"
-import { intEnv, main, names, rates, stopwatch } from "../lib/measure.js"
+import { arg, intEnv, type Lap, main, medianRates, names, stopwatch } from "../lib/measure.js"
 
 const count = intEnv("BENCH_TASKS", 100_000)
+const laps = intEnv("BENCH_LAPS", 5)
+const metrics = arg(0, "metrics-on") !== "metrics-off"
 
 const round = (app: App.AppService, keys: ReadonlyArray<string>) =>
   Effect.gen(function* () {
@@ -22,12 +25,15 @@ const round = (app: App.AppService, keys: ReadonlyArray<string>) =>
 const program = Effect.gen(function* () {
   const app = yield* App.App
   yield* app.start
-  yield* round(app, names("warm", 5_000))
-  const keys = names("task", count)
-  const lap = stopwatch()
-  yield* round(app, keys)
-  const completed = lap()
-  return { count, ...rates("completePerSec", count, completed) }
+  yield* round(app, names("warm", count))
+  const measured: Array<Lap> = []
+  for (let lap = 0; lap < laps; lap++) {
+    const keys = names(`task${lap}`, count)
+    const timing = stopwatch()
+    yield* round(app, keys)
+    measured.push(timing())
+  }
+  return { count, laps, metrics, ...medianRates("completePerSec", count, measured) }
 })
 
-main(() => Effect.runPromise(Effect.scoped(Effect.provide(program, App.layer({ name: "bench" })))))
+main(() => Effect.runPromise(Effect.scoped(Effect.provide(program, App.layer({ name: "bench", metrics })))))

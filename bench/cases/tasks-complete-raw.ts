@@ -1,11 +1,13 @@
 /**
  * Baseline for add-then-complete-then-purge: raw `FiberMap.run` of fibers that end at once, then
- * `FiberMap.awaitEmpty` (the map drops them itself as they end).
+ * `FiberMap.awaitEmpty` (the map drops them itself as they end). The median of `BENCH_LAPS` laps after a warm-up:
+ * one lap of a few microseconds a task mostly measures where the JIT and the collector happened to be.
  */
 import { Effect, FiberMap } from "effect"
-import { intEnv, main, names, rates, stopwatch } from "../lib/measure.js"
+import { intEnv, type Lap, main, medianRates, names, stopwatch } from "../lib/measure.js"
 
 const count = intEnv("BENCH_TASKS", 100_000)
+const laps = intEnv("BENCH_LAPS", 5)
 
 const round = (map: FiberMap.FiberMap<string>, keys: ReadonlyArray<string>) =>
   Effect.gen(function* () {
@@ -15,13 +17,16 @@ const round = (map: FiberMap.FiberMap<string>, keys: ReadonlyArray<string>) =>
 
 const program = Effect.gen(function* () {
   const map = yield* FiberMap.make<string>()
-  yield* round(map, names("warm", 5_000))
-  const keys = names("task", count)
-  const lap = stopwatch()
-  yield* round(map, keys)
-  const completed = lap()
-  if ((yield* FiberMap.size(map)) !== 0) throw new Error("fibers left in the map")
-  return { count, ...rates("completePerSec", count, completed) }
+  yield* round(map, names("warm", count))
+  const measured: Array<Lap> = []
+  for (let lap = 0; lap < laps; lap++) {
+    const keys = names(`task${lap}`, count)
+    const timing = stopwatch()
+    yield* round(map, keys)
+    measured.push(timing())
+    if ((yield* FiberMap.size(map)) !== 0) throw new Error("fibers left in the map")
+  }
+  return { count, laps, ...medianRates("completePerSec", count, measured) }
 })
 
 main(() => Effect.runPromise(Effect.scoped(program)))

@@ -79,7 +79,7 @@ export const make = (options: MakeOptions): Effect.Effect<AppService, InvalidApp
     // Which process runs each one-in-fleet task: the machine's choice, unless a fleet binds cluster's.
     const fleetPlacement = binding<Placement | undefined>(undefined)
     const shared: SharedValues = { values: new Map(), mode: "open" }
-    const metrics = Metrics.make(name)
+    const metrics = Metrics.make(name, options.metrics !== false)
 
     const report = (context: EventContext, message: string, cause: Cause.Cause<unknown>) =>
       annotate(Effect.logError(message, cause).pipe(Effect.annotateLogs(context))).pipe(

@@ -19,7 +19,7 @@ import type { InvalidTaskOptions } from "../task/errors.js"
 import { InvalidTaskName, TaskNameInUse, TaskNotFound, validateName } from "../task/errors.js"
 import type { EndStatus, Placement } from "../task/placement.js"
 import * as Policy from "../task/policy.js"
-import { Runs, TaskRecord } from "../task/record.js"
+import { type Origin, Runs, TaskRecord } from "../task/record.js"
 import * as Runner from "../task/runner.js"
 import { isTracing, linksTo } from "../tracing.js"
 import { bounded } from "./bounded.js"
@@ -82,7 +82,8 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
     const { clock, metrics, onFailure } = options
     const scope = yield* Scope.make()
     const fibers = yield* Scope.extend(FiberMap.make<Key>(), scope)
-    const records = new Map<string, TaskRecord<any, any>>()
+    let records = new Map<string, TaskRecord<any, any>>()
+    const origin: Origin = { millis: clock.unsafeCurrentTimeMillis() }
     const started = yield* Effect.makeLatch(false)
     /** Tasks added before the start, in order: their fibers wait for `started`. */
     let pending: Array<TaskRecord<any, any>> = []
@@ -228,7 +229,7 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
             policy.right === undefined
               ? undefined
               : new Runs(policy.right.placement, policy.right.timing !== undefined, nextClaim++)
-          const record = new TaskRecord<A, E>(name, clock.unsafeCurrentTimeMillis(), runs)
+          const record = new TaskRecord<A, E>(name, origin, clock.unsafeCurrentTimeMillis(), runs)
           if (register) records.set(name, record)
           Metrics.increment(metrics.tasksAdded)
           if (ended) {
@@ -296,13 +297,19 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
       })
 
     const purge = Effect.sync(() => {
-      let purged = 0
       const before = clock.unsafeCurrentTimeMillis() - options.retention
-      for (const [name, record] of records) {
-        if (record.exit !== undefined && (options.retention === 0 || record.endedAt! <= before)) {
-          records.delete(name)
-          purged++
-        }
+      const purgeable = (record: TaskRecord<any, any>) =>
+        record.exit !== undefined && (options.retention === 0 || record.endedAt! <= before)
+      let purged = 0
+      for (const record of records.values()) if (purgeable(record)) purged++
+      if (purged === 0) return 0
+      // Dropping most of a large table: copying the few kept costs less than looking up each one dropped.
+      if (purged > records.size / 2) {
+        const kept = new Map<string, TaskRecord<any, any>>()
+        for (const [name, record] of records) if (!purgeable(record)) kept.set(name, record)
+        records = kept
+      } else {
+        for (const [name, record] of records) if (purgeable(record)) records.delete(name)
       }
       return purged
     })

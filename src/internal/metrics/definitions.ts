@@ -1,6 +1,8 @@
+import { constVoid } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricKey from "effect/MetricKey"
+import type * as MetricKeyType from "effect/MetricKeyType"
 import * as MetricLabel from "effect/MetricLabel"
 
 /** The metric names, as `/metrics` shows them (counters end in `_total`, as Prometheus wants). */
@@ -55,17 +57,24 @@ export interface AppMetrics {
 }
 
 const noLabels: ReadonlyArray<MetricLabel.MetricLabel> = []
+/** What a metric that records nothing reads as: never read, as it is not in the registry. */
+const empty: unknown = undefined
 
-export const make = (app: string): AppMetrics => {
+/** The metrics of `app`; with `enabled` false, metrics that record nothing (and never reach the registry). */
+export const make = (app: string, enabled = true): AppMetrics => {
   const labels = [MetricLabel.make("app", app)]
+  const registered = <Type extends MetricKeyType.MetricKeyType<number, Out>, Out>(
+    key: MetricKey.MetricKey<Type>
+  ): Metric.Metric<Type, number, Out> =>
+    enabled
+      ? (Metric.fromMetricKey(key) as unknown as Metric.Metric<Type, number, Out>)
+      : Metric.make(key.keyType, constVoid, () => empty as Out, constVoid)
   const counter = (name: string, description: string): Counter =>
-    Metric.fromMetricKey(
-      MetricKey.taggedWithLabels(MetricKey.counter(name, { description, incremental: true }), labels)
-    )
+    registered(MetricKey.taggedWithLabels(MetricKey.counter(name, { description, incremental: true }), labels))
   const gauge = (name: string, description: string): Gauge =>
-    Metric.fromMetricKey(MetricKey.taggedWithLabels(MetricKey.gauge(name, { description }), labels))
+    registered(MetricKey.taggedWithLabels(MetricKey.gauge(name, { description }), labels))
   const histogram = (name: string, description: string, boundaries: MetricBoundaries.MetricBoundaries): Histogram =>
-    Metric.fromMetricKey(MetricKey.taggedWithLabels(MetricKey.histogram(name, boundaries, description), labels))
+    registered(MetricKey.taggedWithLabels(MetricKey.histogram(name, boundaries, description), labels))
   return {
     app,
     tasksAdded: counter(names.tasksAdded, "Tasks added"),

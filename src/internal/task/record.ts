@@ -44,6 +44,11 @@ export class Runs {
   }
 }
 
+/** The instant (epoch milliseconds, on the app's clock) that an app's task records count their times from. */
+export interface Origin {
+  readonly millis: number
+}
+
 /**
  * A task's handle and, for registered tasks, its record: one object per task. Its fiber is forked when the task is
  * added (a task added before the app serves waits in it for the start), and its end is observed on the fiber, so a
@@ -53,16 +58,38 @@ export class TaskRecord<A = unknown, E = unknown> implements Task<A, E> {
   fiberOrUndefined: Fiber.RuntimeFiber<A, E> | undefined = undefined
   exit: Exit.Exit<A, E> | undefined = undefined
   started = false
-  startedAt: number | undefined = undefined
-  endedAt: number | undefined = undefined
   /** What `cancelTask` was told, if anything. */
   reasonForCancel: string | undefined = undefined
+  // Times are kept as milliseconds since the app's origin: small integers live inside the record, where epoch
+  // milliseconds would each be a heap number of their own, kept (and copied by the collector) as long as the record.
+  private readonly added: number
+  private startedSince: number | undefined = undefined
+  private endedSince: number | undefined = undefined
 
   constructor(
     readonly name: string | undefined,
-    readonly addedAt: number,
+    private readonly origin: Origin,
+    addedAt: number,
     readonly policy: Runs | undefined = undefined
-  ) {}
+  ) {
+    this.added = addedAt - origin.millis
+  }
+
+  get addedAt(): number {
+    return this.origin.millis + this.added
+  }
+
+  get startedAt(): number | undefined {
+    return this.startedSince === undefined ? undefined : this.origin.millis + this.startedSince
+  }
+
+  set startedAt(at: number | undefined) {
+    this.startedSince = at === undefined ? undefined : at - this.origin.millis
+  }
+
+  get endedAt(): number | undefined {
+    return this.endedSince === undefined ? undefined : this.origin.millis + this.endedSince
+  }
 
   get runs(): number {
     return this.policy !== undefined ? this.policy.runs : this.started ? 1 : 0
@@ -131,8 +158,9 @@ export class TaskRecord<A = unknown, E = unknown> implements Task<A, E> {
   /** Records the end, once. */
   end(exit: Exit.Exit<A, E>, at: number): void {
     if (this.exit !== undefined) return
-    this.exit = exit
-    this.endedAt = at
+    // Most tasks succeed with nothing: they share one exit rather than each keep its own.
+    this.exit = exit._tag === "Success" && exit.value === undefined ? (Exit.void as Exit.Exit<any, never>) : exit
+    this.endedSince = at - this.origin.millis
     const policy = this.policy
     if (policy !== undefined) {
       policy.endRun(exit, at)
