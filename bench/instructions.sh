@@ -5,7 +5,7 @@
 # Needs valgrind (Debian: apt-get install valgrind). Takes about 2 minutes per server.
 #
 #   bash bench/instructions.sh                 # node:http, and fiberapp's sync, gen and fiber handlers
-#   bash bench/instructions.sh fastify         # one of: node fastify sync gen fiber
+#   bash bench/instructions.sh fastify         # one of: node fastify sync gen fiber sync-nometrics fiber-nometrics
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d)
@@ -48,6 +48,9 @@ for server in "${servers[@]}"; do
     node) run node "$built/bench_servers_http-node.mjs" ;;
     fastify) run fastify "$built/bench_servers_http-fastify.mjs" ;;
     sync | gen | fiber) run "$server" "$built/bench_servers_http-fiberapp.mjs" HANDLER="$server" ;;
-    *) echo "unknown server $server (node fastify sync gen fiber)" >&2; exit 2 ;;
+    # the same servers, their app made with metrics: false: what the app's metrics cost per request
+    sync-nometrics | fiber-nometrics)
+      run "$server" "$built/bench_servers_http-fiberapp.mjs" HANDLER="${server%-nometrics}" METRICS=off ;;
+    *) echo "unknown server $server (node fastify sync gen fiber sync-nometrics fiber-nometrics)" >&2; exit 2 ;;
   esac
 done

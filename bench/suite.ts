@@ -261,6 +261,7 @@ const startupCase = (id: string, path: string, mode: "tsx" | "js", workers: numb
 export const cases: ReadonlyArray<Case> = [
   nodeCase("tasks.raw", "tasks", "bench/cases/tasks-raw.ts", [], { exposeGc: true }),
   nodeCase("tasks.fiberapp", "tasks", "bench/cases/tasks-fiberapp.ts", [], { exposeGc: true }),
+  nodeCase("tasks.fiberapp.metricsOff", "tasks", "bench/cases/tasks-fiberapp.ts", ["metrics-off"], { exposeGc: true }),
   nodeCase("tasks.complete.raw", "tasks", "bench/cases/tasks-complete-raw.ts"),
   nodeCase("tasks.complete.fiberapp", "tasks", "bench/cases/tasks-complete-fiberapp.ts"),
   nodeCase("tasks.complete.fiberapp.metricsOff", "tasks", "bench/cases/tasks-complete-fiberapp.ts", ["metrics-off"]),
@@ -274,6 +275,7 @@ export const cases: ReadonlyArray<Case> = [
   nodeCase("events.wake.once", "events", "bench/cases/events-wake-raw.ts", ["once"]),
   nodeCase("events.dispatch.raw", "events", "bench/cases/events-dispatch-raw.ts"),
   nodeCase("events.dispatch.fiberapp", "events", "bench/cases/events-dispatch-fiberapp.ts"),
+  nodeCase("events.dispatch.fiberapp.metricsOff", "events", "bench/cases/events-dispatch-fiberapp.ts", ["metrics-off"]),
 
   httpCase("http.node", "bench/servers/http-node.ts", { path: "/", status: 200, body: "Hello, World!" }),
   httpCase("http.fiberapp", "bench/servers/http-fiberapp.ts", { path: "/", status: 200, body: "Hello, World!" }),
@@ -291,6 +293,12 @@ export const cases: ReadonlyArray<Case> = [
     "bench/servers/http-fiberapp.ts",
     { path: "/", status: 200, body: "Hello, World!" },
     { HANDLER: "fiber" }
+  ),
+  httpCase(
+    "http.fiberappFiber.metricsOff",
+    "bench/servers/http-fiberapp.ts",
+    { path: "/", status: 200, body: "Hello, World!" },
+    { HANDLER: "fiber", METRICS: "off" }
   ),
   httpCase("http.fiberapp404", "bench/servers/http-fiberapp.ts", { path: "/nowhere", status: 404 }),
   httpCase(
@@ -421,6 +429,26 @@ export const targets: ReadonlyArray<Target> = [
     better: "higher",
     goal: 0.8,
     note: "baseline: FiberMap.remove"
+  },
+  {
+    group: "tasks",
+    title: "addTask: the app's metrics on vs off",
+    subject: m("tasks.fiberapp", "spawnPerSec"),
+    baseline: m("tasks.fiberapp.metricsOff", "spawnPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.95,
+    note: "baseline: the same app made with metrics: false"
+  },
+  {
+    group: "tasks",
+    title: "cancelTask: the app's metrics on vs off",
+    subject: m("tasks.fiberapp", "cancelPerSec"),
+    baseline: m("tasks.fiberapp.metricsOff", "cancelPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.95,
+    note: "baseline: the same app made with metrics: false"
   },
   {
     group: "tasks",
@@ -555,6 +583,16 @@ export const targets: ReadonlyArray<Target> = [
     note: "baseline: PubSub publish + take"
   },
   {
+    group: "events",
+    title: "dispatch to one handler: the app's metrics on vs off",
+    subject: m("events.dispatch.fiberapp", "oneHandlerPerSec"),
+    baseline: m("events.dispatch.fiberapp.metricsOff", "oneHandlerPerSec"),
+    unit: "/s",
+    better: "higher",
+    goal: 0.95,
+    note: "baseline: the same app made with metrics: false"
+  },
+  {
     group: "http",
     title: "HTTP hello world: fiberapp Server, Effect.sync handler",
     subject: m("http.fiberapp", "requestsPerSec"),
@@ -629,6 +667,16 @@ export const targets: ReadonlyArray<Target> = [
     unit: "us",
     better: "lower",
     note: "server process CPU time / requests served"
+  },
+  {
+    group: "http",
+    title: "HTTP server CPU per request, handler that needs a fiber: the app's metrics on vs off",
+    subject: m("http.fiberappFiber", "serverCpuUsPerRequest"),
+    baseline: m("http.fiberappFiber.metricsOff", "serverCpuUsPerRequest"),
+    unit: "us",
+    better: "lower",
+    goal: 1.05,
+    note: "baseline: the same server, its app made with metrics: false; instruction counts: bench/instructions.sh"
   },
   {
     group: "http",

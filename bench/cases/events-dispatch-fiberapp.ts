@@ -1,16 +1,18 @@
 /**
  * fiberapp's dispatch: with nobody listening (absolute rate; `events-dispatch-raw.ts` gives the empty
- * loop for scale), and to one handler (against PubSub publish-and-take there).
+ * loop for scale), and to one handler (against PubSub publish-and-take there). `metrics-off` runs an app made with
+ * `metrics: false`: what the app's metrics cost.
  */
 import { Deferred, Effect, Exit } from "effect"
 import * as App from "../../src/App.js"
 import { hooksOf } from "../../src/internal/hooks.js"
-import { intEnv, type Lap, main, medianRates, rates, stopwatch } from "../lib/measure.js"
+import { arg, intEnv, type Lap, main, medianRates, rates, stopwatch } from "../lib/measure.js"
 
 const messages = intEnv("BENCH_MESSAGES", 500_000)
 const loops = intEnv("BENCH_LOOPS", 1_000_000)
 const laps = intEnv("BENCH_LAPS", 5)
 const warmupLaps = 3
+const metrics = arg(0, "metrics-on") !== "metrics-off"
 
 const quiet = (app: App.AppService, count: number, times: number) =>
   Effect.gen(function* () {
@@ -41,7 +43,7 @@ const oneHandler = (app: App.AppService, event: string, count: number) =>
   })
 
 const program = Effect.gen(function* () {
-  const app = yield* App.make({ name: "bench" })
+  const app = yield* App.make({ name: "bench", metrics })
   yield* app.start
   // Generator loops reach their steady tier only after a few million steps.
   yield* quiet(app, loops, warmupLaps)

@@ -1,15 +1,17 @@
 /**
  * fiberapp's named tasks against `tasks-raw.ts`: `addTask` of never-ending named tasks on a started app,
  * heap per idle task, `getTask`, `cancelTask` one by one. Same counts, same loop shape as the baseline. Tasks are
- * added from a fiber that has the app in its context, as handlers, listeners and tasks do.
+ * added from a fiber that has the app in its context, as handlers, listeners and tasks do. `metrics-off` runs an app
+ * made with `metrics: false`: what the app's metrics cost.
  */
 import { Effect } from "effect"
 import * as App from "../../src/App.js"
 import { hooksOf } from "../../src/internal/hooks.js"
-import { heapUsed, intEnv, main, names, rates, stopwatch } from "../lib/measure.js"
+import { arg, heapUsed, intEnv, main, names, rates, stopwatch } from "../lib/measure.js"
 
 const count = intEnv("BENCH_TASKS", 100_000)
 const getPasses = 3
+const metrics = arg(0, "metrics-on") !== "metrics-off"
 
 const program = Effect.gen(function* () {
   const app = yield* App.App
@@ -56,4 +58,4 @@ const program = Effect.gen(function* () {
   }
 })
 
-main(() => Effect.runPromise(Effect.scoped(Effect.provide(program, App.layer({ name: "bench" })))))
+main(() => Effect.runPromise(Effect.scoped(Effect.provide(program, App.layer({ name: "bench", metrics })))))

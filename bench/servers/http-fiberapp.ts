@@ -5,7 +5,8 @@
  *
  * `HANDLER=sync` (the default) answers with an `Effect.sync`; `HANDLER=gen` from an `Effect.gen` that reads `App`, its
  * state and the request; `HANDLER=fiber` reads a fiber ref as well; `HANDLER=async` waits one real async step
- * (`Effect.sleep(0)`, a timer) first. Every request runs in a fiber of its own.
+ * (`Effect.sleep(0)`, a timer) first. Every request runs in a fiber of its own. `METRICS=off` makes the app with
+ * `metrics: false` (what the app's metrics cost).
  */
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
@@ -49,7 +50,7 @@ const Announce = Layer.effectDiscard(Effect.map(Server.Server, (server) => annou
 
 const Main = Announce.pipe(
   Layer.provide(Server.layer({ port: port(), host, routes: Routes, workers })),
-  Layer.provide(App.layer({ name: "bench" })),
+  Layer.provide(App.layer({ name: "bench", metrics: process.env.METRICS !== "off" })),
   Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
 )
 
