@@ -399,7 +399,7 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
         }
         for (const pid of old) assert.isFalse(isAlive(pid))
       }),
-    45_000
+    120_000
   )
 
   it.effect(
@@ -434,7 +434,7 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
         const unknown = yield* inspect(cluster, "/restart", { method: "POST", body: '{"workers":["worker-9"]}' })
         assert.strictEqual(unknown.status, 404)
       }),
-    45_000
+    120_000
   )
 
   it.effect(
@@ -481,7 +481,7 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
         const bad = yield* inspect(cluster, "/scale", { method: "POST", body: JSON.stringify({ replicas: 0 }) })
         assert.strictEqual(bad.status, 400)
       }),
-    45_000
+    120_000
   )
 
   it.effect(
