@@ -319,7 +319,7 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
   )
 
   it.effect(
-    "kill -9 a worker under a steady stream of requests: a replacement serves within 5 s, restart count 1",
+    "kill -9 a worker under a steady stream of requests: forked again after its backoff, the replacement serves once it acknowledges, restart count 1",
     () =>
       Effect.gen(function* () {
         const cluster = yield* ClusterTag
@@ -332,25 +332,37 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
         const { answers, stop } = yield* stream(cluster, 2, 20, 2_000)
         const killedAt = Date.now()
         process.kill(victim.pid, "SIGKILL")
+        // Most of the time to a replacement's first answer is its boot, loading Effect under tsx: over 5 s on a busy
+        // 2-core machine, and nothing the primary does. So that is only waited for; the bounds below are on the
+        // primary's part: forking the replacement after the backoff, and the stream reaching it once it serves.
         const replacement = yield* Effect.gen(function* () {
           for (;;) {
             const fresh = (yield* Ref.get(answers)).find((a) => a.pid !== undefined && !old.has(a.pid))
             if (fresh !== undefined) return fresh
             yield* Effect.sleep("20 millis")
           }
-        }).pipe(Effect.timeout("15 seconds"))
+        }).pipe(Effect.timeout("30 seconds"))
         yield* stop
-        assert.isBelow(replacement.at - killedAt, 5_000, "the replacement took too long to serve")
         const after = yield* table(cluster)
         const row = after.find((w) => w.name === "worker-1")!
         assert.strictEqual(row.pid, replacement.pid)
+        // The backoff is 100 ms (FIXTURE_RESTART_MS).
+        assert.isBelow(row.restartedAt! - killedAt, 3_000, "the primary took too long to fork a replacement")
+        assert.strictEqual(row.startedAt, row.restartedAt)
+        // A connection handed to the victim as it died holds a loop up to its 2 s timeout, but only around the kill,
+        // before any replacement can have booted.
+        assert.isBelow(
+          replacement.at - row.ackedAt!,
+          3_000,
+          "the replacement served too long after its acknowledgement"
+        )
         assert.strictEqual(row.restarts, 1)
         assert.strictEqual(row.starts, 2)
         assert.strictEqual(row.state, "serving")
         assert.isFalse(isAlive(victim.pid))
         for (const other of after.filter((w) => w.name !== "worker-1")) assert.strictEqual(other.restarts, 0)
       }),
-    30_000
+    60_000
   )
 
   it.effect(
@@ -387,7 +399,7 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
         }
         for (const pid of old) assert.isFalse(isAlive(pid))
       }),
-    45_000
+    120_000
   )
 
   it.effect(
@@ -422,7 +434,7 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
         const unknown = yield* inspect(cluster, "/restart", { method: "POST", body: '{"workers":["worker-9"]}' })
         assert.strictEqual(unknown.status, 404)
       }),
-    45_000
+    120_000
   )
 
   it.effect(
@@ -469,7 +481,7 @@ layer(clusterLayer({ WORKERS: "3", FIXTURE_RESTART_MS: "100", GRACEFUL_SHUTDOWN_
         const bad = yield* inspect(cluster, "/scale", { method: "POST", body: JSON.stringify({ replicas: 0 }) })
         assert.strictEqual(bad.status, 400)
       }),
-    45_000
+    120_000
   )
 
   it.effect(
@@ -511,10 +523,12 @@ describe("workers that cannot start", () => {
           FIXTURE_HANG: "worker-1",
           FIXTURE_RESTART_MS: "300",
           FIXTURE_RESTART_RECURS: "1",
-          // Above a worker's boot time on a busy machine, so that only the hanging one times out.
-          FIXTURE_START_TIMEOUT_MS: "8000"
+          // Far above a worker's boot time on a busy machine (5 to 7.5 s from its fork to its acknowledgement at a
+          // load of 8 to 10 on 2 cores), so that only the hanging one times out.
+          FIXTURE_START_TIMEOUT_MS: "20000"
         })
-        const exit = yield* cluster.exit.pipe(Effect.timeout("40 seconds"))
+        // Two starts of the hanging worker, each until the start timeout, and the primary's own boot.
+        const exit = yield* cluster.exit.pipe(Effect.timeout("75 seconds"))
         assert.deepStrictEqual(exit, { code: 1, signal: null })
         const lines = cluster.lines()
         const attempts = (worker: string) => lines.filter((l) => l.role === `worker:${worker}` && l.what === "boot")
@@ -527,20 +541,22 @@ describe("workers that cannot start", () => {
         assert.isNotEmpty(named(lines, "hang"))
         const output = cluster.output()
         assert.match(output, /Worker worker-0 failed to start \(last: [^)]+\); gave up after 2 attempts/)
-        assert.include(output, "did not acknowledge its start within 8s; killing it")
+        assert.include(output, "did not acknowledge its start within 20s; killing it")
         assert.include(output, "Worker worker-1 failed to start (last: killed by SIGKILL); gave up after 2 attempts")
         assert.strictEqual(named(lines, "main_process_ready").length, 0)
         assert.strictEqual(named(lines, "main_process_stop").length, 1)
         for (const line of lines) assert.isFalse(isAlive(line.pid))
       }),
-    60_000
+    120_000
   )
 
   it.scopedLive(
     "a second SIGTERM while stopping kills the workers and the primary at once",
     () =>
       Effect.gen(function* () {
-        const cluster = yield* spawnCluster({ WORKERS: "2", FIXTURE_SLOW_STOP: "1", GRACEFUL_SHUTDOWN_TIMEOUT: "20" })
+        // A second signal that were ignored would leave the workers in before_server_stop for the whole graceful
+        // timeout: a minute, far beyond the bounds below, so they tell "at once" from "after the timeout".
+        const cluster = yield* spawnCluster({ WORKERS: "2", FIXTURE_SLOW_STOP: "1", GRACEFUL_SHUTDOWN_TIMEOUT: "60" })
         yield* ready(cluster)
         const workers = named(workerLines(cluster.lines()), "after_server_start").map((l) => l.pid)
         cluster.child.kill("SIGTERM")
@@ -552,18 +568,20 @@ describe("workers that cannot start", () => {
         )
         const second = Date.now()
         cluster.child.kill("SIGTERM")
-        const exit = yield* cluster.exit.pipe(Effect.timeout("5 seconds"))
-        assert.isBelow(Date.now() - second, 3_000)
+        // Waits past the bound, so that a miss says by how much.
+        const exit = yield* cluster.exit.pipe(Effect.timeout("20 seconds"))
+        assert.isBelow(Date.now() - second, 5_000, "the primary did not exit at once on the second SIGTERM")
         assert.deepStrictEqual(exit, { code: 143, signal: null })
+        // isAlive counts a zombie as gone: the killed workers are orphaned, and PID 1 may take seconds to reap them.
         yield* waitFor(
           cluster,
           "the workers to be gone",
           () => (workers.every((pid) => !isAlive(pid)) ? true : undefined),
-          "2 seconds"
+          "5 seconds"
         )
         assert.strictEqual(named(cluster.lines(), "after_server_stop").length, 0)
       }),
-    60_000
+    90_000
   )
 
   it.scopedLive(
