@@ -208,7 +208,7 @@ export const make = (options: {
       count(nodeRequest.method!, 404, startedAt, true)
       return
     }
-    const fiber = run(new ServerRequest(nodeRequest, nodeResponse, undefined))
+    const fiber = run(new ServerRequest(nodeRequest, nodeResponse, undefined, signals))
     if (fiber === undefined) return
     nodeResponse.on("close", () => {
       if (!nodeResponse.writableEnded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
@@ -234,7 +234,7 @@ export const make = (options: {
       }
       return lazyResponse
     }
-    const fiber = run(new ServerRequest(nodeRequest, response, upgrade))
+    const fiber = run(new ServerRequest(nodeRequest, response, upgrade, signals))
     if (fiber === undefined) return
     upgrades.add(fiber)
     fiber.addObserver(() => upgrades.delete(fiber))
