@@ -77,10 +77,9 @@ export const make = (options: {
     response: HttpServerResponse.HttpServerResponse
   ) => {
     const own = request as ServerRequest
-    own.status = response.status
-    if (own.upgradeContext?.upgraded) return Effect.void
     const flags = signals.flags()
-    if ((flags & Signals.writing) === 0) return Response.write(request, own.resolvedResponse, response)
+    if ((flags & Signals.writing) === 0 || own.upgradeContext?.upgraded) return write(request, response)
+    own.status = response.status
     return Effect.zipRight(
       Effect.zipRight(
         signals.dispatchIf(flags, "http.lifecycle.response", () => ({ request, response })),
@@ -90,7 +89,7 @@ export const make = (options: {
           data: Response.bytesOf(request.method, response)
         }))
       ),
-      Effect.suspend(() => Response.write(request, own.resolvedResponse, response))
+      Effect.suspend(() => write(request, response))
     )
   }
 
