@@ -262,6 +262,48 @@ describe("HTTP signals", () => {
     })
   )
 
+  it.scopedLive("a request answers the same with and without a listener: prefixes, route and global middleware", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const tagged = HttpLayerRouter.middleware((effect) =>
+        Effect.map(effect, (response) => HttpServerResponse.setHeader(response, "x-route", "yes"))
+      ).layer
+      const prefixed = HttpLayerRouter.use((router) =>
+        router
+          .prefixed("/api")
+          .addAll([
+            HttpLayerRouter.route("GET", "/item/:id", (request) =>
+              Effect.succeed(HttpServerResponse.text(`item at ${request.url}`))
+            )
+          ])
+      ).pipe(Layer.provide(tagged))
+      const global = HttpLayerRouter.middleware(
+        (effect) => Effect.map(effect, (response) => HttpServerResponse.setHeader(response, "x-global", "yes")),
+        { global: true }
+      )
+      const { app, dispatched, url } = yield* serveIn(scope, Layer.mergeAll(hello, prefixed, global))
+      const answers = Effect.all([request(`${url}/api/item/7`), request(`${url}/`), request(`${url}/nowhere`)]).pipe(
+        Effect.map((responses) =>
+          responses.map(({ body, headers, status }) => ({
+            status,
+            body,
+            route: headers["x-route"],
+            global: headers["x-global"]
+          }))
+        )
+      )
+      const plain = yield* answers
+      assert.deepStrictEqual(plain[0], { status: 200, body: "item at /item/7", route: "yes", global: "yes" })
+      assert.deepStrictEqual(plain[1], { status: 200, body: "hello", route: undefined, global: "yes" })
+      assert.strictEqual(plain[2].status, 404)
+      assert.deepStrictEqual(dispatched, [])
+
+      yield* app.signal("http.handler.before", () => Effect.void)
+      assert.deepStrictEqual(yield* answers, plain)
+      assert.deepStrictEqual(dispatched, ["http.handler.before", "http.handler.before"])
+    })
+  )
+
   it.scoped("with no listener a request builds nothing: the router's and the route's own effects run as they are", () =>
     Effect.gen(function* () {
       const app = yield* App.make({ name: "flags" })

@@ -49,6 +49,8 @@ export interface Handler {
 export const make = (options: {
   readonly app: AppService
   readonly httpEffect: HttpEffect
+  /** The same routes through the router that dispatches `http.handler.*` and `http.middleware.*`. */
+  readonly signalledEffect: HttpEffect
   readonly runtime: Runtime.Runtime<never>
   /** Whether a tracer of its own is installed: then every request, even a 404, gets its span. */
   readonly tracing: boolean
@@ -62,15 +64,22 @@ export const make = (options: {
   const context = runtime.context
   const runtimeOptions = { fiberRefs: runtime.fiberRefs, runtimeFlags: runtime.runtimeFlags }
 
-  const routed = Signals.routed(signals, options.paths, options.httpEffect)
-
-  // Sanic dispatches `http.lifecycle.response` before it sends anything, and `http.lifecycle.send` per write.
   const write = (request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) => {
     const own = request as ServerRequest
     own.status = response.status
     if (own.upgradeContext?.upgraded) return Effect.void
+    return Response.write(request, own.resolvedResponse, response)
+  }
+
+  // Sanic dispatches `http.lifecycle.response` before it sends anything, and `http.lifecycle.send` per write.
+  const signalledWrite = (
+    request: HttpServerRequest.HttpServerRequest,
+    response: HttpServerResponse.HttpServerResponse
+  ) => {
+    const own = request as ServerRequest
     const flags = signals.flags()
-    if ((flags & Signals.writing) === 0) return Response.write(request, own.resolvedResponse, response)
+    if ((flags & Signals.writing) === 0 || own.upgradeContext?.upgraded) return write(request, response)
+    own.status = response.status
     return Effect.zipRight(
       Effect.zipRight(
         signals.dispatchIf(flags, "http.lifecycle.response", () => ({ request, response })),
@@ -80,11 +89,14 @@ export const make = (options: {
           data: Response.bytesOf(request.method, response)
         }))
       ),
-      Effect.suspend(() => Response.write(request, own.resolvedResponse, response))
+      Effect.suspend(() => write(request, response))
     )
   }
 
-  const handled = HttpApp.toHandled(routed, write)
+  // Two request paths, chosen per request: with no HTTP event listened to, the router's effect and the write as they
+  // are, with no effect of the signals' own; otherwise the signalled router inside the signals around it.
+  const handled = HttpApp.toHandled(options.httpEffect, write)
+  const signalled = HttpApp.toHandled(Signals.routed(signals, options.paths, options.signalledEffect), signalledWrite)
 
   // The 500 answer travels in the cause as a defect: logged, it would read as a second error. This is the one place a
   // request's failure is reported: once per request, whichever layer failed.
@@ -160,9 +172,10 @@ export const make = (options: {
     })
   }
 
-  const afterBegin = (socket: Net.Socket) => {
+  const handlerFor = (socket: Net.Socket) => {
+    const effect = (signals.flags() & Signals.inRequest) === 0 ? handled : signalled
     const begin = stillBeginning === 0 ? undefined : beginning.get(socket)
-    return begin === undefined ? handled : Effect.zipRight(Fiber.await(begin), handled)
+    return begin === undefined ? effect : Effect.zipRight(Fiber.await(begin), effect)
   }
 
   /** Runs the request's fiber; a fiber still running after its synchronous start is watched for the client leaving. */
@@ -170,7 +183,7 @@ export const make = (options: {
     inFlight++
     const fiber = Runtime.runFork(
       Runtime.make({ context: Context.add(context, HttpServerRequest.HttpServerRequest, request), ...runtimeOptions }),
-      afterBegin(request.source.socket)
+      handlerFor(request.source.socket)
     )
     const exit = fiber.unsafePoll()
     if (exit !== null) {
@@ -194,7 +207,7 @@ export const make = (options: {
       count(nodeRequest.method!, 404, startedAt, true)
       return
     }
-    const fiber = run(new ServerRequest(nodeRequest, nodeResponse, undefined))
+    const fiber = run(new ServerRequest(nodeRequest, nodeResponse, undefined, signals))
     if (fiber === undefined) return
     nodeResponse.on("close", () => {
       if (!nodeResponse.writableEnded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
@@ -220,7 +233,7 @@ export const make = (options: {
       }
       return lazyResponse
     }
-    const fiber = run(new ServerRequest(nodeRequest, response, upgrade))
+    const fiber = run(new ServerRequest(nodeRequest, response, upgrade, signals))
     if (fiber === undefined) return
     upgrades.add(fiber)
     fiber.addObserver(() => upgrades.delete(fiber))

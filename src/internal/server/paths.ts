@@ -45,20 +45,18 @@ export class Paths {
   }
 }
 
-/** A route's handler as an effect, with the `http.handler.*` signals around it when a server's signals are given. */
-const handlerOf = (
-  handler: Parameters<HttpLayerRouter.HttpRouter["add"]>[2],
-  signals: HttpSignals | undefined
-): HttpLayerRouter.Route<any, any>["handler"] => {
-  const effect = Effect.isEffect(handler) ? handler : Effect.flatMap(HttpServerRequest.HttpServerRequest, handler)
-  return signals === undefined ? effect : wrapHandler(signals, effect)
-}
+const effectOf = (
+  handler: Parameters<HttpLayerRouter.HttpRouter["add"]>[2]
+): HttpLayerRouter.Route<any, any>["handler"] =>
+  Effect.isEffect(handler) ? handler : Effect.flatMap(HttpServerRequest.HttpServerRequest, handler)
 
+/** Every registration goes to both routers, and is recorded in `paths`. */
 const wrap = (
-  real: HttpLayerRouter.HttpRouter,
+  plain: HttpLayerRouter.HttpRouter,
+  signalled: HttpLayerRouter.HttpRouter,
   paths: Paths,
   prefix: string | undefined,
-  signals: HttpSignals | undefined
+  signals: HttpSignals
 ): HttpLayerRouter.HttpRouter => {
   const record = (routes: ReadonlyArray<HttpLayerRouter.Route<any, any>>) =>
     Effect.sync(() => {
@@ -67,55 +65,73 @@ const wrap = (
   return {
     [HttpLayerRouter.TypeId]: HttpLayerRouter.TypeId,
     prefixed: (next) =>
-      wrap(real.prefixed(next), paths, prefix === undefined ? next : HttpLayerRouter.prefixPath(prefix, next), signals),
+      wrap(
+        plain.prefixed(next),
+        signalled.prefixed(next),
+        paths,
+        prefix === undefined ? next : HttpLayerRouter.prefixPath(prefix, next),
+        signals
+      ),
     add: (method, path, handler, options) =>
       Effect.zipRight(
-        real.add(method, path, handlerOf(handler, signals) as typeof handler, options),
+        Effect.zipRight(
+          plain.add(method, path, handler, options),
+          signalled.add(method, path, wrapHandler(signals, effectOf(handler)) as typeof handler, options)
+        ),
         record([HttpLayerRouter.route(method, path, handler)])
       ),
     addAll: (routes) =>
       Effect.zipRight(
-        real.addAll(
-          signals === undefined
-            ? routes
-            : routes.map((route) => ({ ...route, handler: handlerOf(route.handler, signals) }))
+        Effect.zipRight(
+          plain.addAll(routes),
+          signalled.addAll(
+            routes.map((route) => ({
+              ...route,
+              handler: wrapHandler(signals, route.handler)
+            })) as unknown as typeof routes
+          )
         ),
         record(routes)
       ),
     addGlobalMiddleware: (middleware) =>
       Effect.zipRight(
-        real.addGlobalMiddleware(
-          signals === undefined ? middleware : (wrapMiddleware(signals, middleware as never) as typeof middleware)
+        Effect.zipRight(
+          plain.addGlobalMiddleware(middleware),
+          signalled.addGlobalMiddleware(wrapMiddleware(signals, middleware as never) as typeof middleware)
         ),
         Effect.sync(() => {
           paths.hasGlobalMiddleware = true
         })
       ),
-    asHttpEffect: () => real.asHttpEffect()
+    asHttpEffect: () => plain.asHttpEffect()
   }
 }
 
 /**
- * Platform's router layer (one per server), its service wrapped to keep `paths` up to date and, given the server's
- * signals, to put `http.handler.before/after` around each route's handler and `http.middleware.before/after` around
- * each global middleware.
+ * Platform's router for one server, its service wrapped to keep `paths` up to date, and a second router, `signalled`,
+ * given the same routes and middleware with `http.handler.before/after` around each route's handler and
+ * `http.middleware.before/after` around each global middleware. A request runs through `signalled` only while one of
+ * the HTTP events is listened to, so that with none the router's own effects run as they are.
  */
-export const layer = (
+export const make = (
   config: Partial<HttpLayerRouter.FindMyWay.RouterConfig> | undefined,
-  signals?: HttpSignals
-): { readonly paths: Paths; readonly layer: Layer.Layer<HttpLayerRouter.HttpRouter> } => {
-  // Fresh: two servers in one program (or one test) must not share a router through the layer memo map.
-  const base = Layer.fresh(
+  signals: HttpSignals
+): Effect.Effect<{
+  readonly paths: Paths
+  readonly signalled: HttpLayerRouter.HttpRouter
+  /** Made per server, so two servers in one program (or one test) do not share a router through the layer memo map. */
+  readonly layer: Layer.Layer<HttpLayerRouter.HttpRouter>
+}> => {
+  const router =
     config === undefined
-      ? HttpLayerRouter.layer
-      : Layer.provide(HttpLayerRouter.layer, Layer.succeed(HttpLayerRouter.RouterConfig, config))
-  )
-  const paths = new Paths(config ?? {})
-  return {
-    paths,
-    layer: Layer.effect(
-      HttpLayerRouter.HttpRouter,
-      Effect.map(HttpLayerRouter.HttpRouter, (real) => wrap(real, paths, undefined, signals))
-    ).pipe(Layer.provide(base))
-  }
+      ? HttpLayerRouter.make
+      : Effect.provideService(HttpLayerRouter.make, HttpLayerRouter.RouterConfig, config)
+  return Effect.zipWith(router, router, (plain, signalled) => {
+    const paths = new Paths(config ?? {})
+    return {
+      paths,
+      signalled,
+      layer: Layer.succeed(HttpLayerRouter.HttpRouter, wrap(plain, signalled, paths, undefined, signals))
+    }
+  })
 }

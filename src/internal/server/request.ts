@@ -23,8 +23,7 @@ import type { ReadonlyRecord } from "effect/Record"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as WS from "ws"
-import { App } from "../app/service.js"
-import { hooksOf } from "../hooks.js"
+import { type HttpSignals, ReadBody } from "./signals.js"
 import type { Hub } from "./websocket.js"
 
 /** What an upgrade request carries so a websocket route can take its socket over. */
@@ -76,6 +75,7 @@ export class ServerRequest extends Inspectable.Class implements HttpServerReques
     readonly source: Http.IncomingMessage,
     readonly response: Http.ServerResponse | (() => Http.ServerResponse),
     readonly upgradeContext: UpgradeContext | undefined,
+    private readonly signals: HttpSignals,
     url?: string,
     headersOverride?: Headers.Headers,
     remoteAddressOverride?: string,
@@ -129,6 +129,7 @@ export class ServerRequest extends Inspectable.Class implements HttpServerReques
       this.source,
       this.response,
       this.upgradeContext,
+      this.signals,
       options.url ?? this.url,
       options.headers ?? this.headersOverride,
       options.remoteAddress ?? this.remoteAddressOverride,
@@ -149,20 +150,12 @@ export class ServerRequest extends Inspectable.Class implements HttpServerReques
 
   /**
    * The whole body, at most `maxBodySize` bytes, then `http.lifecycle.read_body` with `{ body }` when something listens
-   * (Sanic dispatches it per chunk read; here the body is read in one piece, when the handler asks for it).
+   * as the handler asks for the body (Sanic dispatches it per chunk read; here the body is read in one piece).
    */
   private get body(): Effect.Effect<Buffer, HttpServerError.RequestError> {
-    return Effect.flatMap(this.readBody, (body) =>
-      Effect.flatMap(Effect.serviceOption(App), (app) =>
-        Option.isSome(app) && hooksOf(app.value).hasListeners("http.lifecycle.read_body")
-          ? Effect.as(
-              Effect.ignore(
-                app.value.dispatch("http.lifecycle.read_body", { context: { request: this, body }, inline: true })
-              ),
-              body
-            )
-          : Effect.succeed(body)
-      )
+    if (!this.signals.has(ReadBody)) return this.readBody
+    return Effect.tap(this.readBody, (body) =>
+      this.signals.dispatch("http.lifecycle.read_body", { request: this, body })
     )
   }
 

@@ -115,7 +115,7 @@ export const serveProcess = <A, E, R>(
         : (Layer.buildWithMemoMap(services, memoMap, scope) as unknown as Effect.Effect<Context.Context<never>>)
     const provided = yield* buildServices
     const signals = new HttpSignals(app)
-    const router = Paths.layer(routerConfig, signals)
+    const router = yield* Paths.make(routerConfig, signals)
     const built = yield* Layer.buildWithMemoMap(Layer.provideMerge(routes, router.layer), memoMap, scope).pipe(
       Effect.provide(provided)
     )
@@ -123,6 +123,7 @@ export const serveProcess = <A, E, R>(
       built as Context.Context<HttpLayerRouter.HttpRouter>,
       HttpLayerRouter.HttpRouter
     ).asHttpEffect()
+    const signalledEffect = router.signalled.asHttpEffect()
 
     // Without a tracer of its own, a span per request would be made and dropped: the tracer middleware stays off.
     const tracing = (yield* Effect.tracer) !== nativeTracer
@@ -140,6 +141,7 @@ export const serveProcess = <A, E, R>(
     const handler = HttpHandler.make({
       app,
       httpEffect,
+      signalledEffect,
       runtime: Runtime.make({ context, fiberRefs: runtime.fiberRefs, runtimeFlags: runtime.runtimeFlags }),
       hub,
       paths: router.paths,

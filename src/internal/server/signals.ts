@@ -57,6 +57,8 @@ const aroundMiddleware = MiddlewareBefore | MiddlewareAfter
 export const anyRequest = aroundRouter | Response | Send | Report
 export const anyConnection = Begin | Complete
 export const writing = Response | Send
+/** The events dispatched from a request's own path, which only the signalled path dispatches. */
+export const inRequest = aroundRouter | aroundHandler | aroundMiddleware | writing
 export { Begin, Complete, ReadBody, Report }
 
 /**
