@@ -52,6 +52,29 @@ describe("tasks", () => {
     })
   )
 
+  it.scoped("a fiber interrupted while it adds a task leaves the task whole: forked, observed, cancellable", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      // The interruption arrives while addTask reads its options, that is after the adding has begun.
+      const adder = yield* Effect.fork(
+        Effect.withFiberRuntime((self) =>
+          app.addTask(Effect.never, {
+            get name() {
+              self.unsafeInterruptAsFork(self.id())
+              return "interrupted_adder"
+            }
+          })
+        )
+      )
+      assert.isTrue(Exit.isInterrupted(yield* Fiber.await(adder)))
+      const task = yield* app.getTask("interrupted_adder")
+      assert.strictEqual(yield* task.status, "running")
+      yield* app.cancelTask("interrupted_adder")
+      assert.isTrue(Exit.isInterrupted(yield* task.await))
+      assert.strictEqual(yield* task.status, "cancelled")
+    })
+  )
+
   it.scoped("register: false names the task but does not record it", () =>
     Effect.gen(function* () {
       const app = yield* started()

@@ -216,9 +216,15 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
         return attempt
       })
 
+    // Uninterruptible from the record's registration to the observer on its fiber: an adder interrupted in between
+    // (a request's client gone) would leave a record that never ends, and its name in use for good.
     const add = <A, E, R>(task: TaskInput<A, E, R>, addOptions: AddTaskOptions<any, any> | undefined) =>
-      Effect.withFiberRuntime<TaskRecord<A, E>, TaskNameInUse | InvalidTaskName | InvalidTaskOptions, Exclude<R, App>>(
-        (parent) => {
+      Effect.uninterruptible(
+        Effect.withFiberRuntime<
+          TaskRecord<A, E>,
+          TaskNameInUse | InvalidTaskName | InvalidTaskOptions,
+          Exclude<R, App>
+        >((parent) => {
           const name = addOptions?.name
           const register = name !== undefined && addOptions?.register !== false
           const policy = Policy.decode(name, addOptions)
@@ -277,7 +283,7 @@ export const make = (options: TasksOptions): Effect.Effect<Tasks, never, Scope.S
             fiber.addObserver(observe(record))
             return record
           })
-        }
+        })
       )
 
     const get = (name: string) =>
