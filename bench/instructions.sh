@@ -1,56 +1,91 @@
 #!/usr/bin/env bash
-# Instructions per HTTP request, counted by callgrind: unlike requests/s on a shared 2-core machine, the count does
-# not move with the neighbours' load. Each server runs twice under valgrind, answering 10,000 then 50,000 requests
-# (autocannon, 10 connections); the difference over the 40,000 extra requests cancels start-up and most of the JIT.
-# Needs valgrind (Debian: apt-get install valgrind). Takes about 2 minutes per server.
+# Instructions counted by callgrind: unlike times on a shared 2-core machine, the counts do not move with the
+# neighbours' load, and they repeat to within about 1% from run to run. Node runs with --predictable (V8 compiles
+# and collects on the main thread, at the same points each run). Needs valgrind (Debian: apt-get install valgrind).
 #
-#   bash bench/instructions.sh                 # node:http, and fiberapp's sync, gen and fiber handlers
-#   bash bench/instructions.sh fastify         # one of: node fastify sync gen fiber sync-nometrics fiber-nometrics
+# HTTP servers: instructions per request. The server answers WARM requests (default 15,000) first, from one
+# connection, so that the JIT has settled; callgrind's counters are then zeroed (callgrind_control) and the next
+# MEASURE requests (default 10,000) counted. One connection keeps every request alone in its turn of the event
+# loop: with several, how many requests share a turn depends on timing, and so does the count. About 4 minutes each.
+#
+# Tasks: instructions per task of the add-then-complete bench (100k-task laps cut to TASKS, default 20,000): one run
+# of 1 lap and one of 5 after the warm-up lap, the difference over the 4 extra laps. About 2 minutes each.
+#
+#   bash bench/instructions.sh                    # node:http, and fiberapp's sync, gen and fiber handlers
+#   bash bench/instructions.sh fiber fiber-nometrics
+#       servers: node fastify sync gen fiber sync-nometrics fiber-nometrics
+#       tasks:   tasks-raw tasks tasks-nometrics
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 cd "$root"
 built=$(dirname "$(npx tsx bench/run.ts --build 2>&1 | grep http-node.mjs | head -1)")
+warm=${WARM:-15000}
+measure=${MEASURE:-10000}
+tasks=${TASKS:-20000}
 
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-
-count() { # label amount script env...
-  local label=$1 amount=$2 script=$3
-  shift 3
-  env PORT="$port" "$@" valgrind --tool=callgrind --callgrind-out-file="$out/$label-$amount" node "$script" \
-    >"$out/$label-$amount.log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 600); do grep -q '"ready"' "$out/$label-$amount.log" && break; sleep 0.2; done
+load() { # port amount
   node --input-type=module -e "
     import autocannon from 'autocannon'
-    const r = await autocannon({ url: 'http://127.0.0.1:$port/', connections: 10, amount: $amount, timeout: 60 })
-    if (r.requests.total !== $amount || r.non2xx > 0) { console.error('requests failed', r.requests.total, r.non2xx); process.exit(1) }
+    const r = await autocannon({ url: 'http://127.0.0.1:$1/', connections: 1, amount: $2, timeout: 60 })
+    if (r.requests.total !== $2 || r.non2xx > 0) { console.error('requests failed', r.requests.total, r.non2xx); process.exit(1) }
   "
-  kill -TERM "$pid"
-  wait "$pid" || true
-  grep '^summary' "$out/$label-$amount" | awk '{print $2}'
 }
 
-run() { # label script env...
+server() { # label script env...
   local label=$1 script=$2
   shift 2
-  local small large
-  small=$(count "$label" 10000 "$script" "$@")
-  large=$(count "$label" 50000 "$script" "$@")
-  printf '%-8s %8d instructions/request\n' "$label" $(((large - small) / 40000))
+  local port
+  port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+  env PORT="$port" "$@" valgrind --tool=callgrind --callgrind-out-file="$out/$label" node --predictable "$script" \
+    >"$out/$label.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 600); do grep -q '"ready"' "$out/$label.log" && break; sleep 0.2; done
+  load "$port" "$warm"
+  callgrind_control --zero "$pid" >/dev/null
+  load "$port" "$measure"
+  callgrind_control --dump "$pid" >/dev/null
+  kill -TERM "$pid"
+  wait "$pid" || true
+  local counted
+  counted=$(grep -h '^summary\|^totals' "$out/$label.1" | head -1 | awk '{print $2}')
+  printf '%-16s %8d instructions/request\n' "$label" $((counted / measure))
+}
+
+laps() { # label laps script args...
+  local label=$1 laps=$2 script=$3
+  shift 3
+  BENCH_TASKS=$tasks BENCH_LAPS=$laps valgrind --tool=callgrind --callgrind-out-file="$out/$label-$laps" \
+    node --predictable "$script" "$@" >"$out/$label-$laps.log" 2>&1
+  grep '^summary' "$out/$label-$laps" | awk '{print $2}'
+}
+
+task() { # label script args...
+  local label=$1 script=$2
+  shift 2
+  local one five
+  one=$(laps "$label" 1 "$script" "$@")
+  five=$(laps "$label" 5 "$script" "$@")
+  printf '%-16s %8d instructions/task\n' "$label" $(((five - one) / (4 * tasks)))
 }
 
 servers=("$@")
 [ ${#servers[@]} -eq 0 ] && servers=(node sync gen fiber)
 for server in "${servers[@]}"; do
   case $server in
-    node) run node "$built/bench_servers_http-node.mjs" ;;
-    fastify) run fastify "$built/bench_servers_http-fastify.mjs" ;;
-    sync | gen | fiber) run "$server" "$built/bench_servers_http-fiberapp.mjs" HANDLER="$server" ;;
+    node) server node "$built/bench_servers_http-node.mjs" ;;
+    fastify) server fastify "$built/bench_servers_http-fastify.mjs" ;;
+    sync | gen | fiber) server "$server" "$built/bench_servers_http-fiberapp.mjs" HANDLER="$server" ;;
     # the same servers, their app made with metrics: false: what the app's metrics cost per request
     sync-nometrics | fiber-nometrics)
-      run "$server" "$built/bench_servers_http-fiberapp.mjs" HANDLER="${server%-nometrics}" METRICS=off ;;
-    *) echo "unknown server $server (node fastify sync gen fiber sync-nometrics fiber-nometrics)" >&2; exit 2 ;;
+      server "$server" "$built/bench_servers_http-fiberapp.mjs" HANDLER="${server%-nometrics}" METRICS=off ;;
+    tasks-raw) task "$server" "$built/bench_cases_tasks-complete-raw.mjs" ;;
+    tasks) task "$server" "$built/bench_cases_tasks-complete-fiberapp.mjs" ;;
+    tasks-nometrics) task "$server" "$built/bench_cases_tasks-complete-fiberapp.mjs" metrics-off ;;
+    *)
+      echo "unknown $server (node fastify sync gen fiber sync-nometrics fiber-nometrics tasks-raw tasks tasks-nometrics)" >&2
+      exit 2
+      ;;
   esac
 done

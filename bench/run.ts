@@ -6,7 +6,8 @@
  * baselines measured in the same run (the median of the ratios within each repetition); writes
  * `bench/results.json` (a subset updates its own entries).
  * In-process cases are compared on CPU time (`--wall`: on wall-clock time); HTTP and websockets on wall clock.
- * `--build` only builds the server processes (see `lib/bundle.ts`) and prints their paths, for profiling.
+ * `--build` only builds the server processes and the add-then-complete cases (see `lib/bundle.ts`) and prints their
+ * paths, for profiling.
  */
 import { execFileSync } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -295,6 +296,9 @@ const main = async () => {
   if (build) {
     // for profiling a server: node --cpu-prof <built file>, PORT=... to fix the port
     for (const file of readdirSync(join(root, "bench/servers"))) log(await runnable(join(root, "bench/servers", file)))
+    // and the add-then-complete cases, which bench/instructions.sh counts
+    for (const file of readdirSync(join(root, "bench/cases")).filter((name) => name.startsWith("tasks-complete")))
+      log(await runnable(join(root, "bench/cases", file)))
     return
   }
   const selected = cases.filter((c) => isSelected(selectors, c))

@@ -75,6 +75,16 @@ describe("tasks", () => {
     })
   )
 
+  it.scoped("a task added from an uninterruptible region can be cancelled", () =>
+    Effect.gen(function* () {
+      const app = yield* started()
+      const task = yield* Effect.uninterruptible(app.addTask(Effect.never, { name: "from_uninterruptible" }))
+      yield* app.cancelTask("from_uninterruptible")
+      assert.isTrue(Exit.isInterrupted(yield* task.await))
+      assert.strictEqual(yield* task.status, "cancelled")
+    })
+  )
+
   it.scoped("register: false names the task but does not record it", () =>
     Effect.gen(function* () {
       const app = yield* started()
