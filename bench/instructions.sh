@@ -43,9 +43,9 @@ server() { # label script env...
   local pid=$!
   for _ in $(seq 600); do grep -q '"ready"' "$out/$label.log" && break; sleep 0.2; done
   load "$port" "$warm"
-  callgrind_control --zero "$pid" >/dev/null
+  callgrind_control --zero "$pid" >/dev/null 2>&1
   load "$port" "$measure"
-  callgrind_control --dump "$pid" >/dev/null
+  callgrind_control --dump "$pid" >/dev/null 2>&1
   kill -TERM "$pid"
   wait "$pid" || true
   local counted

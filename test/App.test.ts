@@ -58,12 +58,14 @@ describe("tasks", () => {
       // The interruption arrives while addTask reads its options, that is after the adding has begun.
       const adder = yield* Effect.fork(
         Effect.withFiberRuntime((self) =>
-          app.addTask(Effect.never, {
-            get name() {
-              self.unsafeInterruptAsFork(self.id())
-              return "interrupted_adder"
-            }
-          })
+          Effect.orDie(
+            app.addTask(Effect.never, {
+              get name() {
+                self.unsafeInterruptAsFork(self.id())
+                return "interrupted_adder"
+              }
+            })
+          )
         )
       )
       assert.isTrue(Exit.isInterrupted(yield* Fiber.await(adder)))
