@@ -10,11 +10,13 @@
 #
 # Tasks: instructions per task of the add-then-complete bench (100k-task laps cut to TASKS, default 20,000): one run
 # of 1 lap and one of 5 after the warm-up lap, the difference over the 4 extra laps. About 2 minutes each.
+# Dispatch to one handler likewise: MESSAGES (default 20,000) dispatches against 5 times as many.
 #
 #   bash bench/instructions.sh                    # node:http, and fiberapp's sync, gen and fiber handlers
 #   bash bench/instructions.sh fiber fiber-nometrics
 #       servers: node fastify sync gen fiber sync-nometrics fiber-nometrics
 #       tasks:   tasks-raw tasks tasks-nometrics
+#       events:  dispatch dispatch-nometrics (dispatch to one handler)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d)
@@ -24,6 +26,7 @@ built=$(dirname "$(npx tsx bench/run.ts --build 2>&1 | grep http-node.mjs | head
 warm=${WARM:-15000}
 measure=${MEASURE:-10000}
 tasks=${TASKS:-20000}
+messages=${MESSAGES:-20000}
 
 load() { # port amount
   node --input-type=module -e "
@@ -53,21 +56,30 @@ server() { # label script env...
   printf '%-16s %8d instructions/request\n' "$label" $((counted / measure))
 }
 
-laps() { # label laps script args...
-  local label=$1 laps=$2 script=$3
-  shift 3
-  BENCH_TASKS=$tasks BENCH_LAPS=$laps valgrind --tool=callgrind --callgrind-out-file="$out/$label-$laps" \
-    node --predictable "$script" "$@" >"$out/$label-$laps.log" 2>&1
-  grep '^summary' "$out/$label-$laps" | awk '{print $2}'
+counted() { # label run env script args...: the instructions of a whole in-process run
+  local label=$1 run=$2 env=$3 script=$4
+  shift 4
+  env $env valgrind --tool=callgrind --callgrind-out-file="$out/$label-$run" \
+    node --predictable "$script" "$@" >"$out/$label-$run.log" 2>&1
+  grep '^summary' "$out/$label-$run" | awk '{print $2}'
 }
 
-task() { # label script args...
-  local label=$1 script=$2
-  shift 2
-  local one five
-  one=$(laps "$label" 1 "$script" "$@")
-  five=$(laps "$label" 5 "$script" "$@")
-  printf '%-16s %8d instructions/task\n' "$label" $(((five - one) / (4 * tasks)))
+per() { # label unit count env-of-one env-of-five script args...: a run, and one doing 5 × count, the difference
+  local label=$1 unit=$2 count=$3 one=$4 five=$5 script=$6
+  shift 6
+  local small large
+  small=$(counted "$label" 1 "$one" "$script" "$@")
+  large=$(counted "$label" 5 "$five" "$script" "$@")
+  printf '%-16s %8d instructions/%s\n' "$label" $(((large - small) / (4 * count))) "$unit"
+}
+
+task() { # label script args...: laps of `tasks` after the warm-up lap, 1 then 5
+  per "$1" task "$tasks" "BENCH_TASKS=$tasks BENCH_LAPS=1" "BENCH_TASKS=$tasks BENCH_LAPS=5" "${@:2}"
+}
+
+dispatch() { # label script args...: dispatches to one handler, `messages` then 5 × as many
+  local env="BENCH_LOOPS=10000 BENCH_LAPS=1 BENCH_MESSAGES"
+  per "$1" dispatch "$messages" "$env=$messages" "$env=$((5 * messages))" "${@:2}"
 }
 
 servers=("$@")
@@ -83,8 +95,10 @@ for server in "${servers[@]}"; do
     tasks-raw) task "$server" "$built/bench_cases_tasks-complete-raw.mjs" ;;
     tasks) task "$server" "$built/bench_cases_tasks-complete-fiberapp.mjs" ;;
     tasks-nometrics) task "$server" "$built/bench_cases_tasks-complete-fiberapp.mjs" metrics-off ;;
+    dispatch) dispatch "$server" "$built/bench_cases_events-dispatch-fiberapp.mjs" ;;
+    dispatch-nometrics) dispatch "$server" "$built/bench_cases_events-dispatch-fiberapp.mjs" metrics-off ;;
     *)
-      echo "unknown $server (node fastify sync gen fiber sync-nometrics fiber-nometrics tasks-raw tasks tasks-nometrics)" >&2
+      echo "unknown $server (node fastify sync gen fiber sync-nometrics fiber-nometrics tasks-raw tasks tasks-nometrics dispatch dispatch-nometrics)" >&2
       exit 2
       ;;
   esac

@@ -296,8 +296,9 @@ const main = async () => {
   if (build) {
     // for profiling a server: node --cpu-prof <built file>, PORT=... to fix the port
     for (const file of readdirSync(join(root, "bench/servers"))) log(await runnable(join(root, "bench/servers", file)))
-    // and the add-then-complete cases, which bench/instructions.sh counts
-    for (const file of readdirSync(join(root, "bench/cases")).filter((name) => name.startsWith("tasks-complete")))
+    // and the in-process cases that bench/instructions.sh counts
+    const counted = (name: string) => name.startsWith("tasks-complete") || name === "events-dispatch-fiberapp.ts"
+    for (const file of readdirSync(join(root, "bench/cases")).filter(counted))
       log(await runnable(join(root, "bench/cases", file)))
     return
   }
