@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Instructions counted by callgrind: unlike times on a shared 2-core machine, the counts do not move with the
-# neighbours' load, and they repeat to within about 1% from run to run. Node runs with --predictable (V8 compiles
-# and collects on the main thread, at the same points each run). Needs valgrind (Debian: apt-get install valgrind).
+# neighbours' load. Node runs with --predictable (V8 compiles and collects on the main thread, at the same points each
+# run); repeated, counts agree within about 1-3%, with a rare run far off, so compare medians. Needs valgrind
+# (Debian: apt-get install valgrind).
 #
 # HTTP servers: instructions per request. The server answers WARM requests (default 15,000) first, from one
 # connection, so that the JIT has settled; callgrind's counters are then zeroed (callgrind_control) and the next
@@ -20,7 +21,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$out"' EXIT
 cd "$root"
 built=$(dirname "$(npx tsx bench/run.ts --build 2>&1 | grep http-node.mjs | head -1)")
 warm=${WARM:-15000}
@@ -43,14 +45,16 @@ server() { # label script env...
   port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
   env PORT="$port" "$@" valgrind --tool=callgrind --callgrind-out-file="$out/$label" node --predictable "$script" \
     >"$out/$label.log" 2>&1 &
-  local pid=$!
+  pid=$!
   for _ in $(seq 600); do grep -q '"ready"' "$out/$label.log" && break; sleep 0.2; done
+  grep -q '"ready"' "$out/$label.log" || { cat "$out/$label.log" >&2; echo "$label did not start" >&2; exit 1; }
   load "$port" "$warm"
-  callgrind_control --zero "$pid" >/dev/null 2>&1
+  callgrind_control --zero "$pid" >/dev/null
   load "$port" "$measure"
-  callgrind_control --dump "$pid" >/dev/null 2>&1
+  callgrind_control --dump "$pid" >/dev/null
   kill -TERM "$pid"
   wait "$pid" || true
+  pid=
   local counted
   counted=$(grep -h '^summary\|^totals' "$out/$label.1" | head -1 | awk '{print $2}')
   printf '%-16s %8d instructions/request\n' "$label" $((counted / measure))
@@ -60,7 +64,7 @@ counted() { # label run env script args...: the instructions of a whole in-proce
   local label=$1 run=$2 env=$3 script=$4
   shift 4
   env $env valgrind --tool=callgrind --callgrind-out-file="$out/$label-$run" \
-    node --predictable "$script" "$@" >"$out/$label-$run.log" 2>&1
+    node --predictable "$script" "$@" >"$out/$label-$run.log" 2>&1 || { cat "$out/$label-$run.log" >&2; exit 1; }
   grep '^summary' "$out/$label-$run" | awk '{print $2}'
 }
 
@@ -70,6 +74,7 @@ per() { # label unit count env-of-one env-of-five script args...: a run, and one
   local small large
   small=$(counted "$label" 1 "$one" "$script" "$@")
   large=$(counted "$label" 5 "$five" "$script" "$@")
+  [ -n "$small" ] && [ -n "$large" ] || exit 1
   printf '%-16s %8d instructions/%s\n' "$label" $(((large - small) / (4 * count))) "$unit"
 }
 

@@ -71,6 +71,7 @@ describe("tasks", () => {
       assert.isTrue(Exit.isInterrupted(yield* Fiber.await(adder)))
       const task = yield* app.getTask("interrupted_adder")
       assert.strictEqual(yield* task.status, "running")
+      // The check that matters: the record has its fiber, so the cancel reaches it and the end is observed.
       yield* app.cancelTask("interrupted_adder")
       assert.isTrue(Exit.isInterrupted(yield* task.await))
       assert.strictEqual(yield* task.status, "cancelled")
