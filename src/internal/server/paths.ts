@@ -1,5 +1,4 @@
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { HttpSignals } from "./signals.js"
@@ -45,11 +44,6 @@ export class Paths {
   }
 }
 
-const effectOf = (
-  handler: Parameters<HttpLayerRouter.HttpRouter["add"]>[2]
-): HttpLayerRouter.Route<any, any>["handler"] =>
-  Effect.isEffect(handler) ? handler : Effect.flatMap(HttpServerRequest.HttpServerRequest, handler)
-
 /** Every registration goes to both routers, and is recorded in `paths`. */
 const wrap = (
   plain: HttpLayerRouter.HttpRouter,
@@ -62,6 +56,12 @@ const wrap = (
     Effect.sync(() => {
       for (const route of routes) paths.add(prefix === undefined ? route : HttpLayerRouter.prefixRoute(route, prefix))
     })
+  /** The registration on the plain router, then on the signalled one, then `after`. */
+  const inBoth = <E, R, E2, R2>(
+    onPlain: Effect.Effect<void, E, R>,
+    onSignalled: Effect.Effect<void, E2, R2>,
+    after: Effect.Effect<void>
+  ) => Effect.zipRight(Effect.zipRight(onPlain, onSignalled), after)
   return {
     [HttpLayerRouter.TypeId]: HttpLayerRouter.TypeId,
     prefixed: (next) =>
@@ -72,33 +72,30 @@ const wrap = (
         prefix === undefined ? next : HttpLayerRouter.prefixPath(prefix, next),
         signals
       ),
-    add: (method, path, handler, options) =>
-      Effect.zipRight(
-        Effect.zipRight(
-          plain.add(method, path, handler, options),
-          signalled.add(method, path, wrapHandler(signals, effectOf(handler)) as typeof handler, options)
-        ),
-        record([HttpLayerRouter.route(method, path, handler)])
-      ),
+    add: (method, path, handler, options) => {
+      // Platform's own route makes the handler an effect, as its router does.
+      const route = HttpLayerRouter.route(method, path, handler, options)
+      return inBoth(
+        plain.add(method, path, handler, options),
+        signalled.add(method, path, wrapHandler(signals, route.handler) as typeof handler, options),
+        record([route])
+      )
+    },
     addAll: (routes) =>
-      Effect.zipRight(
-        Effect.zipRight(
-          plain.addAll(routes),
-          signalled.addAll(
-            routes.map((route) => ({
-              ...route,
-              handler: wrapHandler(signals, route.handler)
-            })) as unknown as typeof routes
-          )
+      inBoth(
+        plain.addAll(routes),
+        signalled.addAll(
+          routes.map((route) => ({
+            ...route,
+            handler: wrapHandler(signals, route.handler)
+          })) as unknown as typeof routes
         ),
         record(routes)
       ),
     addGlobalMiddleware: (middleware) =>
-      Effect.zipRight(
-        Effect.zipRight(
-          plain.addGlobalMiddleware(middleware),
-          signalled.addGlobalMiddleware(wrapMiddleware(signals, middleware as never) as typeof middleware)
-        ),
+      inBoth(
+        plain.addGlobalMiddleware(middleware),
+        signalled.addGlobalMiddleware(wrapMiddleware(signals, middleware as never) as typeof middleware),
         Effect.sync(() => {
           paths.hasGlobalMiddleware = true
         })
